@@ -1,0 +1,23 @@
+/** What a worker tells its master over the IPC channel; signals carry everything else. */
+export type WorkerMessage =
+  | { t: 'ready' }
+  | { t: 'hb' }
+  | { t: 'load-error'; exitCode: number; message: string };
+
+/** How a master describes a worker's job to it (env PHOENIX_WORKER, JSON). */
+export interface WorkerSpec {
+  generation: number;
+  slot: number;
+  /** absolute module path; the demo app when undefined */
+  app?: string;
+  /** fds of the listening sockets in the worker */
+  fds: number[];
+  timeout: number;
+  logFile?: string;
+}
+
+export const WORKER_ENV = 'PHOENIX_WORKER';
+
+export function isWorkerMessage(m: unknown): m is WorkerMessage {
+  return typeof m === 'object' && m !== null && typeof (m as { t?: unknown }).t === 'string';
+}

@@ -1,0 +1,118 @@
+import * as http from 'node:http';
+import type { Socket } from 'node:net';
+import { loadApp } from './app-loader';
+import { PhoenixError } from './errors';
+import { logEvent, reopenLog, useLogFile } from './log';
+import { WORKER_ENV, type WorkerMessage, type WorkerSpec } from './protocol';
+
+/**
+ * A worker accepts on the shared listening socket(s) itself, like a unicorn worker: the
+ * kernel hands each connection to one of the workers blocked in accept/epoll.
+ */
+function send(msg: WorkerMessage): void {
+  if (process.connected) process.send?.(msg);
+}
+
+export function runWorker(spec: WorkerSpec): void {
+  useLogFile(spec.logFile);
+  const fields = { gen: spec.generation, worker: spec.slot };
+  process.env.PHOENIX_GENERATION = String(spec.generation);
+  process.env.PHOENIX_WORKER_SLOT = String(spec.slot);
+
+  let handler: http.RequestListener;
+  try {
+    handler = loadApp(spec.app);
+  } catch (err) {
+    const e = err as PhoenixError;
+    const code = e.exitCode ?? 70;
+    logEvent('worker', 'load-error', { ...fields, error: e.message });
+    // Leave only once the master has the message, so it can say why instead of guessing.
+    if (process.connected && process.send) process.send({ t: 'load-error', exitCode: code, message: e.message } satisfies WorkerMessage, () => process.exit(code));
+    else process.exit(code);
+    return;
+  }
+
+  let draining = false;
+  const inFlight = new Set<http.ServerResponse>();
+  const ids = { 'x-phoenix-pid': String(process.pid), 'x-phoenix-generation': String(spec.generation), 'x-phoenix-worker': String(spec.slot) };
+
+  const onRequest: http.RequestListener = (req, res) => {
+    for (const [k, v] of Object.entries(ids)) res.setHeader(k, v);
+    // A draining worker finishes this request but must not keep the connection for another.
+    if (draining) res.setHeader('connection', 'close');
+    inFlight.add(res);
+    res.once('close', () => inFlight.delete(res));
+    try {
+      handler(req, res);
+    } catch (err) {
+      logEvent('worker', 'app-error', { ...fields, error: (err as Error).message });
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end('internal error\n');
+    }
+  };
+
+  const servers = spec.fds.map(() => http.createServer({ keepAliveTimeout: 5000 }, onRequest));
+  const sockets = new Set<Socket>();
+  for (const s of servers) {
+    s.on('connection', (c: Socket) => {
+      sockets.add(c);
+      c.once('close', () => sockets.delete(c));
+    });
+  }
+
+  let listening = 0;
+  spec.fds.forEach((fd, i) => {
+    servers[i].once('error', (err) => {
+      logEvent('worker', 'listen-error', { ...fields, fd, error: err.message });
+      process.exit(65);
+    });
+    servers[i].listen({ fd }, () => {
+      if (++listening === spec.fds.length) {
+        send({ t: 'ready' });
+        logEvent('worker', 'ready', fields);
+      }
+    });
+  });
+
+  // The event loop itself is the heartbeat: a worker stuck in synchronous code stops beating.
+  const beatEvery = Math.max(100, Math.min(1000, (spec.timeout * 1000) / 4));
+  const beat = setInterval(() => send({ t: 'hb' }), beatEvery);
+  beat.unref();
+
+  const graceful = (why: string) => {
+    if (draining) return;
+    draining = true;
+    logEvent('worker', 'draining', { ...fields, why, inflight: inFlight.size });
+    for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
+    let open = servers.length;
+    for (const s of servers) {
+      s.close(() => {
+        if (--open === 0) {
+          logEvent('worker', 'exit', { ...fields, why });
+          process.exit(0);
+        }
+      });
+      s.closeIdleConnections();
+    }
+    // Keep-alive connections go idle as their last response ends: close them as they do.
+    const sweep = setInterval(() => {
+      for (const s of servers) s.closeIdleConnections();
+    }, 50);
+    sweep.unref();
+    setTimeout(() => {
+      logEvent('worker', 'drain-timeout', { ...fields, inflight: inFlight.size, connections: sockets.size });
+      process.exit(0);
+    }, spec.timeout * 1000).unref();
+  };
+
+  process.on('SIGQUIT', () => graceful('QUIT'));
+  process.on('SIGTERM', () => process.exit(0));
+  process.on('SIGINT', () => process.exit(0));
+  process.on('SIGUSR1', () => reopenLog());
+  // Master gone (killed, or exited): nobody will replace or stop us, so leave gracefully.
+  process.on('disconnect', () => graceful('master-gone'));
+}
+
+export function workerSpecFromEnv(): WorkerSpec {
+  return JSON.parse(process.env[WORKER_ENV] ?? '{}') as WorkerSpec;
+}
