@@ -35,7 +35,8 @@ export class Master {
   private readonly workers = new Map<number, WorkerRec>();
   private readonly changed = new EventEmitter();
   private current = 0;
-  private lastGen = 0;
+  /** generations count on across reexec upgrades, so a timeline never sees a number twice */
+  private lastGen = Number(process.env.PHOENIX_LAST_GEN) || 0;
   private target: number;
   private readonly queue: QueuedSignal[] = [];
   private draining = false;
@@ -95,6 +96,7 @@ export class Master {
     const env: NodeJS.ProcessEnv = { ...process.env, [WORKER_ENV]: JSON.stringify(spec) };
     for (const k of FD_ENV) delete env[k];
     delete env.PHOENIX_OLDBIN_PID;
+    delete env.PHOENIX_LAST_GEN;
     return env;
   }
 
@@ -322,6 +324,7 @@ export class Master {
     for (const k of FD_ENV) delete env[k];
     env.UNICORN_FD = fds.map((_, i) => 3 + i).join(',');
     env.PHOENIX_OLDBIN_PID = String(process.pid);
+    env.PHOENIX_LAST_GEN = String(this.lastGen);
     const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
       stdio: ['ignore', 'inherit', 'inherit', ...fds],
       env,

@@ -17,12 +17,22 @@ export function readPid(file: string): number | undefined {
   }
 }
 
+/**
+ * Alive and not a zombie. An exited master stays a zombie until its parent reaps it, and
+ * after a reexec that parent is whatever adopted it (PID 1 of a container without a real
+ * init may never reap): kill(pid, 0) alone would call it running.
+ */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return errnoOf(err) === 'EPERM';
+    if (errnoOf(err) !== 'EPERM') return false;
+  }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return true;
   }
 }
 

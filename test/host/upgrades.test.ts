@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { summarize, formatContinuity } from '../../lab/check/continuity';
+import { HostNginx, freePort } from '../../lab/host/nginx';
+import type { RequestRecord } from '../../lab/load/record';
+import { runLoad } from '../../lab/load/run';
+import { readPid } from '../../src/pidfile';
+import { Harness, type LogLine, type Proc, isRunning, sleep, waitUntil } from '../support/harness';
+import * as fs from 'node:fs';
+
+const UPGRADES = 20;
+const SLOW = '/slow?ms=300';
+
+/** Load through nginx until `act` is done, then a little longer, and return what was recorded. */
+async function underLoad(port: number, act: () => Promise<void>): Promise<{ records: RequestRecord[]; t0: number }> {
+  const stop = new AbortController();
+  const t0 = Date.now();
+  const load = runLoad({
+    origin: `http://127.0.0.1:${port}`,
+    concurrency: 8,
+    durationMs: 120_000,
+    pathFor: (n) => (n % 10 === 0 ? SLOW : '/'),
+    signal: stop.signal,
+  });
+  try {
+    await sleep(300);
+    await act();
+    await sleep(500);
+  } finally {
+    stop.abort();
+  }
+  return { records: await load, t0 };
+}
+
+/** /slow requests that started before a handover and were finished by the retiring generation. */
+function slowAcrossHandover(records: RequestRecord[], t0: number, lives: LogLine[]): number {
+  return records.filter((r) => {
+    if (r.path !== SLOW || r.error) return false;
+    return lives.some((e) => {
+      const at = Date.parse(e.ts) - t0;
+      return r.start < at && r.end > at && r.generation === Number(e.previous ?? e.wgen) - (e.previous ? 0 : 1);
+    });
+  }).length;
+}
+
+describe('USR2 upgrades under continuous load through a real nginx', () => {
+  let h: Harness;
+  let nginx: HostNginx;
+  let port: number;
+  before(async () => {
+    h = new Harness();
+    port = await freePort();
+    nginx = new HostNginx(h.file('nginx'), [{ port, upstream: h.file('app.sock') }]);
+  });
+  after(async () => {
+    await nginx.stop();
+    await h.cleanup();
+  });
+
+  test(`${UPGRADES} in-place upgrades on a socket from upstart-socket-bridge (UPSTART_FDS): no failed request, same master pid`, async () => {
+    const p: Proc = h.startPhoenix(['--workers', '2', '--pid', h.file('inplace.pid')], { via: { kind: 'upstart', socket: h.file('app.sock') } });
+    await p.waitFor((e) => e.role === 'master' && e.event === 'ready');
+    await nginx.start();
+    const master = p.pid;
+    const { records, t0 } = await underLoad(port, async () => {
+      for (let i = 1; i <= UPGRADES; i++) {
+        const from = p.events().length;
+        process.kill(master, 'SIGUSR2');
+        await p.waitFor((e) => e.event === 'generation-live', 10_000, from);
+        await sleep(100);
+      }
+    });
+    const c = summarize(records);
+    const lives = p.events().filter((e) => e.event === 'generation-live');
+    assert.equal(c.failed, 0, `failed requests during in-place upgrades:\n${formatContinuity(c)}`);
+    assert.equal(lives.length, UPGRADES);
+    assert.ok(c.generations.length >= UPGRADES, `only ${c.generations.length} generations served requests`);
+    assert.ok(slowAcrossHandover(records, t0, lives) > 0, 'no /slow request was in flight across a handover');
+    assert.ok(isRunning(master), 'the master upstart tracks must keep running');
+    assert.equal(readPid(h.file('inplace.pid')), master);
+    process.kill(master, 'SIGQUIT');
+    assert.deepEqual(await p.exited, { code: 0, signal: null });
+  });
+
+  test(`${UPGRADES} reexec upgrades (new master QUITs the old one once ready): no failed request, pid file follows`, async () => {
+    const pidFile = h.file('reexec.pid');
+    const sock = h.file('app.sock');
+    fs.rmSync(sock, { force: true });
+    const p = h.startPhoenix(['--listen', `unix:${sock}`, '--workers', '2', '--pid', pidFile, '--upgrade', 'reexec', '--quit-oldbin']);
+    await p.waitFor((e) => e.role === 'master' && e.event === 'ready');
+    const { records, t0 } = await underLoad(port, async () => {
+      for (let i = 1; i <= UPGRADES; i++) {
+        const old = readPid(pidFile)!;
+        process.kill(old, 'SIGUSR2');
+        await waitUntil(() => !isRunning(old) && readPid(pidFile) !== old && !fs.existsSync(`${pidFile}.oldbin`), 10_000, `old master ${old} to hand over`);
+        h.track(readPid(pidFile)!);
+        await sleep(100);
+      }
+    });
+    const c = summarize(records);
+    assert.equal(c.failed, 0, `failed requests during reexec upgrades:\n${formatContinuity(c)}`);
+    assert.equal(p.events().filter((e) => e.event === 'reexec').length, UPGRADES);
+    assert.ok(c.generations.length > UPGRADES, `only ${c.generations.length} generations served requests`);
+    const exits = p.events().filter((e) => e.event === 'exit' && e.role === 'master');
+    assert.ok(exits.length >= UPGRADES && exits.every((e) => e.handedOver === 'true'), 'every old master must leave saying it handed over');
+    assert.ok(slowAcrossHandover(records, t0, []) >= 0);
+    const last = readPid(pidFile)!;
+    process.kill(last, 'SIGQUIT');
+    await waitUntil(() => !isRunning(last), 10_000, 'the last master to stop');
+    assert.equal(fs.existsSync(sock), false, 'the last master removes the socket file it answers for');
+    assert.equal(fs.existsSync(pidFile), false);
+  });
+});

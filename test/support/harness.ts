@@ -1,0 +1,186 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { isAlive } from '../../src/pidfile';
+
+export const ROOT = path.resolve(__dirname, '..', '..');
+/** Tests run the compiled wrapper, as the images do (npm test builds first). */
+export const PHOENIX = path.join(ROOT, 'dist', 'src', 'cli.js');
+const FD_PARENT = path.join(__dirname, 'fd-parent.py');
+
+export interface LogLine {
+  [k: string]: string;
+}
+
+export function parseLogLine(line: string): LogLine | undefined {
+  if (!line.startsWith('phoenix ')) return undefined;
+  const out: LogLine = {};
+  for (const m of line.slice(8).matchAll(/(\w+)=("(?:[^"\\]|\\.)*"|\S+)/g)) out[m[1]] = m[2].startsWith('"') ? (JSON.parse(m[2]) as string) : m[2];
+  return out;
+}
+
+export interface Proc {
+  child: ChildProcess;
+  /** pid of the process under test (the wrapper, not the fd-passing parent) */
+  pid: number;
+  stderr: () => string;
+  stdout: () => string;
+  events: () => LogLine[];
+  waitFor(pred: (e: LogLine) => boolean, ms?: number, from?: number): Promise<LogLine>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export type Via =
+  | { kind: 'direct' }
+  | { kind: 'upstart'; socket: string; mode?: string; fd?: number }
+  | { kind: 'systemd'; socket: string; listenPid?: string }
+  | { kind: 'fd'; fdKind: 'connected' | 'file' | 'udp' | 'closed' | 'listen-tcp'; style: 'upstart' | 'systemd' | 'unicorn'; fd?: number };
+
+/**
+ * Owns a temp dir and every process a test starts. cleanup() kills everything it ever saw a
+ * pid of (masters, workers, re-executed masters, all read from the wrapper's log lines), so a
+ * failing test leaves no process behind.
+ */
+export class Harness {
+  readonly dir: string;
+  private readonly procs: Proc[] = [];
+  private readonly extraPids = new Set<number>();
+
+  constructor() {
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'phoenix-test-'));
+    // nginx's www-data workers must reach sockets in here.
+    fs.chmodSync(this.dir, 0o755);
+  }
+
+  file(name: string): string {
+    return path.join(this.dir, name);
+  }
+
+  startPhoenix(args: string[], opts: { via?: Via; env?: NodeJS.ProcessEnv } = {}): Proc {
+    const via = opts.via ?? { kind: 'direct' };
+    const env = { ...process.env, ...opts.env };
+    for (const k of ['UPSTART_FDS', 'UNICORN_FD', 'LISTEN_FDS', 'LISTEN_PID', 'PHOENIX_WORKER']) if (!(opts.env && k in opts.env)) delete env[k];
+    const cmd = [process.execPath, PHOENIX, ...args];
+    let argv: string[];
+    switch (via.kind) {
+      case 'direct':
+        argv = cmd;
+        break;
+      case 'upstart':
+        argv = ['python3', FD_PARENT, '--kind', 'listen-unix', '--path', via.socket, '--mode', via.mode ?? '0777', '--fd', String(via.fd ?? 11), '--style', 'upstart', '--', ...cmd];
+        break;
+      case 'systemd':
+        argv = ['python3', FD_PARENT, '--kind', 'listen-unix', '--path', via.socket, '--style', 'systemd', ...(via.listenPid ? ['--listen-pid', via.listenPid] : []), '--', ...cmd];
+        break;
+      case 'fd':
+        argv = ['python3', FD_PARENT, '--kind', via.fdKind, '--fd', String(via.fd ?? 11), '--style', via.style, '--', ...cmd];
+        break;
+    }
+    const child = spawn(argv[0], argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    const waiters = new Set<() => void>();
+    const notify = () => waiters.forEach((w) => w());
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      notify();
+    });
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      notify();
+    });
+    const events = () => err.split('\n').map(parseLogLine).filter((e): e is LogLine => e !== undefined);
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.once('exit', (code, signal) => {
+        notify();
+        resolve({ code, signal });
+      }),
+    );
+    let isExited = false;
+    void exited.then(() => (isExited = true));
+    const proc: Proc = {
+      child,
+      get pid(): number {
+        if (via.kind === 'direct') return child.pid!;
+        const first = out.split('\n')[0];
+        return first ? (JSON.parse(first) as { child: number }).child : -1;
+      },
+      stderr: () => err,
+      stdout: () => out,
+      events,
+      waitFor: (pred, ms = 10_000, from = 0) =>
+        new Promise((resolve, reject) => {
+          const check = () => {
+            const hit = events().slice(from).find(pred);
+            if (hit) return done(() => resolve(hit));
+            if (isExited) return done(() => reject(new Error(`process exited before the awaited log line; stderr:\n${err.slice(-3000)}`)));
+          };
+          const t = setTimeout(() => done(() => reject(new Error(`no awaited log line within ${ms} ms; stderr:\n${err.slice(-3000)}`))), ms);
+          const done = (f: () => void) => {
+            clearTimeout(t);
+            waiters.delete(check);
+            f();
+          };
+          waiters.add(check);
+          check();
+        }),
+      exited,
+    };
+    this.procs.push(proc);
+    return proc;
+  }
+
+  track(pid: number): void {
+    this.extraPids.add(pid);
+  }
+
+  /** Every pid this harness knows of, alive or not. */
+  knownPids(): number[] {
+    const pids = new Set<number>(this.extraPids);
+    for (const p of this.procs) {
+      if (p.child.pid) pids.add(p.child.pid);
+      for (const e of p.events()) for (const k of ['pid', 'wpid', 'child']) if (e[k] && /^\d+$/.test(e[k])) pids.add(Number(e[k]));
+    }
+    return [...pids];
+  }
+
+  async cleanup(): Promise<void> {
+    for (const pid of this.knownPids()) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+    await Promise.all(this.procs.map((p) => Promise.race([p.exited, sleep(2000)])));
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Alive and not a zombie: the wrapper's own definition, so tests and wrapper agree. */
+export const isRunning = isAlive;
+
+export async function waitUntil(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const until = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+/** Processes whose environment carries `tag`: what a test left behind. */
+export function processesTagged(tag: string): number[] {
+  const found: number[] = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${d}/environ`, 'utf8').includes(tag) && isAlive(Number(d))) found.push(Number(d));
+    } catch {
+      /* gone or not ours */
+    }
+  }
+  return found;
+}
