@@ -63,6 +63,7 @@ interface BindHandle {
   bind(path: string): number;
   bind(host: string, port: number): number;
   bind6(host: string, port: number, flags: number): number;
+  getsockname(out: { port?: number }): number;
   close(): void;
 }
 interface WrapModule<T> {
@@ -158,7 +159,11 @@ function bindTcp(spec: string): Listener {
   const host = rest.slice(0, i);
   const port = Number(rest.slice(i + 1));
   const handle = newServerHandle('tcp');
-  const rc = host.includes(':') ? handle.bind6(host, port, 0) : handle.bind(host, port);
+  let rc = host.includes(':') ? handle.bind6(host, port, 0) : handle.bind(host, port);
+  // libuv defers EADDRINUSE from bind() to listen(); the socket is then left unbound and the
+  // worker's listen() would silently pick a random port. Only getsockname tells.
+  const bound: { port?: number } = {};
+  if (rc === 0 && (handle.getsockname(bound) !== 0 || (port !== 0 && bound.port !== port))) rc = -98;
   if (rc !== 0) {
     handle.close();
     const name = uvError(rc);
