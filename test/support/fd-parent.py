@@ -48,7 +48,9 @@ info = {'port': keep.getsockname()[1] if a.kind == 'listen-tcp' else None}
 pid = os.fork()
 if pid == 0:
     if keep is not None:
-        os.dup2(keep.fileno(), fd)  # dup2 clears close-on-exec on the new fd
+        if keep.fileno() != fd:
+            os.dup2(keep.fileno(), fd)
+        os.set_inheritable(fd, True)  # dup2 onto itself would keep Python's close-on-exec
     env = dict(os.environ)
     if a.style == 'upstart':
         env.update(UPSTART_FDS=str(fd), UPSTART_EVENTS='socket', UPSTART_JOB='phoenix', UPSTART_INSTANCE='', PROTO='unix')
