@@ -1,5 +1,4 @@
 import * as http from 'node:http';
-import type { Socket } from 'node:net';
 import { loadApp } from './app-loader';
 import { PhoenixError } from './errors';
 import { logEvent, reopenLog, useLogFile } from './log';
@@ -33,15 +32,25 @@ export function runWorker(spec: WorkerSpec): void {
   }
 
   let draining = false;
-  const inFlight = new Set<http.ServerResponse>();
   const ids = { 'x-phoenix-pid': String(process.pid), 'x-phoenix-generation': String(spec.generation), 'x-phoenix-worker': String(spec.slot) };
 
+  // Headers are decided when they are sent, not when the request arrives: a request already
+  // in flight when the drain starts must also close its connection afterwards. Doing it in
+  // writeHead costs nothing per request, unlike tracking every response in a set.
+  class PhoenixResponse<Req extends http.IncomingMessage = http.IncomingMessage> extends http.ServerResponse<Req> {
+    constructor(req: Req) {
+      super(req);
+      for (const [k, v] of Object.entries(ids)) this.setHeader(k, v);
+    }
+  }
+  // writeHead has overloads a subclass method cannot restate; end() without it calls it too.
+  const baseWriteHead = http.ServerResponse.prototype.writeHead as (this: http.ServerResponse, ...a: unknown[]) => http.ServerResponse;
+  PhoenixResponse.prototype.writeHead = function writeHead(this: http.ServerResponse, ...a: unknown[]) {
+    if (draining && !this.headersSent) this.setHeader('connection', 'close');
+    return baseWriteHead.apply(this, a);
+  } as typeof baseWriteHead as http.ServerResponse['writeHead'];
+
   const onRequest: http.RequestListener = (req, res) => {
-    for (const [k, v] of Object.entries(ids)) res.setHeader(k, v);
-    // A draining worker finishes this request but must not keep the connection for another.
-    if (draining) res.setHeader('connection', 'close');
-    inFlight.add(res);
-    res.once('close', () => inFlight.delete(res));
     try {
       handler(req, res);
     } catch (err) {
@@ -51,14 +60,7 @@ export function runWorker(spec: WorkerSpec): void {
     }
   };
 
-  const servers = spec.fds.map(() => http.createServer({ keepAliveTimeout: 5000 }, onRequest));
-  const sockets = new Set<Socket>();
-  for (const s of servers) {
-    s.on('connection', (c: Socket) => {
-      sockets.add(c);
-      c.once('close', () => sockets.delete(c));
-    });
-  }
+  const servers = spec.fds.map(() => http.createServer({ keepAliveTimeout: 5000, ServerResponse: PhoenixResponse }, onRequest));
 
   let listening = 0;
   spec.fds.forEach((fd, i) => {
@@ -82,8 +84,7 @@ export function runWorker(spec: WorkerSpec): void {
   const graceful = (why: string) => {
     if (draining) return;
     draining = true;
-    logEvent('worker', 'draining', { ...fields, why, inflight: inFlight.size });
-    for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
+    logEvent('worker', 'draining', { ...fields, why });
     let open = servers.length;
     for (const s of servers) {
       s.close(() => {
@@ -100,7 +101,7 @@ export function runWorker(spec: WorkerSpec): void {
     }, 50);
     sweep.unref();
     setTimeout(() => {
-      logEvent('worker', 'drain-timeout', { ...fields, inflight: inFlight.size, connections: sockets.size });
+      logEvent('worker', 'drain-timeout', fields);
       process.exit(0);
     }, spec.timeout * 1000).unref();
   };

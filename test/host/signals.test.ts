@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { HostNginx, freePort } from '../../lab/host/nginx';
 import { readPid } from '../../src/pidfile';
@@ -143,6 +144,36 @@ describe('master and worker signals do what unicorn documents', () => {
     assert.equal(await cut, 'cut');
     await waitUntil(() => [...liveWorkers(p).entries()].some(([pid, w]) => pid !== second.pid && w.ready), 5000, 'another replacement');
     assert.equal((await get(sock)).status, 200);
+  });
+
+  test('a draining worker closes keep-alive connections cleanly: the in-flight answer says connection: close, idle ones are closed', async () => {
+    const { sock } = await startMaster(h, 'keepalive', ['--workers', '1']);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
+    const ask = (path: string) =>
+      new Promise<http.IncomingMessage & { body: string; conn: import('node:net').Socket }>((resolve, reject) => {
+        http.get({ socketPath: sock, path, agent }, (res) => {
+          let body = '';
+          const conn = res.socket;
+          res.on('data', (d: Buffer) => (body += d));
+          res.on('end', () => resolve(Object.assign(res, { body, conn })));
+        }).on('error', reject);
+      });
+    try {
+      const idle = await ask('/');
+      assert.equal(idle.headers.connection, 'keep-alive');
+      const idleSocket = idle.conn;
+      const idleClosed = new Promise<boolean>((r) => idleSocket.once('close', (hadError: boolean) => r(hadError)));
+      const worker = Number(idle.headers['x-phoenix-pid']);
+      const slow = ask('/slow?ms=500');
+      await sleep(150);
+      process.kill(worker, 'SIGQUIT');
+      const r = await slow;
+      assert.equal(r.statusCode, 200);
+      assert.equal(r.headers.connection, 'close', 'the last answer of a draining worker closes its connection');
+      assert.equal(await idleClosed, false, 'the idle keep-alive connection is closed without an error');
+    } finally {
+      agent.destroy();
+    }
   });
 
   test('a worker that dies (/crash) is replaced', async () => {

@@ -1,0 +1,211 @@
+import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { HostNginx, freePort } from '../host/nginx';
+import { isAlive, readPid } from '../../src/pidfile';
+import { Procs, childrenOf, rssMb } from './procs';
+import { type WrkResult, runWrk } from './wrk';
+
+/**
+ * npm run bench:wrapper: nginx alone, one plain Node server, phoenix with 2 workers and Ruby
+ * unicorn 6 with 2 workers, side by side through the same nginx over unix sockets; then 10
+ * USR2 upgrades of each under load. Writes results/bench-wrapper-<time>.json and a table.
+ */
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const UPGRADES = Number(process.env.BENCH_UPGRADES ?? 10);
+const UPGRADE_EVERY_MS = 2000;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const progress = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+
+async function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const until = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await sleep(2);
+  }
+}
+
+interface Throughput extends WrkResult {
+  name: string;
+  masterRssMb?: number;
+  workerRssMb?: number[];
+}
+interface UpgradeRun extends WrkResult {
+  name: string;
+  upgrades: number;
+  handoverMs: { median: number; max: number; all: number[] };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+
+async function main(): Promise<void> {
+  const cli = path.join(ROOT, 'dist', 'src', 'cli.js');
+  if (!fs.existsSync(cli)) throw new Error('dist/src/cli.js is missing: run npm run build');
+  for (const bin of ['/usr/sbin/nginx', '/usr/bin/wrk', '/usr/bin/unicorn']) {
+    if (!fs.existsSync(bin)) throw new Error(`${bin} is missing: apt-get install nginx wrk unicorn ruby-rack`);
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-wrapper-'));
+  fs.chmodSync(dir, 0o755);
+  const procs = new Procs(randomUUID());
+  const sock = (n: string) => path.join(dir, `${n}.sock`);
+  const ports = { alone: await freePort(), plain: await freePort(), phoenix: await freePort(), unicorn: await freePort() };
+  const nginx = new HostNginx(path.join(dir, 'nginx'), [
+    { port: ports.alone },
+    { port: ports.plain, upstream: sock('plain') },
+    { port: ports.phoenix, upstream: sock('phoenix') },
+    { port: ports.unicorn, upstream: sock('unicorn') },
+  ]);
+  const cleanup = () => {
+    procs.stopAll();
+    void nginx.stop();
+  };
+  process.once('SIGINT', () => {
+    cleanup();
+    process.exit(130);
+  });
+
+  try {
+    const phoenixLines: string[] = [];
+    const startPhoenix = (mode: 'in-place' | 'reexec') => {
+      fs.rmSync(sock('phoenix'), { force: true });
+      procs.start(process.execPath, [cli, '--listen', `unix:${sock('phoenix')}`, '--workers', '2', '--pid', path.join(dir, 'phoenix.pid'), '--upgrade', mode, ...(mode === 'reexec' ? ['--quit-oldbin'] : [])], {
+        onLine: (l) => phoenixLines.push(l),
+      });
+    };
+    const stopPhoenix = async () => {
+      const pid = readPid(path.join(dir, 'phoenix.pid'));
+      if (pid) process.kill(pid, 'SIGQUIT');
+      await waitFor(() => !pid || !isAlive(pid), 10_000, 'phoenix to stop');
+    };
+
+    // unicorn: Debian's unicorn 6, a one-line config.ru, the usual before_fork QUIT of .oldbin.
+    fs.writeFileSync(path.join(dir, 'config.ru'), 'run ->(env) { [200, { "content-type" => "application/json" }, ["{\\"pid\\":#{Process.pid}}\\n"]] }\n');
+    fs.writeFileSync(
+      path.join(dir, 'unicorn.rb'),
+      `worker_processes 2
+listen "${sock('unicorn')}", backlog: 1024
+pid "${path.join(dir, 'unicorn.pid')}"
+before_fork do |server, worker|
+  old_pid = "#{server.config[:pid]}.oldbin"
+  if File.exist?(old_pid) && server.pid != old_pid
+    begin
+      Process.kill(:QUIT, File.read(old_pid).to_i)
+    rescue Errno::ENOENT, Errno::ESRCH
+    end
+  end
+end
+`,
+    );
+
+    progress('starting nginx, the plain Node server, phoenix and unicorn');
+    procs.start(process.execPath, [path.join(ROOT, 'dist', 'lab', 'bench', 'plain-server.js'), sock('plain')]);
+    startPhoenix('reexec');
+    procs.start('unicorn', ['-c', path.join(dir, 'unicorn.rb'), path.join(dir, 'config.ru')], { cwd: dir });
+    await waitFor(() => ['plain', 'phoenix', 'unicorn'].every((n) => fs.existsSync(sock(n))), 15_000, 'the three servers to create their sockets');
+    await waitFor(() => phoenixLines.some((l) => l.includes('role=master event=ready')), 15_000, 'phoenix to be ready');
+    await waitFor(() => (readPid(path.join(dir, 'unicorn.pid')) ?? 0) > 0, 15_000, 'unicorn pid file');
+    await sleep(1500);
+    await nginx.start();
+
+    const throughput: Throughput[] = [];
+    for (const [name, port] of Object.entries(ports)) {
+      progress(`throughput: ${name} (${SECONDS} s, wrk -t2 -c16)`);
+      const r: Throughput = { name, ...(await runWrk(port, SECONDS)) };
+      const pidFile = name === 'phoenix' ? 'phoenix.pid' : name === 'unicorn' ? 'unicorn.pid' : undefined;
+      const master = pidFile ? readPid(path.join(dir, pidFile)) : undefined;
+      if (master) {
+        r.masterRssMb = rssMb(master);
+        r.workerRssMb = childrenOf(master).map(rssMb);
+      }
+      throughput.push(r);
+      progress(`  ${r.requestsPerSec} req/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, failed ${r.failed}`);
+      await sleep(500);
+    }
+
+    const upgrades: UpgradeRun[] = [];
+    const upgradeRun = async (name: string, port: number, usr2: () => Promise<number>) => {
+      progress(`upgrades: ${name}, ${UPGRADES} USR2 under load`);
+      const load = runWrk(port, Math.ceil((UPGRADES * UPGRADE_EVERY_MS) / 1000) + 3);
+      await sleep(1000);
+      const handovers: number[] = [];
+      for (let i = 0; i < UPGRADES; i++) {
+        const t = Date.now();
+        handovers.push(await usr2());
+        progress(`  USR2 ${i + 1}/${UPGRADES}: handover ${handovers[i]} ms`);
+        await sleep(Math.max(0, UPGRADE_EVERY_MS - (Date.now() - t)));
+      }
+      const r = await load;
+      upgrades.push({ name, upgrades: UPGRADES, handoverMs: { median: median(handovers), max: Math.max(...handovers), all: handovers }, ...r });
+      progress(`  ${r.requestsPerSec} req/s, failed ${r.failed} of ${r.requests}`);
+    };
+    /** USR2 to the master in `pidFile`, then ms until that old master is gone and the new one wrote the file. */
+    const reexecUsr2 = (pidFile: string) => async () => {
+      const old = readPid(pidFile)!;
+      const t0 = performance.now();
+      process.kill(old, 'SIGUSR2');
+      await waitFor(() => !isAlive(old) && (readPid(pidFile) ?? old) !== old, 30_000, `old master ${old} to leave`);
+      return Math.round(performance.now() - t0);
+    };
+    await upgradeRun('phoenix reexec (--quit-oldbin)', ports.phoenix, reexecUsr2(path.join(dir, 'phoenix.pid')));
+    await upgradeRun('unicorn 6 (before_fork QUITs .oldbin)', ports.unicorn, reexecUsr2(path.join(dir, 'unicorn.pid')));
+
+    await stopPhoenix();
+    phoenixLines.length = 0;
+    startPhoenix('in-place');
+    await waitFor(() => phoenixLines.some((l) => l.includes('role=master event=ready')), 15_000, 'phoenix (in-place) to be ready');
+    await upgradeRun('phoenix in-place', ports.phoenix, async () => {
+      const pid = readPid(path.join(dir, 'phoenix.pid'))!;
+      const seen = phoenixLines.length;
+      const t0 = performance.now();
+      process.kill(pid, 'SIGUSR2');
+      // In place, the master stays: the handover ends when the previous generation is gone.
+      await waitFor(() => phoenixLines.slice(seen).some((l) => l.includes('event=generation-retired')), 30_000, 'the old generation to retire');
+      return Math.round(performance.now() - t0);
+    });
+
+    const result = {
+      date: new Date().toISOString(),
+      machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, memGb: Math.round(os.totalmem() / 2 ** 30) },
+      client: 'wrk -t2 -c16 --latency; nginx 1 worker; unix sockets',
+      seconds: SECONDS,
+      throughput,
+      upgrades,
+    };
+    const get = (n: string) => throughput.find((t) => t.name === n)!;
+    const up = (prefix: string) => upgrades.find((u) => u.name.startsWith(prefix))!;
+    const targets = [
+      { target: '0 failed requests in every upgrade run', met: upgrades.every((u) => u.failed === 0) },
+      { target: 'phoenix >= 1.3x unicorn req/s', met: get('phoenix').requestsPerSec >= 1.3 * get('unicorn').requestsPerSec, ratio: +(get('phoenix').requestsPerSec / get('unicorn').requestsPerSec).toFixed(2) },
+      { target: 'phoenix >= 0.9x plain Node req/s', met: get('phoenix').requestsPerSec >= 0.9 * get('plain').requestsPerSec, ratio: +(get('phoenix').requestsPerSec / get('plain').requestsPerSec).toFixed(2) },
+      { target: 'phoenix reexec handover <= unicorn (median)', met: up('phoenix reexec').handoverMs.median <= up('unicorn').handoverMs.median },
+      { target: 'phoenix master RSS < 50 MB', met: (get('phoenix').masterRssMb ?? Infinity) < 50 },
+    ];
+    const outDir = path.join(ROOT, 'results');
+    fs.mkdirSync(outDir, { recursive: true });
+    const file = path.join(outDir, `bench-wrapper-${result.date.replace(/[:.]/g, '-')}.json`);
+    fs.writeFileSync(file, `${JSON.stringify({ ...result, targets }, null, 2)}\n`);
+
+    const rows = [
+      ['run', 'req/s', 'p50 ms', 'p99 ms', 'failed', 'handover ms (median/max)', 'master MB', 'workers MB'],
+      ...throughput.map((t) => [t.name, String(t.requestsPerSec), String(t.p50Ms), String(t.p99Ms), `${t.failed}/${t.requests}`, '', t.masterRssMb?.toString() ?? '', t.workerRssMb?.join(', ') ?? '']),
+      ...upgrades.map((u) => [u.name, String(u.requestsPerSec), String(u.p50Ms), String(u.p99Ms), `${u.failed}/${u.requests}`, `${u.handoverMs.median}/${u.handoverMs.max}`, '', '']),
+    ];
+    const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+    process.stdout.write(`${rows.map((r) => `| ${r.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`).join('\n')}\n\n`);
+    for (const t of targets) process.stdout.write(`${t.met ? 'MET    ' : 'MISSED '} ${t.target}${'ratio' in t ? ` (${t.ratio}x)` : ''}\n`);
+    process.stdout.write(`\nresults: ${path.relative(process.cwd(), file)}\n`);
+    if (!targets[0].met) process.exitCode = 1;
+  } finally {
+    cleanup();
+    await nginx.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`bench: ${err.message}\n`);
+  process.exit(1);
+});
