@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+import { apply } from './commands/apply';
+import { check } from './commands/check';
+import type { Command } from './commands/command';
+import { down } from './commands/down';
+import { initctl } from './commands/initctl';
+import { load } from './commands/load';
+import { logs } from './commands/logs';
+import { signal } from './commands/signal';
+import { status } from './commands/status';
+import { up } from './commands/up';
+import { LabError, LabExit } from './errors';
+
+const COMMANDS: Command[] = [up, down, status, initctl, signal, apply, logs, load, check];
+
+function help(): string {
+  const w = Math.max(...COMMANDS.map((c) => c.name.length));
+  return `lab: boot Ubuntu 12.04 + upstart 1.5 (or Debian 12 + systemd) with nginx and phoenix, act on it, measure it.
+
+usage: lab COMMAND [options]     lab COMMAND --help for each
+
+${COMMANDS.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`).join('\n')}
+
+Exit codes: 0 ok, 1 the lab ran and found a failure, 2 usage, 3 Docker or the images unavailable.
+`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(help());
+    return name ? LabExit.OK : LabExit.USAGE;
+  }
+  const cmd = COMMANDS.find((c) => c.name === name);
+  if (!cmd) throw new LabError(`unknown command '${name}'; 'lab --help' lists them`, LabExit.USAGE);
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`${cmd.usage}\n`);
+    return LabExit.OK;
+  }
+  return cmd.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof LabError) {
+      process.stderr.write(`lab: ${err.message}\n`);
+      process.exit(err.exitCode);
+    }
+    process.stderr.write(`lab: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);
+    process.exit(LabExit.FAILED);
+  },
+);
