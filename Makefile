@@ -1,8 +1,12 @@
-# The commands a newcomer needs. FLAVOUR=precise (Ubuntu 12.04 + upstart 1.5, the reference)
-# or bookworm (Debian 12 + systemd, the offline twin).
-FLAVOUR ?= precise
+# The commands a newcomer needs. FLAVOUR unset: precise (Ubuntu 12.04 + upstart 1.5, the
+# reference), or the bookworm twin with a banner when precise cannot be had here.
+# FLAVOUR=precise insists on precise; FLAVOUR=bookworm is the offline twin (Debian 12 + systemd).
+FLAVOUR ?=
+PORT ?= 8080
+NAME ?= default
+LAB = node dist/lab/cli.js
 
-.PHONY: all install build test e2e bench clean
+.PHONY: all install build lab-up lab-down lab-status test e2e bench clean
 
 all: test
 
@@ -14,6 +18,15 @@ install: node_modules
 
 build: node_modules
 	npm run build
+
+lab-up: build
+	$(LAB) up $(if $(FLAVOUR),--flavour $(FLAVOUR)) --port $(PORT) --name $(NAME)
+
+lab-down: build
+	$(LAB) down --name $(NAME)
+
+lab-status: build
+	$(LAB) status --name $(NAME)
 
 test: node_modules
 	npm test

@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { classify } from '../../lab/apply';
+import { parseDuration, parseFlags } from '../../lab/args';
+import { targetPid } from '../../lab/commands/signal';
+import { LabError } from '../../lab/errors';
+import { bookworm } from '../../lab/flavours/bookworm';
+import { precise } from '../../lab/flavours/precise';
+import { formatStatus, parseProbe } from '../../lab/inspect';
+
+const PROBE = [
+  'P\t40\t1\troot\t\tnginx: master process /usr/sbin/nginx',
+  'P\t41\t40\twww-data\t\tnginx: worker process',
+  'P\t50\t1\troot\t\t/opt/phoenix/runtime/bin/node /opt/phoenix/app/dist/src/cli.js --workers 2',
+  'P\t51\t50\troot\t{"generation":3,"slot":0,"fds":[4],"timeout":30}\t/opt/phoenix/runtime/bin/node /opt/phoenix/app/dist/src/cli.js',
+  'P\t52\t50\troot\t{"generation":3,"slot":1,"fds":[4],"timeout":30}\t/opt/phoenix/runtime/bin/node /opt/phoenix/app/dist/src/cli.js',
+  'P\t60\t1\troot\t\t/opt/phoenix/runtime/bin/node /opt/phoenix/app/dist/src/cli.js --workers 2',
+  'P\t61\t60\troot\t{"generation":1,"slot":0,"fds":[4],"timeout":30}\t/opt/phoenix/runtime/bin/node /opt/phoenix/app/dist/src/cli.js',
+  'S\troot root 755',
+  'F\t60\t',
+].join('\n');
+
+test('the container probe is read into masters, workers by generation, nginx and the socket', () => {
+  const s = parseProbe(PROBE, 50);
+  assert.deepEqual(s.masters.map((m) => [m.pid, m.trackedByInit]), [[50, true], [60, false]]);
+  assert.deepEqual(s.workers.map((w) => [w.pid, w.master, w.generation, w.slot]), [[51, 50, 3, 0], [52, 50, 3, 1], [61, 60, 1, 0]]);
+  assert.deepEqual(s.nginx.map((n) => [n.pid, n.user, n.role]), [[40, 'root', 'master'], [41, 'www-data', 'worker']]);
+  assert.deepEqual(s.socket, { path: '/var/run/phoenix/phoenix.sock', owner: 'root', group: 'root', mode: '0755' });
+  assert.equal(s.pidFile, 60);
+  const text = formatStatus({ init: { name: 'upstart 1.5', trackedPid: 50, status: 'phoenix start/running, process 50' }, ...s });
+  assert.match(text, /master 60 \(NOT tracked by init, pid file\)/);
+  assert.match(text, /WARNING: 2 masters serve the same socket/);
+});
+
+test('signal targets come from the pid file first, then init', () => {
+  const s = { init: { name: 'x', trackedPid: 50, status: '' }, ...parseProbe(PROBE, 50) };
+  assert.equal(targetPid(s, 'master', 0), 60);
+  assert.equal(targetPid(s, 'worker', 0), 61);
+  assert.equal(targetPid(s, 'nginx', 0), 40);
+  assert.equal(targetPid(s, 'oldbin', 0), undefined);
+  assert.throws(() => targetPid(s, 'everyone', 0), LabError);
+});
+
+test("init's words: upstart's status line and systemd's MainPID", () => {
+  assert.equal(precise.trackedPid('phoenix start/running, process 812'), 812);
+  assert.equal(precise.trackedPid('phoenix stop/waiting'), undefined);
+  assert.equal(bookworm.trackedPid('MainPID=77\nActiveState=active'), 77);
+  assert.equal(bookworm.trackedPid('MainPID=0\nActiveState=inactive'), undefined);
+});
+
+test('initctl on bookworm: known verbs become systemctl, the rest is refused', () => {
+  assert.deepEqual(bookworm.initctl(['restart', 'phoenix']), { cmd: ['systemctl', 'restart', 'phoenix.service'], note: 'systemd equivalent: systemctl restart phoenix.service' });
+  assert.ok('refuse' in bookworm.initctl(['emit', 'socket']));
+  assert.deepEqual(precise.initctl(['emit', 'foo']), { cmd: ['/sbin/initctl', 'emit', 'foo'] });
+  assert.ok('refuse' in precise.initctl([]));
+});
+
+test('apply tells job files, units, nginx sites and wrapper configs apart', () => {
+  assert.equal(classify('phoenix.conf', 'start on socket PROTO=unix PATH=/var/run/a.sock\nexec /bin/true\n'), 'upstart-job');
+  assert.equal(classify('site.conf', 'server {\n  listen 80;\n}\n'), 'nginx-site');
+  assert.equal(classify('phoenix.socket', '[Socket]\n'), 'systemd-unit');
+  assert.equal(classify('phoenix.json', '{}'), 'wrapper-config');
+  assert.throws(() => classify('notes.txt', 'hello'), /cannot tell what notes.txt is/);
+});
+
+test('flags and durations', () => {
+  const { flags, positional } = parseFlags('x', ['--port', '9', 'a', '--json', '--name=b'], {
+    port: { kind: 'number', help: '' },
+    json: { kind: 'boolean', help: '' },
+    name: { kind: 'string', help: '', default: 'default' },
+  });
+  assert.deepEqual({ ...flags }, { port: 9, json: true, name: 'b' });
+  assert.deepEqual(positional, ['a']);
+  assert.throws(() => parseFlags('x', ['--nope'], {}), /unknown option --nope/);
+  assert.equal(parseDuration('2m', 'd'), 120_000);
+  assert.equal(parseDuration('500ms', 'd'), 500);
+  assert.equal(parseDuration('3', 'd'), 3000);
+  assert.throws(() => parseDuration('soon', '--duration'), /not a duration/);
+});
