@@ -47,6 +47,13 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`lab: ${err.message}\n`);
       process.exit(err.exitCode);
     }
+    // dockerode's errors: a container that died mid-command, a removed image, an engine that went away.
+    const docker = err as { statusCode?: number; json?: { message?: string }; code?: string; message?: string };
+    if (docker?.statusCode || docker?.code === 'ECONNREFUSED' || docker?.code === 'ENOENT') {
+      const why = docker.json?.message ?? docker.message ?? String(err);
+      process.stderr.write(`lab: Docker said: ${why}\n'lab status' shows what is left; 'lab down' removes it.\n`);
+      process.exit(LabExit.ENVIRONMENT);
+    }
     process.stderr.write(`lab: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);
     process.exit(LabExit.FAILED);
   },
