@@ -6,7 +6,7 @@ PORT ?= 8080
 NAME ?= default
 LAB = node dist/lab/cli.js
 
-.PHONY: all install build lab-up lab-down lab-status test e2e bench clean
+.PHONY: all install build images lab-up lab-down lab-status test e2e bench clean
 
 all: test
 
@@ -18,6 +18,10 @@ install: node_modules
 
 build: node_modules
 	npm run build
+
+# Base, runtime and flavour images (precise only where its base can be had).
+images: build
+	$(LAB) build --flavour $(or $(FLAVOUR),all)
 
 lab-up: build
 	$(LAB) up $(if $(FLAVOUR),--flavour $(FLAVOUR)) --port $(PORT) --name $(NAME)

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { apply } from './commands/apply';
+import { build } from './commands/build';
 import { check } from './commands/check';
 import type { Command } from './commands/command';
 import { down } from './commands/down';
@@ -11,7 +12,7 @@ import { status } from './commands/status';
 import { up } from './commands/up';
 import { LabError, LabExit } from './errors';
 
-const COMMANDS: Command[] = [up, down, status, initctl, signal, apply, logs, load, check];
+const COMMANDS: Command[] = [build, up, down, status, initctl, signal, apply, logs, load, check];
 
 function help(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));
