@@ -3,9 +3,8 @@ import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { HostNginx, freePort } from '../../lab/host/nginx';
 import { readPid } from '../../src/pidfile';
-import { Harness, type Proc, isRunning, processesTagged, sleep, waitUntil } from '../support/harness';
+import { Harness, type Proc, isRunning, processesTagged, sleep, waitUntil, withNginx } from '../support/harness';
 import { get, getJson } from '../support/http';
 
 type Who = { pid: number; master: number; worker: number; generation: number; version: string };
@@ -254,20 +253,10 @@ describe('master and worker signals do what unicorn documents', () => {
 });
 
 describe('inits and nginx: the socket handed over the way each init does it', () => {
-  let h: Harness;
-  let nginx: HostNginx;
-  let port: number;
-  before(async () => {
-    h = new Harness();
-    port = await freePort();
-    nginx = new HostNginx(h.file('nginx'), [{ port, upstream: h.file('init.sock') }]);
-  });
-  after(async () => {
-    await nginx.stop();
-    await h.cleanup();
-  });
+  const fx = withNginx('init.sock');
 
   test('systemd (LISTEN_FDS/LISTEN_PID): serves and upgrades in place', async () => {
+    const { h, nginx, port } = fx;
     const p = h.startPhoenix([], { via: { kind: 'systemd', socket: h.file('init.sock') } });
     await p.waitFor((e) => e.role === 'master' && e.event === 'ready');
     assert.match(p.stderr(), /listeners=unix:\S+init.sock\(systemd:fd3\)/);
@@ -282,6 +271,7 @@ describe('inits and nginx: the socket handed over the way each init does it', ()
   });
 
   test("upstart's 0755 root socket: nginx's www-data workers get 502; the wrapper's own socket (0666) works", { skip: process.getuid?.() !== 0 && 'needs root: nginx workers run as www-data' }, async () => {
+    const { h, nginx, port } = fx;
     const sock = h.file('init.sock');
     const p = h.startPhoenix([], { via: { kind: 'upstart', socket: sock, mode: '0755' } });
     await p.waitFor((e) => e.role === 'master' && e.event === 'ready');

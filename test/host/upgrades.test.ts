@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { summarize, formatContinuity } from '../../lab/check/continuity';
-import { HostNginx, freePort } from '../../lab/host/nginx';
 import type { RequestRecord } from '../../lab/load/record';
 import { runLoad } from '../../lab/load/run';
 import { readPid } from '../../src/pidfile';
-import { Harness, type LogLine, type Proc, isRunning, sleep, waitUntil } from '../support/harness';
+import { type LogLine, type Proc, isRunning, sleep, waitUntil, withNginx } from '../support/harness';
 import * as fs from 'node:fs';
 
 const UPGRADES = 20;
@@ -48,20 +47,10 @@ function slowAcrossHandover(records: RequestRecord[], t0: number, lives: LogLine
 }
 
 describe('USR2 upgrades under continuous load through a real nginx', () => {
-  let h: Harness;
-  let nginx: HostNginx;
-  let port: number;
-  before(async () => {
-    h = new Harness();
-    port = await freePort();
-    nginx = new HostNginx(h.file('nginx'), [{ port, upstream: h.file('app.sock') }]);
-  });
-  after(async () => {
-    await nginx.stop();
-    await h.cleanup();
-  });
+  const fx = withNginx('app.sock');
 
   test(`${UPGRADES} in-place upgrades on a socket from upstart-socket-bridge (UPSTART_FDS): no failed request, same master pid`, async () => {
+    const { h, nginx, port } = fx;
     const p: Proc = h.startPhoenix(['--workers', '2', '--pid', h.file('inplace.pid')], { via: { kind: 'upstart', socket: h.file('app.sock') } });
     await p.waitFor((e) => e.role === 'master' && e.event === 'ready');
     await nginx.start();
@@ -87,6 +76,7 @@ describe('USR2 upgrades under continuous load through a real nginx', () => {
   });
 
   test(`${UPGRADES} reexec upgrades (new master QUITs the old one once ready): no failed request, pid file follows`, async () => {
+    const { h, nginx, port } = fx;
     const pidFile = h.file('reexec.pid');
     const sock = h.file('app.sock');
     fs.rmSync(sock, { force: true });

@@ -184,3 +184,24 @@ export function processesTagged(tag: string): number[] {
   }
   return found;
 }
+
+/**
+ * A Harness and a real nginx in front of `h.file(sock)`, set up before a describe block's
+ * tests and torn down after them. Read the fields inside tests, not at describe time.
+ */
+export function withNginx(sock: string): { h: Harness; nginx: import('../../lab/host/nginx').HostNginx; port: number } {
+  // Required here, not imported at the top: only the tests that want nginx load it.
+  const { HostNginx, freePort } = require('../../lab/host/nginx') as typeof import('../../lab/host/nginx');
+  const { before, after } = require('node:test') as typeof import('node:test');
+  const fx = {} as { h: Harness; nginx: InstanceType<typeof HostNginx>; port: number };
+  before(async () => {
+    fx.h = new Harness();
+    fx.port = await freePort();
+    fx.nginx = new HostNginx(fx.h.file('nginx'), [{ port: fx.port, upstream: fx.h.file(sock) }]);
+  });
+  after(async () => {
+    await fx.nginx.stop();
+    await fx.h.cleanup();
+  });
+  return fx;
+}
