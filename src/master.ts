@@ -108,6 +108,8 @@ export class Master {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc', ...fds],
       env: this.workerEnv(spec),
     });
+    // An unhandled 'error' (spawn failure, a kill that raced an exit) would take the master down.
+    child.on('error', (err) => this.log('worker-error', { wgen: gen, worker: slot, wpid: child.pid, error: err.message }));
     if (child.pid === undefined) {
       this.log('worker-spawn-failed', { worker: slot });
       return;
@@ -331,6 +333,7 @@ export class Master {
     });
     // The new master outlives this one: it must not keep this process's event loop alive.
     child.unref();
+    child.on('error', (err) => this.log('reexec-error', { error: err.message }));
     this.reexecChild = child;
     this.log('reexec', { child: child.pid, unicornFd: env.UNICORN_FD });
     child.on('exit', (code, signal) => {
