@@ -333,15 +333,17 @@ export class Master {
     });
     // The new master outlives this one: it must not keep this process's event loop alive.
     child.unref();
-    child.on('error', (err) => this.log('reexec-error', { error: err.message }));
     this.reexecChild = child;
     this.log('reexec', { child: child.pid, unicornFd: env.UNICORN_FD });
-    child.on('exit', (code, signal) => {
+    const failed = (fields: Record<string, string | number | undefined>) => {
       if (this.reexecChild !== child) return;
       this.reexecChild = undefined;
       if (this.opts.pid) restoreFromOldbin(this.opts.pid, process.pid);
-      this.log('reexec-failed', { child: child.pid, code: code ?? undefined, signal: signal ?? undefined });
-    });
+      this.log('reexec-failed', { child: child.pid, ...fields });
+    };
+    child.on('exit', (code, signal) => failed({ code: code ?? undefined, signal: signal ?? undefined }));
+    // A spawn that fails outright emits 'error' and never 'exit'.
+    child.on('error', (err) => (child.pid === undefined ? failed({ error: err.message }) : this.log('reexec-error', { error: err.message })));
   }
 
   /** QUIT: workers finish what they have. INT/TERM (also during a QUIT): workers stop now. */
