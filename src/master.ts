@@ -71,6 +71,7 @@ export class Master {
     const gen = ++this.lastGen;
     this.current = gen;
     for (let slot = 0; slot < this.target; slot++) this.spawnWorker(gen, slot);
+    if (this.opts.quitOldbin === 'spawned') this.quitOldbinIfAsked();
     try {
       await this.waitReady(gen, this.target);
     } catch (err) {
@@ -80,7 +81,7 @@ export class Master {
       throw err;
     }
     this.log('ready', { workers: this.target });
-    this.quitOldbinIfAsked();
+    if (this.opts.quitOldbin === 'ready') this.quitOldbinIfAsked();
   }
 
   private quitOldbinIfAsked(): void {

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { ExitCode, PhoenixError } from './errors';
 
 export type UpgradeMode = 'in-place' | 'reexec';
+export type QuitOldbin = 'ready' | 'spawned';
 
 export interface Options {
   /** addresses to bind when no socket is inherited: unix:/path, HOST:PORT or PORT */
@@ -11,8 +12,10 @@ export interface Options {
   /** absolute path of the app module; undefined = the built-in demo app */
   app?: string;
   upgrade: UpgradeMode;
-  /** reexec: the new master QUITs the old one once its own workers are ready */
-  quitOldbin: boolean;
+  /** reexec: the new master QUITs the old one once its own workers are ready ('ready', the
+   *  safe choice), or as soon as it has spawned them ('spawned': when unicorn's usual
+   *  before_fork hook does it; faster, but a new app that fails to load leaves nothing serving) */
+  quitOldbin: false | QuitOldbin;
   pid?: string;
   /** seconds a worker may go without a heartbeat (a blocked event loop) before SIGKILL;
    *  also the bound on graceful drains and on new workers becoming ready */
@@ -46,7 +49,9 @@ or --listen, in that order.
   --app MODULE         module exporting a request handler (default: built-in demo app)
   --upgrade MODE       what USR2 does: in-place (same master pid, new workers; default)
                        or reexec (unicorn's: a new master process, old pid file -> .oldbin)
-  --quit-oldbin        reexec: the new master sends QUIT to the old one once ready
+  --quit-oldbin[=WHEN] reexec: the new master sends QUIT to the old one when its workers
+                       are ready (default) or, =spawned, as soon as it has started them
+                       (unicorn's before_fork timing: faster, no fallback if the app breaks)
   --pid FILE           pid file (unicorn's .oldbin rule applies on reexec)
   --timeout SECONDS    kill a worker whose event loop is stuck this long (default 30)
   --socket-mode OCTAL  mode of a unix socket bound here (default 0666)
@@ -101,12 +106,19 @@ export function parseListenSpec(v: string, from: string): string {
 type Setter = (o: Options, v: string, from: string) => void;
 
 /** One table for flags and config keys, so both accept exactly the same things. */
-const SETTINGS: Record<string, { key: keyof Options; takesValue: boolean; set: Setter }> = {
+function parseQuitOldbin(v: string, from: string): QuitOldbin {
+  if (v === '' || v === 'true' || v === 'ready') return 'ready';
+  if (v === 'spawned') return 'spawned';
+  throw usage(`${from}: '${v}' is not when to QUIT the old master: use ready or spawned`);
+}
+
+/** takesValue 'optional': `--flag` alone or `--flag=VALUE`, never the next argument. */
+const SETTINGS: Record<string, { key: keyof Options; takesValue: boolean | 'optional'; set: Setter }> = {
   listen: { key: 'listen', takesValue: true, set: (o, v, f) => o.listen.push(parseListenSpec(v, f)) },
   workers: { key: 'workers', takesValue: true, set: (o, v, f) => (o.workers = parseWorkers(v, f)) },
   app: { key: 'app', takesValue: true, set: (o, v) => (o.app = path.resolve(v)) },
   upgrade: { key: 'upgrade', takesValue: true, set: (o, v, f) => (o.upgrade = parseUpgrade(v, f)) },
-  'quit-oldbin': { key: 'quitOldbin', takesValue: false, set: (o) => (o.quitOldbin = true) },
+  'quit-oldbin': { key: 'quitOldbin', takesValue: 'optional', set: (o, v, f) => (o.quitOldbin = parseQuitOldbin(v, f)) },
   pid: { key: 'pid', takesValue: true, set: (o, v) => (o.pid = path.resolve(v)) },
   timeout: { key: 'timeout', takesValue: true, set: (o, v, f) => (o.timeout = parseTimeout(v, f)) },
   'socket-mode': { key: 'socketMode', takesValue: true, set: (o, v, f) => (o.socketMode = parseMode(v, f)) },
@@ -141,6 +153,11 @@ export function applyConfigFile(base: Options, file: string): Options {
     if (!flag) throw usage(`config file ${file}: unknown key '${key}' (known: ${[...CONFIG_KEYS.keys()].join(', ')})`);
     const setting = SETTINGS[flag];
     const from = `config file ${file}: ${key}`;
+    if (setting.takesValue === 'optional' && typeof value === 'boolean') {
+      if (value) setting.set(o, '', from);
+      else (o[setting.key] as boolean) = false;
+      continue;
+    }
     if (!setting.takesValue) {
       if (typeof value !== 'boolean') throw usage(`${from} must be true or false`);
       (o[setting.key] as boolean) = value;
@@ -170,7 +187,7 @@ export function parseArgs(argv: string[]): ParseResult {
     const setting = m ? SETTINGS[m[1]] : undefined;
     if (!m || !setting) throw usage(`unknown option '${arg}'`);
     let value = m[2];
-    if (setting.takesValue && value === undefined) {
+    if (setting.takesValue === true && value === undefined) {
       value = argv[++i];
       if (value === undefined) throw usage(`option --${m[1]} needs a value`);
     } else if (!setting.takesValue && value !== undefined) {

