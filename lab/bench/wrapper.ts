@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { HostNginx, freePort } from '../host/nginx';
 import { isAlive, readPid } from '../../src/pidfile';
-import { Procs, childrenOf, rssMb } from './procs';
+import { Procs, childrenOf, cpuMs, rssMb } from './procs';
 import { type WrkResult, runWrk } from './wrk';
 
 /**
@@ -30,6 +30,8 @@ async function waitFor(cond: () => boolean, ms: number, what: string): Promise<v
 
 interface Throughput extends WrkResult {
   name: string;
+  /** server CPU (master + workers) per request, in microseconds */
+  cpuUsPerRequest?: number;
   masterRssMb?: number;
   workerRssMb?: number[];
 }
@@ -111,17 +113,21 @@ end
     await nginx.start();
 
     const throughput: Throughput[] = [];
+    const plainPid = () => procs.marked().find((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('plain-server'));
     for (const [name, port] of Object.entries(ports)) {
       progress(`throughput: ${name} (${SECONDS} s, wrk -t2 -c16)`);
-      const r: Throughput = { name, ...(await runWrk(port, SECONDS)) };
       const pidFile = name === 'phoenix' ? 'phoenix.pid' : name === 'unicorn' ? 'unicorn.pid' : undefined;
       const master = pidFile ? readPid(path.join(dir, pidFile)) : undefined;
+      const serverPids = master ? [master, ...childrenOf(master)] : name === 'plain' ? [plainPid()!].filter(Boolean) : [];
+      const cpu0 = serverPids.reduce((t, p) => t + cpuMs(p), 0);
+      const r: Throughput = { name, ...(await runWrk(port, SECONDS)) };
+      if (serverPids.length) r.cpuUsPerRequest = Math.round(((serverPids.reduce((t, p) => t + cpuMs(p), 0) - cpu0) * 1000 * 10) / r.requests) / 10;
       if (master) {
         r.masterRssMb = rssMb(master);
         r.workerRssMb = childrenOf(master).map(rssMb);
       }
       throughput.push(r);
-      progress(`  ${r.requestsPerSec} req/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, failed ${r.failed}`);
+      progress(`  ${r.requestsPerSec} req/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, failed ${r.failed}${r.cpuUsPerRequest ? `, server CPU ${r.cpuUsPerRequest} us/request` : ''}`);
       await sleep(500);
     }
 
@@ -207,9 +213,9 @@ end
     fs.writeFileSync(file, `${JSON.stringify({ ...result, targets }, null, 2)}\n`);
 
     const rows = [
-      ['run', 'req/s', 'p50 ms', 'p99 ms', 'failed', 'handover ms (median/max)', 'master MB', 'workers MB'],
-      ...throughput.map((t) => [t.name, String(t.requestsPerSec), String(t.p50Ms), String(t.p99Ms), `${t.failed}/${t.requests}`, '', t.masterRssMb?.toString() ?? '', t.workerRssMb?.join(', ') ?? '']),
-      ...upgrades.map((u) => [u.name, String(u.requestsPerSec), String(u.p50Ms), String(u.p99Ms), `${u.failed}/${u.requests}`, `${u.handoverMs.median}/${u.handoverMs.max}`, '', '']),
+      ['run', 'req/s', 'p50 ms', 'p99 ms', 'failed', 'CPU us/req', 'handover ms (median/max)', 'master MB', 'workers MB'],
+      ...throughput.map((t) => [t.name, String(t.requestsPerSec), String(t.p50Ms), String(t.p99Ms), `${t.failed}/${t.requests}`, t.cpuUsPerRequest?.toString() ?? '', '', t.masterRssMb?.toString() ?? '', t.workerRssMb?.join(', ') ?? '']),
+      ...upgrades.map((u) => [u.name, String(u.requestsPerSec), String(u.p50Ms), String(u.p99Ms), `${u.failed}/${u.requests}`, '', `${u.handoverMs.median}/${u.handoverMs.max}`, '', '']),
     ];
     const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
     process.stdout.write(`${rows.map((r) => `| ${r.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`).join('\n')}\n\n`);
