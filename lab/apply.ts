@@ -41,17 +41,55 @@ async function applyUpstartJob(c: Docker.Container, d: FlavourDriver, file: stri
   const job = path.basename(file, '.conf');
   const target = `${d.jobDir}/${job}.conf`;
   const prev = `/var/lib/lab-prev-${job}.conf`;
+  const old = await sh(c, 'cat "$1" 2>/dev/null', target);
   await sh(c, '[ -f "$1" ] && cp -p "$1" "$2" || rm -f "$2"', target, prev);
+  const notes: string[] = [];
+  // A changed job makes upstart-socket-bridge drop the job's socket and bind it again; the
+  // old file is still there (1.5 never unlinks it), so that bind fails and nginx gets
+  // "Connection refused" as soon as the running instance stops. Stop the job and remove
+  // the file first, so the bridge binds afresh and the next connection starts the new job.
+  const sockets = [...new Set([bridgeSocketPath(text), bridgeSocketPath(old.stdout)].filter((p): p is string => p !== undefined))];
+  if (sockets.length) {
+    await execIn(c, ['/sbin/initctl', 'stop', job]);
+    await sh(c, 'rm -f "$@"', ...sockets);
+    notes.push(`socket-bridge job: stopped ${job} and removed ${sockets.join(', ')} so the bridge could bind again (upstart 1.5 does not unlink its socket)`);
+  }
   // upstart 1.5 watches /etc/init with inotify: the file is live once renamed into place.
-  // No `initctl reload-configuration`: it makes the socket bridge drop its socket.
+  // No `initctl reload-configuration`: it makes the socket bridge drop its socket too.
   await writeFileIn(c, target, text);
   await new Promise((r) => setTimeout(r, 300));
   const seen = await execIn(c, ['/sbin/initctl', 'status', job]);
-  if (seen.code !== 0) {
+  const newSocket = bridgeSocketPath(text);
+  const bound = newSocket ? await waitForListening(c, newSocket, 3000) : true;
+  if (seen.code !== 0 || !bound) {
     await sh(c, 'if [ -f "$2" ]; then mv -f "$2" "$1"; else rm -f "$1"; fi', target, prev);
-    throw new LabError(`upstart did not accept ${file} (${(seen.stderr || seen.stdout).trim()}); the previous file was put back`, LabExit.FAILED);
+    const why = seen.code !== 0 ? (seen.stderr || seen.stdout).trim() : `the socket bridge did not bind ${newSocket}`;
+    throw new LabError(`upstart did not take ${file} (${why}); the previous file was put back`, LabExit.FAILED);
   }
-  return { file, kind: 'upstart-job', target, notes: [`upstart picked it up by itself: ${seen.stdout.trim()}`, 'running instances keep their old definition until restarted (lab initctl restart ' + job + ')'] };
+  notes.unshift(`upstart picked it up by itself: ${seen.stdout.trim()}`);
+  if (!sockets.length) notes.push(`running instances keep their old definition until restarted (lab initctl restart ${job})`);
+  return { file, kind: 'upstart-job', target, notes };
+}
+
+/** PATH= of a job's `start on socket PROTO=unix PATH=...`, the socket the bridge binds for it. */
+export function bridgeSocketPath(jobText: string): string | undefined {
+  const joined = jobText.replace(/\\\n/g, ' ');
+  for (const line of joined.split('\n')) {
+    const m = /^\s*start\s+on\b.*\bsocket\b.*\bPATH=([^\s()]+)/.exec(line);
+    if (m) return m[1];
+  }
+  return undefined;
+}
+
+async function waitForListening(c: Docker.Container, socketPath: string, ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    // Flags 00010000 = listening; the path is the last column of /proc/net/unix.
+    const r = await sh(c, 'grep -q " 00010000 .* $1$" /proc/net/unix', socketPath);
+    if (r.code === 0) return true;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  return false;
 }
 
 async function applySystemdUnit(c: Docker.Container, d: FlavourDriver, file: string, text: string): Promise<Applied> {

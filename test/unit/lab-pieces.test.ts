@@ -77,3 +77,10 @@ test('flags and durations', () => {
   assert.equal(parseDuration('3', 'd'), 3000);
   assert.throws(() => parseDuration('soon', '--duration'), /not a duration/);
 });
+
+test('the socket a bridge-started job listens on is found, also across a continued start on', async () => {
+  const { bridgeSocketPath } = await import('../../lab/apply');
+  assert.equal(bridgeSocketPath('start on socket PROTO=unix PATH=/var/run/a.sock\nexec /bin/true\n'), '/var/run/a.sock');
+  assert.equal(bridgeSocketPath('start on (socket PROTO=unix \\\n  PATH=/run/b.sock)\n'), '/run/b.sock');
+  assert.equal(bridgeSocketPath('start on runlevel [2345]\nenv PATH=/usr/bin\n'), undefined);
+});
