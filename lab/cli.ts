@@ -3,16 +3,19 @@ import { apply } from './commands/apply';
 import { build } from './commands/build';
 import { check } from './commands/check';
 import type { Command } from './commands/command';
+import { demo } from './commands/demo';
 import { down } from './commands/down';
 import { initctl } from './commands/initctl';
 import { load } from './commands/load';
 import { logs } from './commands/logs';
+import { report } from './commands/report';
+import { scenario } from './commands/scenario';
 import { signal } from './commands/signal';
 import { status } from './commands/status';
 import { up } from './commands/up';
 import { LabError, LabExit } from './errors';
 
-const COMMANDS: Command[] = [build, up, down, status, initctl, signal, apply, logs, load, check];
+const COMMANDS: Command[] = [build, up, down, status, initctl, signal, apply, logs, load, check, scenario, report, demo];
 
 function help(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));

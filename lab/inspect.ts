@@ -9,6 +9,8 @@ export interface LabStatus {
   pidFile?: number;
   oldbin?: number;
   masters: { pid: number; ppid: number; trackedByInit: boolean }[];
+  /** the herder strategy's stable process in front of the masters (its command line names cli.js too) */
+  herders: { pid: number; trackedByInit: boolean }[];
   workers: { pid: number; master: number; generation: number; slot: number }[];
   nginx: { pid: number; user: string; role: 'master' | 'worker' }[];
   socket?: { path: string; owner: string; group: string; mode: string };
@@ -30,13 +32,15 @@ printf 'F\\t%s\\t%s\\n' "$(cat ${PID_FILE} 2>/dev/null)" "$(cat ${PID_FILE}.oldb
 `;
 
 export function parseProbe(out: string, trackedPid: number | undefined): Omit<LabStatus, 'init'> {
-  const s: Omit<LabStatus, 'init'> = { masters: [], workers: [], nginx: [] };
+  const s: Omit<LabStatus, 'init'> = { masters: [], herders: [], workers: [], nginx: [] };
   for (const line of out.split('\n')) {
     const f = line.split('\t');
     if (f[0] === 'P') {
       const [, pid, ppid, user, worker, args] = f;
       if (args.startsWith('nginx')) {
         s.nginx.push({ pid: Number(pid), user, role: args.includes('master') ? 'master' : 'worker' });
+      } else if (args.includes('phoenix-herder')) {
+        s.herders.push({ pid: Number(pid), trackedByInit: Number(pid) === trackedPid });
       } else if (worker) {
         const spec = JSON.parse(worker) as { generation: number; slot: number };
         s.workers.push({ pid: Number(pid), master: Number(ppid), generation: spec.generation, slot: spec.slot });
@@ -70,7 +74,8 @@ export function formatStatus(s: LabStatus): string {
     const tags = [m.trackedByInit ? 'tracked by init' : 'NOT tracked by init', m.pid === s.pidFile ? 'pid file' : '', m.pid === s.oldbin ? '.oldbin' : ''].filter(Boolean);
     lines.push(`phoenix master ${m.pid} (${tags.join(', ')}): generation ${gens.join('+') || '-'}, workers ${ws.map((w) => `${w.slot}:${w.pid}`).join(' ') || 'none'}`);
   }
-  if (s.init.trackedPid && !s.masters.some((m) => m.pid === s.init.trackedPid)) lines.push(`init tracks pid ${s.init.trackedPid}, which is not a phoenix master`);
+  for (const h of s.herders) lines.push(`phoenix-herder ${h.pid} (${h.trackedByInit ? 'tracked by init' : 'NOT tracked by init'}): follows the master in the pid file`);
+  if (s.init.trackedPid && !s.masters.some((m) => m.pid === s.init.trackedPid) && !s.herders.some((h) => h.pid === s.init.trackedPid)) lines.push(`init tracks pid ${s.init.trackedPid}, which is not a phoenix master`);
   if (s.masters.length > 1) lines.push(`WARNING: ${s.masters.length} masters serve the same socket`);
   const nm = s.nginx.find((n) => n.role === 'master');
   const nw = s.nginx.filter((n) => n.role === 'worker');

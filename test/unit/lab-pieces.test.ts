@@ -16,6 +16,7 @@ const PROBE = [
   'P\t52\t50\troot\t{"generation":3,"slot":1,"fds":[4],"timeout":30}\t/opt/phoenix/runtime/bin/node /opt/phoenix/app/dist/src/cli.js',
   'P\t60\t1\troot\t\t/opt/phoenix/runtime/bin/node /opt/phoenix/app/dist/src/cli.js --workers 2',
   'P\t61\t60\troot\t{"generation":1,"slot":0,"fds":[4],"timeout":30}\t/opt/phoenix/runtime/bin/node /opt/phoenix/app/dist/src/cli.js',
+  'P\t70\t1\troot\t\t/bin/sh /usr/local/bin/phoenix-herder /opt/phoenix/runtime/bin/node /opt/phoenix/app/dist/src/cli.js',
   'S\troot root 755',
   'F\t60\t',
 ].join('\n');
@@ -24,6 +25,7 @@ test('the container probe is read into masters, workers by generation, nginx and
   const s = parseProbe(PROBE, 50);
   assert.deepEqual(s.masters.map((m) => [m.pid, m.trackedByInit]), [[50, true], [60, false]]);
   assert.deepEqual(s.workers.map((w) => [w.pid, w.master, w.generation, w.slot]), [[51, 50, 3, 0], [52, 50, 3, 1], [61, 60, 1, 0]]);
+  assert.deepEqual(s.herders, [{ pid: 70, trackedByInit: false }], 'the herder is not a master');
   assert.deepEqual(s.nginx.map((n) => [n.pid, n.user, n.role]), [[40, 'root', 'master'], [41, 'www-data', 'worker']]);
   assert.deepEqual(s.socket, { path: '/var/run/phoenix/phoenix.sock', owner: 'root', group: 'root', mode: '0755' });
   assert.equal(s.pidFile, 60);

@@ -1,0 +1,114 @@
+import { spawn } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import * as path from 'node:path';
+import * as readline from 'node:readline';
+import { flagHelp, parseFlags } from '../args';
+import { type Flavour, isFlavour } from '../engine/flavour-images';
+import { LabError, LabExit } from '../errors';
+import { type DemoIO, runDemo } from '../scenarios/demo';
+import { imageFor } from '../scenarios/runner';
+import type { Command } from './command';
+import { docker } from './target';
+
+const FLAGS = {
+  flavour: { kind: 'string', help: 'precise or bookworm (default precise, bookworm when precise cannot be had)' },
+  'no-pause': { kind: 'boolean', help: 'do not wait for Enter between steps' },
+  image: { kind: 'string', help: "boot this image instead of the flavour's own" },
+} as const;
+
+/**
+ * Enter to go on. One reader for the whole demo, with the lines typed ahead kept, so a
+ * presenter (or a pipe) pressing Enter early never loses a step; Ctrl-C still ends the demo
+ * and removes its containers.
+ */
+class Presenter {
+  private readonly typed: string[] = [];
+  private waiting: (() => void) | undefined;
+  private ended = false;
+  private readonly rl = readline.createInterface({ input: process.stdin, output: process.stdout });
+
+  constructor() {
+    this.rl.on('line', (l) => {
+      if (this.waiting) {
+        const go = this.waiting;
+        this.waiting = undefined;
+        go();
+      } else this.typed.push(l);
+    });
+    // readline takes Ctrl-C for itself: hand it on to whoever cleans up, or just stop.
+    this.rl.on('SIGINT', () => {
+      this.rl.close();
+      if (process.listenerCount('SIGINT') > 0) process.emit('SIGINT', 'SIGINT');
+      else process.exit(130);
+    });
+    // stdin ends (a pipe ran out): nothing more will come, so go on without waiting.
+    this.rl.on('close', () => {
+      this.ended = true;
+      this.waiting?.();
+    });
+  }
+
+  pause = (): Promise<void> => {
+    process.stdout.write('\n[Enter] for the next step ');
+    if (this.typed.shift() !== undefined || this.ended) return Promise.resolve(void process.stdout.write('\n'));
+    return new Promise((resolve) => (this.waiting = resolve));
+  };
+
+  close(): void {
+    this.rl.close();
+  }
+}
+
+function onPath(cmd: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    try {
+      accessSync(path.join(dir, cmd), constants.X_OK);
+      return path.join(dir, cmd);
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/** On a desktop, opens the page in the browser; elsewhere the printed path is enough. */
+function openOnDesktop(file: string): boolean {
+  const opener = onPath('xdg-open');
+  if (!opener || !(process.env.DISPLAY || process.env.WAYLAND_DISPLAY)) return false;
+  const child = spawn(opener, [file], { stdio: 'ignore', detached: true });
+  child.on('error', () => undefined);
+  child.unref();
+  return true;
+}
+
+export const demo: Command = {
+  name: 'demo',
+  summary: "walk through the seed's story on labs it starts: first request, clean upgrade, reexec failure, permission failure and fix",
+  usage: `lab demo [--no-pause] [--flavour precise|bookworm]\n\nSix steps, each saying what it will do, doing it on a fresh lab and saying what to look at:\n  1-2 the socket's owner (upstart-socket-bridge, or systemd) starts the app on the first request\n  3   five in-place USR2 upgrades under load: nothing lost, init keeps the PID\n  4   the reexec failure (scenario bridge-reexec)\n  5-6 the root-owned 0755 socket that gives 502, and its fix\nIt waits for Enter between steps unless --no-pause (or stdin is not a terminal), writes a report\nper act and a page linking them, prints its path and opens it on a desktop.\n\n${flagHelp(FLAGS)}`,
+  async run(argv) {
+    const { flags } = parseFlags('demo', argv, FLAGS);
+    if (flags.flavour !== undefined && !isFlavour(flags.flavour)) throw new LabError(`--flavour ${flags.flavour}: use precise or bookworm`, LabExit.USAGE);
+    await docker();
+    const say = (line: string) => process.stderr.write(`    ${line}\n`);
+    let flavour: Flavour = (flags.flavour as Flavour | undefined) ?? 'precise';
+    let image = flags.image;
+    if (!image) {
+      try {
+        image = await imageFor(flavour, say);
+      } catch (err) {
+        if (flags.flavour) throw new LabError(`the ${flavour} image cannot be had: ${(err as Error).message}`, LabExit.ENVIRONMENT);
+        process.stderr.write(`lab demo: the precise image cannot be had (${(err as Error).message.split('\n')[0]}); the demo runs on bookworm (systemd) instead\n`);
+        flavour = 'bookworm';
+        image = await imageFor(flavour, say);
+      }
+    }
+    const presenter = !flags['no-pause'] && process.stdin.isTTY ? new Presenter() : undefined;
+    const io: DemoIO = { out: (t) => void process.stdout.write(t), say, pause: presenter?.pause ?? (async () => undefined) };
+    process.stdout.write(`lab demo on ${flavour} (${image})${presenter ? '' : ', without pauses'}\n`);
+    const { reports, summary } = await runDemo(flavour, image, io).finally(() => presenter?.close());
+    const file = path.resolve(summary);
+    process.stdout.write(`\nThe demo's report: ${file}\n${reports.map((r) => `  ${r.verdict.outcome.padEnd(10)} ${r.scenario}: ${r.report}`).join('\n')}\n`);
+    if (openOnDesktop(file)) process.stdout.write('(opened in your browser)\n');
+    return reports.some((r) => r.verdict.outcome === 'UNEXPECTED') ? LabExit.FAILED : LabExit.OK;
+  },
+};

@@ -1,0 +1,24 @@
+import { bridgeInplace } from './bridge-inplace';
+import { bridgeReexec } from './bridge-reexec';
+import { bridgeReexecNopid } from './bridge-reexec-nopid';
+import { execRespawnReexec } from './exec-respawn-reexec';
+import { masterKilled, masterKilledRespawn } from './master-killed';
+import { workerKilled } from './worker-killed';
+import { workerTimeout } from './worker-timeout';
+import { initctlRestart } from './initctl-restart';
+import { initctlStopStart } from './initctl-stop-start';
+import { socketPermissions } from './socket-permissions';
+import { nginxReload } from './nginx-reload';
+import { slowRequests } from './slow-requests';
+import { containerRestart } from './container-restart';
+import { herder } from './herder';
+import { reloadConfiguration } from './reload-configuration';
+import { bootSocketMode } from './boot-socket-mode';
+import type { Scenario } from './types';
+
+/** Every scenario, in the order `lab scenario list` shows and `run --all` runs them. */
+export const CATALOGUE: readonly Scenario[] = [bridgeInplace, bridgeReexec, bridgeReexecNopid, execRespawnReexec, masterKilled, masterKilledRespawn, workerKilled, workerTimeout, initctlRestart, initctlStopStart, socketPermissions, nginxReload, slowRequests, containerRestart, herder, reloadConfiguration, bootSocketMode];
+
+export function findScenario(name: string): Scenario | undefined {
+  return CATALOGUE.find((s) => s.name === name);
+}

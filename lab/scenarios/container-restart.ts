@@ -1,0 +1,86 @@
+import { systemd, systemdBoot, upstart, upstartBoot } from './configs';
+import { sleep } from './context';
+import { Judge, failuresText } from './judge';
+import { firstSuccessAfter } from './load';
+import { initState, servingMasters } from './observe';
+import type { Scenario } from './types';
+
+type F = {
+  /** after SIGTERM to PID 1: init's view of phoenix, and whether phoenix still answered */
+  initAfterTerm: string;
+  jobsRunningAfterTerm: number;
+  servedAfterTerm: boolean;
+  restartMs: number;
+  /** ms from `docker restart` until requests succeeded again (after the last failure it caused) */
+  backAfterMs: number | null;
+  failedAcrossRestart: number;
+  /** after the restart: the pid file names the live, tracked master (no stale one) */
+  pidFileLive: boolean;
+  initAfterRestart: string;
+};
+
+/** What an init does with `docker kill -s TERM` and `docker restart`, and whether the app comes back. */
+export const containerRestart: Scenario<F> = {
+  name: 'container-restart',
+  title: 'SIGTERM to PID 1, then docker restart of the lab, under load',
+  story: "A host reboot or `docker restart` of an old upstart container: does the app come back by itself, or do a stale socket and pid file keep it down until someone logs in?",
+  expect: {
+    precise: {
+      applicable: true,
+      expect:
+        "SIGTERM makes upstart 1.5 re-execute itself and forget every job: initctl then reports everything stop/waiting while nginx and phoenix keep serving; docker restart (STOPSIGNAL SIGKILL) stops it at once, and on the next boot container-boot clears the stale socket and pid files (Docker's /run is not a tmpfs), the bridge binds again and the first request starts phoenix: the app is back within a few seconds by itself; requests fail only while the container is down",
+    },
+    bookworm: {
+      applicable: true,
+      expect:
+        'SIGTERM makes systemd re-execute itself keeping its state: phoenix.service stays active with the same MainPID; docker restart (SIGRTMIN+3) shuts down in order, /run is a tmpfs so nothing stale survives, socket activation brings the app back on the first request within a few seconds; requests fail only while the container is down',
+    },
+  },
+  boot: (flavour) => (flavour === 'precise' ? upstartBoot(upstart.strategy('bridge-inplace'), 'phoenix.conf = strategies/bridge-inplace.conf') : systemdBoot(systemd.service(), 'phoenix.socket + phoenix.service as shipped')),
+  async run(ctx) {
+    await ctx.warmUp();
+    const load = ctx.load({ durationMs: 120_000, rate: 100, concurrency: 4, timeoutMs: 5000 });
+    await sleep(800);
+    await ctx.act('docker', 'docker kill -s TERM (to PID 1)', () => ctx.container.kill({ signal: 'SIGTERM' }));
+    await sleep(1000);
+    const afterTerm = await ctx.inspect();
+    const list = (await ctx.sh(ctx.flavour === 'precise' ? '/sbin/initctl list' : 'systemctl list-units --no-legend --state=running --type=service')).stdout;
+    const servedAfterTerm = (await ctx.get()).status === 200;
+    await sleep(500);
+    const restartAt = ctx.now();
+    const t = Date.now();
+    await ctx.act('docker', 'docker restart', () => ctx.container.restart({ t: 10 }));
+    const restartMs = Date.now() - t;
+    await ctx.waitFor(async () => ((await ctx.get()).status === 200 ? true : undefined), 30_000, 100);
+    await sleep(1500);
+    const records = await load.stop();
+    const s = await ctx.inspect();
+    // Back = the first success after the last failure the restart caused (or after the restart returned).
+    const fails = records.filter((r) => r.error && r.end >= restartAt).map((r) => r.start);
+    const back = firstSuccessAfter(records, fails.length ? Math.max(...fails) : restartAt + restartMs);
+    const serving = servingMasters(s);
+    return {
+      initAfterTerm: initState(afterTerm),
+      jobsRunningAfterTerm: ctx.flavour === 'precise' ? list.split('\n').filter((l) => /start\/running/.test(l)).length : list.split('\n').filter((l) => l.trim()).length,
+      servedAfterTerm,
+      restartMs,
+      backAfterMs: back === undefined ? null : Math.round(back - restartAt),
+      failedAcrossRestart: records.filter((r) => r.error && r.end >= restartAt).length,
+      pidFileLive: s.pidFile !== undefined && s.pidFile === s.init.trackedPid && serving.some((m) => m.pid === s.pidFile),
+      initAfterRestart: initState(s),
+    };
+  },
+  verdict({ flavour, continuity: c, facts: f }) {
+    const j = new Judge();
+    if (flavour === 'precise') {
+      j.check('upstart after SIGTERM', 'forgot every job (phoenix stop/waiting, nothing start/running)', `phoenix ${f.initAfterTerm}, ${f.jobsRunningAfterTerm} job(s) running`, f.initAfterTerm === 'stop/waiting' && f.jobsRunningAfterTerm === 0);
+    } else {
+      j.check('systemd after SIGTERM', 'phoenix.service still active/running', f.initAfterTerm, f.initAfterTerm === 'active/running');
+    }
+    j.check('the app answered after SIGTERM', 'yes', f.servedAfterTerm ? 'yes' : 'no', f.servedAfterTerm);
+    j.check('the app is back by itself after docker restart', 'within 10 s', f.backAfterMs === null ? 'never' : `after ${f.backAfterMs} ms`, f.backAfterMs !== null && f.backAfterMs <= 10_000);
+    j.check('pid file after the restart', 'names the live master init tracks', f.pidFileLive ? 'yes' : 'no', f.pidFileLive);
+    j.note(`docker restart took ${f.restartMs} ms; ${f.failedAcrossRestart} requests failed across it (${failuresText(c)}); init after the restart: ${f.initAfterRestart}`);
+    return j.verdict();
+  },
+};

@@ -1,0 +1,74 @@
+import { systemd, systemdBoot, upstart, upstartBoot } from './configs';
+import { sleep } from './context';
+import { Judge, failuresText } from './judge';
+import { countLines, servingMasters } from './observe';
+import type { Scenario } from './types';
+import { watch } from './watch';
+
+type F = {
+  trackedBefore: number;
+  command: string;
+  exitCode: number;
+  output: string;
+  /** masters init started without a socket (no UPSTART_FDS: `restart` does not replay the socket event) */
+  startsWithoutSocket: number;
+  /** ms from the command until init tracked a new live master */
+  newMasterAfterMs: number | null;
+  trackedAfter: number | null;
+  probes: number;
+  probesOk: number;
+  samples: string[];
+};
+
+/** What `initctl restart` (systemctl restart) costs under load, and where connections wait meanwhile. */
+export const initctlRestart: Scenario<F> = {
+  name: 'initctl-restart',
+  title: 'initctl restart phoenix under load',
+  story: "A restart through init during traffic, the way a config-management run or a tired operator does it: do users see errors, and does init really start the app again?",
+  expect: {
+    precise: {
+      applicable: true,
+      expect:
+        "upstart stops the master (QUIT to the job's process group: workers finish their requests) and starts the job again at once, but without a socket event: no UPSTART_FDS, so that master has no socket and exits; the bridge keeps the socket meanwhile, connections queue in it, and the next new connection starts the job properly; no request fails, the pause shows as latency",
+    },
+    bookworm: {
+      applicable: true,
+      expect: 'systemd stops the service (SIGQUIT to the cgroup, graceful) and starts it again with the socket it kept (LISTEN_FDS); connections queue in the socket meanwhile: no request fails, a new MainPID',
+    },
+  },
+  boot: (flavour) => (flavour === 'precise' ? upstartBoot(upstart.strategy('bridge-inplace'), 'phoenix.conf = strategies/bridge-inplace.conf') : systemdBoot(systemd.service(), 'phoenix.socket + phoenix.service as shipped')),
+  async run(ctx) {
+    await ctx.warmUp();
+    const pid = (await ctx.inspect()).init.trackedPid;
+    if (!pid) throw new Error('init tracks no master after the first request');
+    ctx.load({ durationMs: 60_000, slowEvery: 10, slowMs: 300 });
+    await sleep(800);
+    const r = await ctx.initctl('restart', 'phoenix');
+    const w = await watch(ctx, 3000, (s) => s.init.trackedPid !== undefined && s.init.trackedPid !== pid && servingMasters(s).some((m) => m.pid === s.init.trackedPid), (s) => `${ctx.driver.init} tracks new master ${s.init.trackedPid}`);
+    await ctx.loadHandle!.stop();
+    const log = await ctx.wrapperLog();
+    return {
+      trackedBefore: pid,
+      command: ctx.flavour === 'precise' ? 'initctl restart phoenix' : 'systemctl restart phoenix.service',
+      exitCode: r.code,
+      output: (r.stdout + r.stderr).trim(),
+      startsWithoutSocket: countLines(log, /^phoenix: no socket to serve/),
+      newMasterAfterMs: w.metAfterMs,
+      trackedAfter: w.last?.init.trackedPid ?? null,
+      probes: w.probes,
+      probesOk: w.probesOk,
+      samples: w.samples,
+    };
+  },
+  verdict({ flavour, continuity: c, facts: f }) {
+    const j = new Judge();
+    j.equal(`${f.command} exit code`, 0, f.exitCode);
+    if (flavour === 'precise') j.atLeast('masters upstart started without a socket (no UPSTART_FDS)', 1, f.startsWithoutSocket);
+    else j.equal('masters started without a socket', 0, f.startsWithoutSocket);
+    j.check('init tracks a new live master', 'within 3 s', f.newMasterAfterMs === null ? 'never' : `after ${f.newMasterAfterMs} ms`, f.newMasterAfterMs !== null);
+    j.equal('failed requests', 0, c.failed);
+    j.note(`failures: ${failuresText(c)}; longest gap ${c.longestGapMs} ms; latency p99 ${c.latencyMs.p99} ms, max ${c.latencyMs.max} ms; new visitors answered ${f.probesOk}/${f.probes}`);
+    j.note(`${f.command} said: ${f.output || '(nothing)'}`);
+    return j.verdict();
+  },
+};

@@ -1,0 +1,75 @@
+import { systemd, systemdBoot, upstart, upstartBoot } from './configs';
+import { sleep } from './context';
+import { Judge, failuresText } from './judge';
+import { countLines, servingMasters } from './observe';
+import type { Scenario } from './types';
+import { watch } from './watch';
+
+type F = {
+  trackedBefore: number;
+  stopExit: number;
+  /** ms after the stop until something started the app again by itself (a connection) */
+  restartedByConnectionMs: number | null;
+  startExit: number;
+  startOutput: string;
+  startsWithoutSocket: number;
+  trackedAfter: number | null;
+  probes: number;
+  probesOk: number;
+  samples: string[];
+};
+
+/** stop, a pause, start: a maintenance window done through init while traffic keeps coming. */
+export const initctlStopStart: Scenario<F> = {
+  name: 'initctl-stop-start',
+  title: 'initctl stop phoenix, 2 s, initctl start phoenix, under load',
+  story: 'An operator stops the app for maintenance and finds it running again a second later; the start afterwards either fails or does nothing.',
+  expect: {
+    precise: {
+      applicable: true,
+      expect:
+        "the stop does not hold: the bridge still owns the socket and the next connection starts the job again within a second; `initctl start` then finds it running (or, if it came first, starts a master with no socket that exits); no request fails, connections wait in the bridge's socket",
+    },
+    bookworm: {
+      applicable: true,
+      expect:
+        "the same with systemd: phoenix.socket stays active (systemd warns that its triggering unit is still active), the next connection starts the service again within a second, and the start afterwards has nothing to do; no request fails",
+    },
+  },
+  boot: (flavour) => (flavour === 'precise' ? upstartBoot(upstart.strategy('bridge-inplace'), 'phoenix.conf = strategies/bridge-inplace.conf') : systemdBoot(systemd.service(), 'phoenix.socket + phoenix.service as shipped')),
+  async run(ctx) {
+    await ctx.warmUp();
+    const pid = (await ctx.inspect()).init.trackedPid;
+    if (!pid) throw new Error('init tracks no master after the first request');
+    ctx.load({ durationMs: 60_000, slowEvery: 10, slowMs: 300 });
+    await sleep(800);
+    const stop = await ctx.initctl('stop', 'phoenix');
+    const w = await watch(ctx, 2000, (s) => s.init.trackedPid !== undefined && s.init.trackedPid !== pid && servingMasters(s).some((m) => m.pid === s.init.trackedPid), (s) => `started again by a connection: master ${s.init.trackedPid}`);
+    const start = await ctx.initctl('start', 'phoenix');
+    const w2 = await watch(ctx, 1500);
+    await ctx.loadHandle!.stop();
+    const log = await ctx.wrapperLog();
+    return {
+      trackedBefore: pid,
+      stopExit: stop.code,
+      restartedByConnectionMs: w.metAfterMs,
+      startExit: start.code,
+      startOutput: (start.stdout + start.stderr).trim(),
+      startsWithoutSocket: countLines(log, /^phoenix: no socket to serve/),
+      trackedAfter: w2.last?.init.trackedPid ?? null,
+      probes: w.probes + w2.probes,
+      probesOk: w.probesOk + w2.probesOk,
+      samples: [...w.samples, ...w2.samples],
+    };
+  },
+  verdict({ continuity: c, facts: f }) {
+    const j = new Judge();
+    j.equal('stop exit code', 0, f.stopExit);
+    j.check('started again by a connection after the stop', 'within 1.5 s', f.restartedByConnectionMs === null ? 'not within the watch' : `after ${f.restartedByConnectionMs} ms`, f.restartedByConnectionMs !== null && f.restartedByConnectionMs <= 1500);
+    j.check('a master serves at the end, tracked by init', 'yes', f.trackedAfter, f.trackedAfter !== null);
+    j.equal('failed requests', 0, c.failed);
+    j.note(`start said (exit ${f.startExit}): ${f.startOutput || '(nothing)'}; masters started without a socket: ${f.startsWithoutSocket}`);
+    j.note(`failures: ${failuresText(c)}; longest gap ${c.longestGapMs} ms; p99 ${c.latencyMs.p99} ms, max ${c.latencyMs.max} ms; new visitors answered ${f.probesOk}/${f.probes}`);
+    return j.verdict();
+  },
+};

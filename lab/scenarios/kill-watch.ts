@@ -1,0 +1,100 @@
+import type { ScenarioContext } from './context';
+import { sleep } from './context';
+import { countLines, initState, mastersStarted, parseLifecycle, servingMasters, statusLine } from './observe';
+
+/**
+ * SIGKILL of the master (or a worker) under load, then watching how init and the master
+ * recover: when init tracks a new master, when a new worker answers, what became of the
+ * socket. Shared by master-killed, master-killed-respawn and worker-killed.
+ */
+export type KillFacts = {
+  killedPid: number;
+  /** init's state at the first look after the kill */
+  initRightAfter: string;
+  /** ms from the kill until init tracked a master with workers again (null: never within the watch) */
+  initTracksAgainMs: number | null;
+  /** ms from the kill until a worker that did not exist before answered */
+  newWorkerAnsweredMs: number | null;
+  /** requests that ended after the kill and failed (those in flight at the kill included) */
+  failedAfterKill: number;
+  failuresAfterKill: string;
+  socketAfter: string;
+  /** phoenix refused an inherited fd (UPSTART_FDS naming a closed descriptor after a respawn) */
+  badInheritedFd: number;
+  mastersStarted: number;
+  socketEvents: number;
+  /** single requests sent during the watch, each a new visitor (a new connection to the socket) */
+  probes: number;
+  probesOk: number;
+  /** systemd: NRestarts of phoenix.service at the end */
+  systemdRestarts: number;
+  initStateAfter: string;
+  samples: string[];
+};
+
+export async function killUnderLoad(ctx: ScenarioContext, o: { target: 'master' | 'worker'; watchMs: number }): Promise<KillFacts> {
+  await ctx.warmUp();
+  const first = await ctx.inspect();
+  const master = first.init.trackedPid;
+  if (!master) throw new Error(`init tracks no phoenix process after the first request: ${first.init.status}`);
+  const worker = first.workers.find((w) => w.master === master)?.pid;
+  const pid = o.target === 'master' ? master : worker;
+  if (!pid) throw new Error(`no ${o.target} to kill: ${statusLine(first)}`);
+  const oldWorkers = new Set(first.workers.map((w) => w.pid));
+
+  ctx.load({ durationMs: 120_000, slowEvery: 10, slowMs: 300 });
+  await sleep(800);
+  const killedAt = ctx.now();
+  const t = Date.now();
+  await ctx.signal('KILL', pid, o.target);
+  let initRightAfter = '';
+  let tracksAgain: number | null = null;
+  const samples: string[] = [];
+  let probes = 0;
+  let probesOk = 0;
+  const pending: Promise<void>[] = [];
+  while (Date.now() - t < o.watchMs) {
+    // The load has a fixed number of connections, which can all be stuck in a queue nobody
+    // accepts; real sites keep getting new visitors, and each one is a new connection (a new
+    // `socket` event for the bridge). One such visitor per look, not waited for.
+    probes++;
+    pending.push(ctx.get('/health').then((r) => void (r.status === 200 && probesOk++)));
+    const s = await ctx.inspect();
+    if (!initRightAfter) initRightAfter = initState(s);
+    const tracked = s.init.trackedPid;
+    // A master counts once it has workers: a respawned one that is about to fail does not.
+    if (tracksAgain === null && tracked && (o.target === 'worker' || tracked !== pid) && servingMasters(s).some((m) => m.pid === tracked)) {
+      tracksAgain = Date.now() - t;
+      if (o.target === 'master') ctx.mark('note', `${ctx.driver.init} tracks master ${tracked}`);
+    }
+    samples.push(`${((Date.now() - t) / 1000).toFixed(1)} s: ${statusLine(s)}`);
+    await sleep(250);
+  }
+  const records = await ctx.loadHandle!.stop();
+  await Promise.all(pending);
+  const after = await ctx.inspect();
+  const log = await ctx.wrapperLog();
+  // Requests in flight at the kill started before it: judged by when they ended.
+  const failedAfter = records.filter((r) => r.error && r.end >= killedAt);
+  const byClass: Record<string, number> = {};
+  for (const r of failedAfter) byClass[r.error as string] = (byClass[r.error as string] ?? 0) + 1;
+  const fresh = records.filter((r) => !r.error && r.start >= killedAt && r.pid !== undefined && !oldWorkers.has(r.pid)).map((r) => r.end - killedAt);
+  const restarts = ctx.flavour === 'bookworm' ? Number((await ctx.unitProps('phoenix.service', ['NRestarts'])).NRestarts ?? 0) : 0;
+  return {
+    killedPid: pid,
+    initRightAfter,
+    initTracksAgainMs: tracksAgain,
+    newWorkerAnsweredMs: fresh.length ? Math.round(Math.min(...fresh)) : null,
+    failedAfterKill: failedAfter.length,
+    failuresAfterKill: Object.entries(byClass).map(([k, v]) => `${k}=${v}`).join(' ') || 'none',
+    socketAfter: after.socket ? `${after.socket.owner}:${after.socket.group} ${after.socket.mode}` : 'absent',
+    badInheritedFd: countLines(log, /^phoenix: UPSTART_FDS: /),
+    mastersStarted: mastersStarted(parseLifecycle(log)).length,
+    socketEvents: await ctx.socketEvents(),
+    probes,
+    probesOk,
+    systemdRestarts: restarts,
+    initStateAfter: statusLine(after),
+    samples,
+  };
+}

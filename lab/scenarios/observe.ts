@@ -1,0 +1,90 @@
+import type { LabStatus } from '../inspect';
+
+/**
+ * Reading what the lab's processes said: phoenix's logfmt lifecycle lines
+ * (`phoenix ts=.. pid=.. role=master event=..`), init's own lines, and the status snapshots.
+ * Pure functions over text, so they are tested without a lab.
+ */
+export interface LifecycleEvent {
+  ts: string;
+  pid: number;
+  role: string;
+  event: string;
+  fields: Record<string, string>;
+}
+
+export function parseLifecycle(text: string): LifecycleEvent[] {
+  const out: LifecycleEvent[] = [];
+  for (const line of text.split('\n')) {
+    const at = line.indexOf('phoenix ts=');
+    if (at < 0) continue;
+    const fields: Record<string, string> = {};
+    for (const m of line.slice(at + 'phoenix '.length).matchAll(/([A-Za-z]+)=("(?:[^"\\]|\\.)*"|\S+)/g)) {
+      fields[m[1]] = m[2].startsWith('"') ? (JSON.parse(m[2]) as string) : m[2];
+    }
+    if (!fields.event) continue;
+    out.push({ ts: fields.ts ?? '', pid: Number(fields.pid), role: fields.role ?? '', event: fields.event, fields });
+  }
+  return out;
+}
+
+export function countEvents(events: readonly LifecycleEvent[], event: string, role = 'master'): number {
+  return events.filter((e) => e.event === event && e.role === role).length;
+}
+
+/** Distinct master pids that logged `start`: how many masters this run ever had. */
+export function mastersStarted(events: readonly LifecycleEvent[]): number[] {
+  return [...new Set(events.filter((e) => e.role === 'master' && e.event === 'start').map((e) => e.pid))];
+}
+
+/** Lines of a log that match `re`, counted. */
+export function countLines(text: string, re: RegExp): number {
+  return text.split('\n').filter((l) => re.test(l)).length;
+}
+
+/** "phoenix start/running, process 45" -> "start/running"; systemd's ActiveState/SubState likewise. */
+export function initState(s: LabStatus | undefined): string {
+  if (!s) return 'unknown';
+  const up = /\b(start|stop)\/(\w+)/.exec(s.init.status);
+  if (up) return `${up[1]}/${up[2]}`;
+  const active = /ActiveState=(\w+)/.exec(s.init.status);
+  const sub = /SubState=(\w+)/.exec(s.init.status);
+  return active ? `${active[1]}${sub ? `/${sub[1]}` : ''}` : s.init.status.split('\n')[0] ?? 'unknown';
+}
+
+/** The masters that serve (have workers), tracked by init or not. */
+export function servingMasters(s: LabStatus): { pid: number; tracked: boolean; generations: number[] }[] {
+  return s.masters
+    .map((m) => ({ pid: m.pid, tracked: m.trackedByInit, generations: [...new Set(s.workers.filter((w) => w.master === m.pid).map((w) => w.generation))].sort((a, b) => a - b) }))
+    .filter((m) => m.generations.length > 0);
+}
+
+/** A one-line picture of a status snapshot for facts and progress lines. */
+export function statusLine(s: LabStatus): string {
+  const masters = servingMasters(s).map((m) => `${m.pid}${m.tracked ? '*' : ''}[gen ${m.generations.join('+')}]`);
+  return `init ${initState(s)} tracks ${s.init.trackedPid ?? 'nothing'}; masters ${masters.join(' ') || 'none'}; socket ${s.socket ? `${s.socket.owner}:${s.socket.group} ${s.socket.mode}` : 'absent'}`;
+}
+
+/**
+ * Socket events as a few timeline markers: events closer than `gapMs` form one burst, and a
+ * burst is one marker ("37 socket events in 1.2 s"), so hundreds of events stay readable.
+ */
+export function socketEventBursts(times: readonly number[], gapMs = 1000, max = 8): Array<{ at: number; count: number; spanMs: number }> {
+  const sorted = [...times].sort((a, b) => a - b);
+  const bursts: Array<{ at: number; count: number; spanMs: number }> = [];
+  for (const t of sorted) {
+    const last = bursts[bursts.length - 1];
+    if (last && t - (last.at + last.spanMs) <= gapMs) {
+      last.count++;
+      last.spanMs = t - last.at;
+    } else bursts.push({ at: t, count: 1, spanMs: 0 });
+  }
+  // Too many bursts for a readable chart: merge the closest neighbours until they fit.
+  while (bursts.length > max) {
+    let k = 0;
+    for (let i = 1; i < bursts.length - 1; i++) if (bursts[i + 1].at - bursts[i].at < bursts[k + 1].at - bursts[k].at) k = i;
+    const [a, b] = [bursts[k], bursts[k + 1]];
+    bursts.splice(k, 2, { at: a.at, count: a.count + b.count, spanMs: b.at + b.spanMs - a.at });
+  }
+  return bursts;
+}

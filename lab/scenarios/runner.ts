@@ -1,0 +1,157 @@
+import * as path from 'node:path';
+import { summarize } from '../check/continuity';
+import { ensureFlavourImage, type Flavour } from '../engine/flavour-images';
+import { formatStatus, type LabStatus } from '../inspect';
+import type { RequestRecord } from '../load/record';
+import type { ReportInput } from '../report/html';
+import { writeReport } from '../report/write';
+import { createRun, labHome, type RunMeta, writeJson } from '../runs';
+import type { ScenarioContext } from './context';
+import { notRun } from './judge';
+import { socketEventBursts } from './observe';
+import { openSession } from './session';
+import type { Facts, Scenario, ScenarioResult, Verdict } from './types';
+
+export interface RunOptions {
+  /** the image to boot; default: the flavour's image, built when its inputs changed */
+  image?: string;
+  /** progress lines for the person watching */
+  say?: (line: string) => void;
+  /** where .lab/runs is (default: LAB_HOME or ./.lab) */
+  home?: string;
+}
+
+const images = new Map<Flavour, Promise<string>>();
+
+/** The flavour's image, asked for once per process (a build is minutes, a check is not). */
+export function imageFor(flavour: Flavour, say: (line: string) => void): Promise<string> {
+  let p = images.get(flavour);
+  if (!p) {
+    p = ensureFlavourImage(flavour, { log: (l) => say(`image: ${l}`) });
+    images.set(flavour, p);
+    p.catch(() => images.delete(flavour));
+  }
+  return p;
+}
+
+/** What the lab said during the run, for the report: phoenix, init, nginx, the socket. */
+export async function collectLogs(ctx: ScenarioContext): Promise<string[]> {
+  const out: string[] = [];
+  const section = async (title: string, script: string, lines: number) => {
+    const r = await ctx.sh(`{ ${script} ; } 2>&1 | tail -n ${lines}`).catch(() => undefined);
+    const text = r?.stdout.trim();
+    if (text) out.push(`== ${title} ==`, ...text.split('\n'));
+  };
+  if (ctx.flavour === 'precise') {
+    await section('initctl list', '/sbin/initctl list', 20);
+    await section('phoenix job log (/var/log/upstart/phoenix.log)', 'cat /var/log/upstart/phoenix.log', 60);
+    await section('socket events seen by socket-event-counter', 'cat /var/log/phoenix-socket-events.log', 10);
+    await section('upstart-socket-bridge log', 'cat /var/log/upstart/upstart-socket-bridge.log', 10);
+  } else {
+    await section('systemd about phoenix.socket/.service', "journalctl --no-pager -o short-precise -u phoenix.socket -u phoenix.service | grep -v ' phoenix ts='", 30);
+    await section('phoenix lifecycle (journal)', "journalctl --no-pager -o cat -u phoenix.service | grep '^phoenix '", 60);
+  }
+  await section('nginx error log', 'cat /var/log/nginx/phoenix-error.log', 15);
+  return out;
+}
+
+/** upstart: the bridge's `socket` events (as the counter job saw them) as markers on the timeline. */
+async function markSocketEvents(ctx: ScenarioContext): Promise<void> {
+  for (const b of socketEventBursts(await ctx.socketEventTimes())) {
+    ctx.markAtEpoch(b.at, 'note', b.count === 1 ? 'socket event' : `${b.count} socket events in ${(b.spanMs / 1000).toFixed(1)} s`);
+  }
+}
+
+function errorVerdict(message: string): Verdict {
+  return { outcome: 'UNEXPECTED', checks: [{ what: 'the run could be carried out', expected: 'yes', seen: message, ok: false }], reasons: [`FAIL the run could not be carried out: ${message}`] };
+}
+
+/** Runs one scenario on one flavour in a fresh container, judges it, and writes its run folder. */
+export async function runScenario(scenario: Scenario, flavour: Flavour, o: RunOptions = {}): Promise<ScenarioResult> {
+  const startedAt = new Date().toISOString();
+  const t = Date.now();
+  const say = (line: string) => (o.say ?? ((l: string) => process.stderr.write(`${l}\n`)))(`[${scenario.name}/${flavour} ${((Date.now() - t) / 1000).toFixed(1).padStart(5)} s] ${line}`);
+  const expectation = scenario.expect[flavour];
+  const base = { scenario: scenario.name, title: scenario.title, flavour, expectation, startedAt, facts: {}, actions: [], records: [], logs: [] };
+  if (!expectation.applicable) {
+    say(`NOT APPLICABLE: ${expectation.reason}`);
+    return saveRun({ ...base, verdict: notRun(`not applicable on ${flavour}: ${expectation.reason}`), continuity: summarize([]), seconds: 0 }, scenario.story, o.home);
+  }
+
+  let image: string;
+  try {
+    image = o.image ?? (await imageFor(flavour, say));
+  } catch (err) {
+    const why = (err as Error).message;
+    say(`NOT RUN: no ${flavour} image: ${why}`);
+    return saveRun({ ...base, verdict: notRun(`the ${flavour} image could not be had: ${why}`), continuity: summarize([]), seconds: (Date.now() - t) / 1000, error: why }, scenario.story, o.home);
+  }
+
+  let records: RequestRecord[] = [];
+  let facts: Facts = {};
+  let before: LabStatus | undefined;
+  let after: LabStatus | undefined;
+  let logs: string[] = [];
+  let actions: ScenarioResult['actions'] = [];
+  let error: string | undefined;
+  say(`booting a fresh ${flavour} lab from ${image}`);
+  const session = await openSession({ flavour, image, boot: scenario.boot(flavour), label: `${scenario.name}-${flavour}`, say }).catch((err: Error) => err);
+  if (session instanceof Error) {
+    error = `the lab did not boot: ${session.message}`;
+  } else {
+    const { ctx } = session;
+    say(`lab up on ${ctx.origin} (container ${session.instance})`);
+    try {
+      const booted = await ctx.inspect();
+      facts = await scenario.run(ctx);
+      // "before" is init's view once the app first answered (socket activation starts it then).
+      before = ctx.before ?? booted;
+      records = await ctx.allRecords();
+      after = await ctx.inspect();
+      logs = await collectLogs(ctx);
+      await markSocketEvents(ctx);
+    } catch (err) {
+      error = (err as Error).message;
+      say(`the run failed: ${error}`);
+      records = await ctx.allRecords();
+      logs = await collectLogs(ctx).catch(() => []);
+    } finally {
+      actions = ctx.actions();
+      await session.close();
+      say('lab container removed');
+    }
+  }
+  const continuity = summarize(records);
+  const verdict = error ? errorVerdict(error) : scenario.verdict({ flavour, continuity, before, after, facts });
+  return saveRun({ ...base, image, verdict, continuity, facts, actions, records, before, after, logs, seconds: (Date.now() - t) / 1000, error }, scenario.story, o.home);
+}
+
+/** The run folder: meta.json, records.json, result.json (everything else) and report.html. */
+export function saveRun(r: ScenarioResult, story: string, home: string = labHome()): ScenarioResult {
+  const dir = createRun('scenario', `${r.scenario}-${r.flavour}`, home);
+  const meta: RunMeta = { name: `${r.scenario}-${r.flavour}`, kind: 'scenario', startedAt: r.startedAt, origin: 'http://127.0.0.1 (a fresh container, removed)', flavour: r.flavour, options: { scenario: r.scenario, image: r.image } };
+  writeJson(path.join(dir, 'meta.json'), meta);
+  const expectLine = r.expectation.applicable ? `expected on ${r.flavour}: ${r.expectation.expect}` : `not applicable on ${r.flavour}: ${r.expectation.reason}`;
+  const input: ReportInput & Omit<ScenarioResult, 'records' | 'verdict' | 'logs' | 'actions' | 'continuity' | 'startedAt' | 'flavour' | 'scenario' | 'title'> = {
+    title: `${r.scenario}: ${r.title}`,
+    scenario: r.scenario,
+    flavour: r.flavour,
+    verdict: { outcome: r.verdict.outcome, reasons: [expectLine, ...r.verdict.reasons] },
+    continuity: r.continuity,
+    records: r.records,
+    actions: r.actions,
+    initBefore: r.before ? formatStatus(r.before) : undefined,
+    initAfter: r.after ? formatStatus(r.after) : undefined,
+    logs: [`story: ${story}`, ...r.logs],
+    startedAt: r.startedAt,
+    expectation: r.expectation,
+    facts: r.facts,
+    seconds: Math.round(r.seconds * 10) / 10,
+    image: r.image,
+    error: r.error,
+    before: r.before,
+    after: r.after,
+  };
+  const report = writeReport(dir, { ...input, checks: r.verdict.checks } as ReportInput);
+  return { ...r, dir, report };
+}

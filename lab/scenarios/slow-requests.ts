@@ -1,0 +1,60 @@
+import { systemd, systemdBoot, upstart, upstartBoot } from './configs';
+import { sleep } from './context';
+import { Judge, failuresText } from './judge';
+import type { Scenario } from './types';
+import { upgrades } from './upgrades';
+
+const SLOW_MS = 3000;
+
+type F = {
+  slowSent: number;
+  slowOk: number;
+  /** slow requests in flight at an upgrade's USR2 */
+  slowAcrossUpgrade: number;
+  slowAcrossUpgradeOk: number;
+  /** of those, answered by a generation older than the one serving at the end */
+  servedByOldGeneration: number;
+  upgradeMs: (number | null)[];
+};
+
+/** Long requests (reports, uploads) in flight while the app is upgraded: graceful draining. */
+export const slowRequests: Scenario<F> = {
+  name: 'slow-requests',
+  title: `requests of ${SLOW_MS / 1000} s in flight across in-place upgrades`,
+  story: 'A deploy in the middle of a long export or upload: with a graceful upgrade the old workers finish what they started, nobody gets a cut connection.',
+  expect: {
+    precise: { applicable: true, expect: `every ${SLOW_MS / 1000} s request in flight across two USR2 upgrades completes with 200, answered by the generation that accepted it; no request fails` },
+    bookworm: { applicable: true, expect: `the same under systemd: every ${SLOW_MS / 1000} s request in flight across two upgrades completes with 200; no request fails` },
+  },
+  boot: (flavour) => (flavour === 'precise' ? upstartBoot(upstart.strategy('bridge-inplace'), 'phoenix.conf = strategies/bridge-inplace.conf') : systemdBoot(systemd.service(), 'phoenix.socket + phoenix.service as shipped')),
+  async run(ctx) {
+    await ctx.warmUp();
+    const pid = (await ctx.inspect()).init.trackedPid;
+    if (!pid) throw new Error('init tracks no master after the first request');
+    const load = ctx.load({ durationMs: 60_000, rate: 60, concurrency: 32, slowEvery: 8, slowMs: SLOW_MS });
+    await sleep(1500);
+    const trace = await upgrades(ctx, pid, 2, 'master', 1200);
+    const usr2 = ctx.actions().filter((a) => a.kind === 'signal').map((a) => a.at);
+    await sleep(SLOW_MS + 500);
+    const records = await load.stop();
+    const slow = records.filter((r) => r.path.startsWith('/slow'));
+    const across = slow.filter((r) => usr2.some((t) => r.start < t && r.end > t));
+    const lastGen = Math.max(...records.filter((r) => r.generation !== undefined).map((r) => r.generation as number));
+    return {
+      slowSent: slow.length,
+      slowOk: slow.filter((r) => !r.error).length,
+      slowAcrossUpgrade: across.length,
+      slowAcrossUpgradeOk: across.filter((r) => !r.error).length,
+      servedByOldGeneration: across.filter((r) => !r.error && (r.generation ?? lastGen) < lastGen).length,
+      upgradeMs: trace.tookMs,
+    };
+  },
+  verdict({ continuity: c, facts: f }) {
+    const j = new Judge();
+    j.atLeast(`${SLOW_MS / 1000} s requests in flight across an upgrade`, 4, f.slowAcrossUpgrade);
+    j.equal('of those, completed with 200', f.slowAcrossUpgrade, f.slowAcrossUpgradeOk);
+    j.atLeast('of those, answered by an older generation (drained, not cut)', 1, f.servedByOldGeneration);
+    j.equal('failed requests', 0, c.failed).note(`failures: ${failuresText(c)}; slow requests ${f.slowOk}/${f.slowSent} ok; upgrades took ${f.upgradeMs.join(', ')} ms`);
+    return j.verdict();
+  },
+};

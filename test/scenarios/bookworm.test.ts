@@ -1,0 +1,62 @@
+/**
+ * Every scenario of the catalogue, run for real on a flavour (bookworm by default: the CI
+ * flavour), each in its own fresh container, each asserted to meet that flavour's expectation.
+ * A scenario with no meaning on the flavour is reported as skipped with its reason, never as
+ * passed; an UNEXPECTED outcome fails the test with the verdict's numbers.
+ *
+ *   npm run build
+ *   node --require ts-node/register --test --test-concurrency=1 test/scenarios/*.test.ts
+ *
+ * LAB_FLAVOUR=bookworm (default) | precise | bookworm,precise | all
+ * LAB_IMAGE=image:tag   boot this image (one flavour only) instead of building the flavour's
+ * LAB_HOME=DIR          where the run folders and reports go (default ./.lab)
+ */
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import { assertDockerReachable } from '../../lab/engine/docker';
+import { FLAVOURS, type Flavour, isFlavour } from '../../lab/engine/flavour-images';
+import { CATALOGUE } from '../../lab/scenarios/catalogue';
+import { formatResult } from '../../lab/scenarios/format';
+import { imageFor, runScenario } from '../../lab/scenarios/runner';
+
+function flavours(): Flavour[] {
+  const raw = (process.env.LAB_FLAVOUR ?? '').trim() || 'bookworm';
+  const names = raw === 'all' ? [...FLAVOURS] : raw.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const n of names) if (!isFlavour(n)) throw new Error(`LAB_FLAVOUR=${raw}: '${n}' is not a flavour (${FLAVOURS.join(', ')}, or all)`);
+  return names as Flavour[];
+}
+
+const chosen = flavours();
+const explicitImage = (process.env.LAB_IMAGE ?? '').trim() || undefined;
+if (explicitImage && chosen.length !== 1) throw new Error('LAB_IMAGE names one image: give exactly one flavour with it');
+
+for (const flavour of chosen) {
+  describe(`scenarios on ${flavour}`, { concurrency: 1 }, () => {
+    let image: string | undefined;
+    let skip: string | undefined;
+    const log = (line: string) => void process.stderr.write(`[scenarios ${flavour}] ${line}\n`);
+
+    before(async () => {
+      try {
+        await assertDockerReachable();
+        image = explicitImage ?? (await imageFor(flavour, log));
+        log(`image ${image}`);
+      } catch (err) {
+        // No Docker, or no base for precise: every scenario is reported skipped with the reason.
+        skip = `${flavour} cannot run here: ${(err as Error).message.split('\n')[0]}`;
+        log(`SKIPPING: ${skip}`);
+      }
+    }, { timeout: 30 * 60_000 });
+
+    for (const s of CATALOGUE) {
+      it(`${s.name}: ${s.title}`, { timeout: 180_000 }, async (t) => {
+        const e = s.expect[flavour];
+        if (!e.applicable) return void t.skip(`not applicable on ${flavour}: ${e.reason}`);
+        if (skip !== undefined) return void t.skip(skip);
+        const r = await runScenario(s, flavour, { image, say: log });
+        for (const line of formatResult(r).split('\n')) t.diagnostic(line);
+        assert.equal(r.verdict.outcome, 'EXPECTED', `${s.name} on ${flavour} was ${r.verdict.outcome}:\n${r.verdict.reasons.join('\n')}\nreport: ${r.report}`);
+      });
+    }
+  });
+}

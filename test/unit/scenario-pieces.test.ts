@@ -1,0 +1,103 @@
+// The scenario runner's pure pieces: reading phoenix's log lines, the configs derived from the
+// shipped files, the boot command, phase windows.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import type { RequestRecord } from '../../lab/load/record';
+import { DROP_LINE, edit, systemd, upstart } from '../../lab/scenarios/configs';
+import { firstSuccessAfter, windowOf } from '../../lab/scenarios/load';
+import { countEvents, countLines, initState, mastersStarted, parseLifecycle, socketEventBursts } from '../../lab/scenarios/observe';
+import { okShare, phaseLines } from '../../lab/scenarios/phases';
+import { bootCommand, instanceName } from '../../lab/scenarios/session';
+
+const LOG = `phoenix ts=2026-11-26T22:14:28.961Z pid=41 role=master event=start gen=0 listeners=unix:/var/run/phoenix/phoenix.sock(upstart:fd11) workers=2 upgrade=reexec
+phoenix ts=2026-11-26T22:14:29.061Z pid=41 role=master event=reexec gen=1 child=73 unicornFd=3
+phoenix ts=2026-11-26T22:14:29.089Z pid=73 role=master event=start gen=0 listeners=unix:/var/run/phoenix/phoenix.sock(unicorn:fd3) workers=2 upgrade=reexec
+phoenix ts=2026-11-26T22:21:36.710Z pid=333 role=master event=start-failed error="UPSTART_FDS: fd 11 is not a socket (it is pipe:[1678846])"
+phoenix: UPSTART_FDS: fd 11 is not a socket (it is pipe:[1678846]); phoenix needs an open listening stream socket there
+phoenix: another master is running (pid 73, from /var/run/phoenix/phoenix.pid); send it USR2 to upgrade or QUIT to stop it
+Nov 26 22:16:09 host systemd[1]: phoenix.service: Deactivated successfully.`;
+
+test('lifecycle lines are parsed, quoted values included; other lines are skipped', () => {
+  const ev = parseLifecycle(LOG);
+  assert.equal(ev.length, 4);
+  assert.deepEqual(mastersStarted(ev), [41, 73]);
+  assert.equal(countEvents(ev, 'start'), 2);
+  assert.equal(ev[3].fields.error, 'UPSTART_FDS: fd 11 is not a socket (it is pipe:[1678846])');
+  assert.equal(countLines(LOG, /^phoenix: another master is running/), 1);
+  assert.equal(countLines(LOG, /Deactivated successfully/), 1);
+});
+
+test("init's state reads upstart's and systemd's words", () => {
+  const s = (status: string) => ({ init: { name: 'x', status }, masters: [], herders: [], workers: [], nginx: [] });
+  assert.equal(initState(s('phoenix start/running, process 45')), 'start/running');
+  assert.equal(initState(s('MainPID=0\nActiveState=inactive\nSubState=dead\nActiveState=active')), 'inactive/dead');
+  assert.equal(initState(undefined), 'unknown');
+});
+
+test('configs are the shipped files with one edit each, comments left alone', () => {
+  const reexec = systemd.reexec(systemd.service());
+  assert.match(reexec, /^ExecStart=.*--upgrade reexec --quit-oldbin/m);
+  assert.match(reexec, /^# - --upgrade in-place/m, 'the comment that quotes the flag is untouched');
+  const noPid = upstart.withoutPidFile(upstart.strategy('bridge-reexec'));
+  assert.doesNotMatch(noPid.split('\n').filter((l) => !l.startsWith('#')).join('\n'), /--pid/);
+  assert.match(upstart.withRespawn(upstart.strategy('bridge-inplace')), /^respawn$/m);
+  assert.match(systemd.socketMode(systemd.socket(), 'root', '0755'), /^SocketGroup=root$[\s\S]*^SocketMode=0755$/m);
+  assert.throws(() => edit('# only --flag here\n', '--flag', 'x', 'test'), /no longer contains --flag outside comments/);
+  assert.equal(edit('a\nb\nc', 'b', DROP_LINE, 'drop'), 'a\nc');
+});
+
+test('the boot command writes files byte for byte, removes others, then becomes init', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'scn-boot-'));
+  try {
+    const text = "a job with 'quotes', $VARS and \\ backslashes\n";
+    const [sh, flag, script] = bootCommand({ label: 't', files: { [`${dir}/sub/job.conf`]: text }, remove: [`${dir}/gone`], shell: [`touch ${dir}/ran`] });
+    assert.deepEqual([sh, flag], ['/bin/sh', '-c']);
+    assert.match(script, /exec \/sbin\/init$/);
+    const r = spawnSync('/bin/sh', ['-c', script.replace(/exec \/sbin\/init$/, 'true')], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(readFileSync(`${dir}/sub/job.conf`, 'utf8'), text);
+    assert.equal(readFileSync(`${dir}/ran`, 'utf8'), '');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('instance names are unique and valid as Docker names and lab labels', () => {
+  const a = instanceName('bridge-reexec-precise');
+  assert.match(a, /^scn-bridge-reexec-precise-[a-z0-9]+$/);
+  assert.notEqual(a, instanceName('bridge-reexec-precise'));
+});
+
+test('windows, first success and phase shares', () => {
+  const recs: RequestRecord[] = [
+    { start: 0, end: 5, path: '/', status: 200 },
+    { start: 100, end: 110, path: '/', error: 'http-502' },
+    { start: 200, end: 205, path: '/', status: 200 },
+  ];
+  assert.equal(windowOf(recs, 50, 150).failed, 1);
+  assert.equal(windowOf(recs, 50).sent, 2);
+  assert.equal(firstSuccessAfter(recs, 50), 205);
+  const f = { phaseNames: ['broken', 'fixed', 'empty'], phaseSent: [10, 10, 0], phaseOk: [0, 9, 0], phaseFailed: [10, 1, 0], phaseFailure: ['http-502', 'reset', ''] };
+  assert.equal(okShare(f, 'broken'), 0);
+  assert.equal(okShare(f, 'fixed'), 0.9);
+  assert.equal(okShare(f, 'empty'), -1);
+  assert.equal(okShare(f, 'missing'), -1);
+  assert.deepEqual(phaseLines(f).slice(0, 1), ['broken: 10 sent, 0 ok, 10 failed (mostly http-502)']);
+});
+
+test('socket events become a few bursts on the timeline', () => {
+  assert.deepEqual(socketEventBursts([]), []);
+  assert.deepEqual(socketEventBursts([5000, 1000, 1100, 1300]), [
+    { at: 1000, count: 3, spanMs: 300 },
+    { at: 5000, count: 1, spanMs: 0 },
+  ]);
+  const many = Array.from({ length: 20 }, (_, i) => i * 5000);
+  const b = socketEventBursts(many, 1000, 8);
+  assert.equal(b.length, 8);
+  assert.equal(b.reduce((n, x) => n + x.count, 0), 20);
+});
