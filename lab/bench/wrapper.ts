@@ -10,10 +10,12 @@ import { type WrkResult, runWrk } from './wrk';
 /**
  * npm run bench:wrapper: nginx alone, one plain Node server, phoenix with 2 workers and Ruby
  * unicorn 6 with 2 workers, side by side through the same nginx over unix sockets; then 10
- * USR2 upgrades of each under load. Writes results/bench-wrapper-<time>.json and a table.
+ * USR2 upgrades of each under load. Throughput is the median of ROUNDS interleaved rounds.
+ * Writes results/bench-wrapper-<time>.json and a table.
  */
 const ROOT = path.resolve(__dirname, '..', '..', '..');
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const UPGRADES = Number(process.env.BENCH_UPGRADES ?? 10);
 const UPGRADE_EVERY_MS = 2000;
 
@@ -32,6 +34,8 @@ interface Throughput extends WrkResult {
   name: string;
   /** server CPU (master + workers) per request, in microseconds */
   cpuUsPerRequest?: number;
+  /** req/s of each round; the row shows the median round */
+  rounds?: number[];
   masterRssMb?: number;
   workerRssMb?: number[];
 }
@@ -112,23 +116,41 @@ end
     await sleep(1500);
     await nginx.start();
 
+    // Several short rounds, interleaved, and the median of each: on a shared 2-core machine one
+    // long run per server would let a passing disturbance decide the comparison.
     const throughput: Throughput[] = [];
+    const rounds: Record<string, Throughput[]> = {};
     const plainPid = () => procs.marked().find((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('plain-server'));
-    for (const [name, port] of Object.entries(ports)) {
-      progress(`throughput: ${name} (${SECONDS} s, wrk -t2 -c16)`);
-      const pidFile = name === 'phoenix' ? 'phoenix.pid' : name === 'unicorn' ? 'unicorn.pid' : undefined;
-      const master = pidFile ? readPid(path.join(dir, pidFile)) : undefined;
-      const serverPids = master ? [master, ...childrenOf(master)] : name === 'plain' ? [plainPid()!].filter(Boolean) : [];
-      const cpu0 = serverPids.reduce((t, p) => t + cpuMs(p), 0);
-      const r: Throughput = { name, ...(await runWrk(port, SECONDS)) };
-      if (serverPids.length) r.cpuUsPerRequest = Math.round(((serverPids.reduce((t, p) => t + cpuMs(p), 0) - cpu0) * 1000 * 10) / r.requests) / 10;
-      if (master) {
-        r.masterRssMb = rssMb(master);
-        r.workerRssMb = childrenOf(master).map(rssMb);
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const [name, port] of Object.entries(ports)) {
+        progress(`throughput round ${round}/${ROUNDS}: ${name} (${SECONDS} s, wrk -t2 -c16)`);
+        const pidFile = name === 'phoenix' ? 'phoenix.pid' : name === 'unicorn' ? 'unicorn.pid' : undefined;
+        const master = pidFile ? readPid(path.join(dir, pidFile)) : undefined;
+        const serverPids = master ? [master, ...childrenOf(master)] : name === 'plain' ? [plainPid()!].filter(Boolean) : [];
+        const cpu0 = serverPids.reduce((t, p) => t + cpuMs(p), 0);
+        const r: Throughput = { name, ...(await runWrk(port, SECONDS)) };
+        if (serverPids.length) r.cpuUsPerRequest = Math.round(((serverPids.reduce((t, p) => t + cpuMs(p), 0) - cpu0) * 1000 * 10) / r.requests) / 10;
+        if (master) {
+          r.masterRssMb = rssMb(master);
+          r.workerRssMb = childrenOf(master).map(rssMb);
+        }
+        (rounds[name] ??= []).push(r);
+        progress(`  ${r.requestsPerSec} req/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, failed ${r.failed}${r.cpuUsPerRequest ? `, server CPU ${r.cpuUsPerRequest} us/request` : ''}`);
+        await sleep(300);
       }
-      throughput.push(r);
-      progress(`  ${r.requestsPerSec} req/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, failed ${r.failed}${r.cpuUsPerRequest ? `, server CPU ${r.cpuUsPerRequest} us/request` : ''}`);
-      await sleep(500);
+    }
+    for (const [name, runs] of Object.entries(rounds)) {
+      const sorted = [...runs].sort((a, b) => a.requestsPerSec - b.requestsPerSec);
+      const mid = sorted[Math.floor(sorted.length / 2)];
+      throughput.push({
+        ...mid,
+        failed: runs.reduce((t, r) => t + r.failed, 0),
+        requests: runs.reduce((t, r) => t + r.requests, 0),
+        cpuUsPerRequest: mid.cpuUsPerRequest === undefined ? undefined : median(runs.map((r) => r.cpuUsPerRequest ?? NaN)),
+        masterRssMb: runs[runs.length - 1].masterRssMb,
+        workerRssMb: runs[runs.length - 1].workerRssMb,
+        rounds: runs.map((r) => r.requestsPerSec),
+      } as Throughput);
     }
 
     const upgrades: UpgradeRun[] = [];
@@ -184,6 +206,7 @@ end
       machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, memGb: Math.round(os.totalmem() / 2 ** 30) },
       client: 'wrk -t2 -c16 --latency; nginx 1 worker; unix sockets',
       seconds: SECONDS,
+      rounds: ROUNDS,
       throughput,
       upgrades,
     };
