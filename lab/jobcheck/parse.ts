@@ -1,5 +1,5 @@
 // Tokenises an upstart 1.5 job file into stanzas, following the rules of
-// libnih's config reader (nih/config.c, libnih 1.0.3) that upstart 1.5 uses,
+// the nih config reader (nih/config.c, version 1.0.3) that upstart 1.5 uses,
 // so that line numbers and word boundaries are the ones init itself sees.
 
 import { Command, ParsedJob, Problem, ScriptBlock, SourceLine, Stanza, Token } from './types';
@@ -42,7 +42,7 @@ class Scanner {
     return this.text.charAt(this.pos);
   }
 
-  /** Blanks, and backslash-newline, which libnih treats as a blank. */
+  /** Blanks, and backslash-newline, which the nih reader treats as a blank. */
   skipBlanks(): void {
     while (!this.done) {
       const c = this.peek();
@@ -73,7 +73,7 @@ class Scanner {
   /**
    * One word up to an unquoted, unescaped delimiter. Quotes may span lines;
    * a line break inside a word (quoted or escaped) becomes a single space,
-   * as in libnih.
+   * as in the nih reader.
    */
   readToken(delims: string, dequote: boolean): Token {
     const startLine = this.line;

@@ -1,4 +1,4 @@
-// Signal names as libnih 1.0.3's nih_signal_from_name() accepts them
+// Signal names as nih_signal_from_name() (nih 1.0.3, upstart 1.5's library) accepts them
 // (with or without the SIG prefix) on Linux.
 
 const NAMES = new Set([
