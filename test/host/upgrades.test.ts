@@ -75,65 +75,40 @@ describe('USR2 upgrades under continuous load through a real nginx', () => {
     assert.deepEqual(await p.exited, { code: 0, signal: null });
   });
 
-  test(`${UPGRADES} reexec upgrades (new master QUITs the old one once ready): no failed request, pid file follows`, async () => {
-    const { h, nginx, port } = fx;
-    const pidFile = h.file('reexec.pid');
-    const sock = h.file('app.sock');
-    fs.rmSync(sock, { force: true });
-    const p = h.startPhoenix(['--listen', `unix:${sock}`, '--workers', '2', '--pid', pidFile, '--upgrade', 'reexec', '--quit-oldbin']);
-    await p.waitFor((e) => e.role === 'master' && e.event === 'ready');
-    const { records } = await underLoad(port, async (served) => {
-      for (let i = 1; i <= UPGRADES; i++) {
-        const old = readPid(pidFile)!;
-        const from = p.events().length;
-        process.kill(old, 'SIGUSR2');
-        await waitUntil(() => !isRunning(old) && readPid(pidFile) !== old && !fs.existsSync(`${pidFile}.oldbin`), 10_000, `old master ${old} to hand over`);
-        h.track(readPid(pidFile)!);
-        const ready = await p.waitFor((e) => e.event === 'ready' && e.role === 'master' && e.pid !== String(old), 10_000, from);
-        await served(Number(ready.gen));
-      }
+  const reexecCases = [
+    { count: UPGRADES, quit: 'ready', title: 'new master QUITs the old one once ready' },
+    { count: UPGRADES / 2, quit: 'spawned', title: "unicorn's before_fork timing, --quit-oldbin=spawned" },
+  ];
+  for (const { count, quit, title } of reexecCases) {
+    test(`${count} reexec upgrades (${title}): no failed request, pid file follows`, async () => {
+      const { h, port } = fx;
+      const pidFile = h.file(`reexec-${quit}.pid`);
+      const sock = h.file('app.sock');
+      fs.rmSync(sock, { force: true });
+      const p = h.startPhoenix(['--listen', `unix:${sock}`, '--workers', '2', '--pid', pidFile, '--upgrade', 'reexec', `--quit-oldbin=${quit}`]);
+      await p.waitFor((e) => e.role === 'master' && e.event === 'ready');
+      const { records } = await underLoad(port, async (served) => {
+        for (let i = 1; i <= count; i++) {
+          const old = readPid(pidFile)!;
+          const from = p.events().length;
+          process.kill(old, 'SIGUSR2');
+          await waitUntil(() => !isRunning(old) && readPid(pidFile) !== old && !fs.existsSync(`${pidFile}.oldbin`), 10_000, `old master ${old} to hand over`);
+          h.track(readPid(pidFile)!);
+          const ready = await p.waitFor((e) => e.event === 'ready' && e.role === 'master' && e.pid !== String(old), 10_000, from);
+          await served(Number(ready.gen));
+        }
+      });
+      const c = summarize(records);
+      assert.equal(c.failed, 0, `failed requests during reexec upgrades:\n${formatContinuity(c)}`);
+      assert.equal(p.events().filter((e) => e.event === 'reexec').length, count);
+      assert.equal(c.generations.length, count + 1, 'every master generation served requests');
+      const exits = p.events().filter((e) => e.event === 'exit' && e.role === 'master');
+      assert.ok(exits.length >= count && exits.every((e) => e.handedOver === 'true'), 'every old master must leave saying it handed over');
+      const last = readPid(pidFile)!;
+      process.kill(last, 'SIGQUIT');
+      await waitUntil(() => !isRunning(last), 10_000, 'the last master to stop');
+      assert.equal(fs.existsSync(sock), false, 'the last master removes the socket file it answers for');
+      assert.equal(fs.existsSync(pidFile), false);
     });
-    const c = summarize(records);
-    assert.equal(c.failed, 0, `failed requests during reexec upgrades:\n${formatContinuity(c)}`);
-    assert.equal(p.events().filter((e) => e.event === 'reexec').length, UPGRADES);
-    assert.equal(c.generations.length, UPGRADES + 1, 'every master generation served requests');
-    const exits = p.events().filter((e) => e.event === 'exit' && e.role === 'master');
-    assert.ok(exits.length >= UPGRADES && exits.every((e) => e.handedOver === 'true'), 'every old master must leave saying it handed over');
-    const last = readPid(pidFile)!;
-    process.kill(last, 'SIGQUIT');
-    await waitUntil(() => !isRunning(last), 10_000, 'the last master to stop');
-    assert.equal(fs.existsSync(sock), false, 'the last master removes the socket file it answers for');
-    assert.equal(fs.existsSync(pidFile), false);
-  });
-
-  test(`${UPGRADES / 2} reexec upgrades with unicorn's before_fork timing (--quit-oldbin=spawned): no failed request`, async () => {
-    const { h, nginx, port } = fx;
-    const pidFile = h.file('spawned.pid');
-    const sock = h.file('app.sock');
-    fs.rmSync(sock, { force: true });
-    const p = h.startPhoenix(['--listen', `unix:${sock}`, '--workers', '2', '--pid', pidFile, '--upgrade', 'reexec', '--quit-oldbin=spawned']);
-    await p.waitFor((e) => e.role === 'master' && e.event === 'ready');
-    const { records } = await underLoad(port, async (served) => {
-      for (let i = 1; i <= UPGRADES / 2; i++) {
-        const old = readPid(pidFile)!;
-        const from = p.events().length;
-        process.kill(old, 'SIGUSR2');
-        await waitUntil(() => !isRunning(old) && readPid(pidFile) !== old && !fs.existsSync(`${pidFile}.oldbin`), 10_000, `old master ${old} to hand over`);
-        h.track(readPid(pidFile)!);
-        const ready = await p.waitFor((e) => e.event === 'ready' && e.role === 'master' && e.pid !== String(old), 10_000, from);
-        await served(Number(ready.gen));
-      }
-    });
-    const c = summarize(records);
-    assert.equal(c.failed, 0, `failed requests during reexec upgrades:\n${formatContinuity(c)}`);
-    assert.equal(p.events().filter((e) => e.event === 'reexec').length, UPGRADES / 2);
-    assert.equal(c.generations.length, UPGRADES / 2 + 1, 'every master generation served requests');
-    const exits = p.events().filter((e) => e.event === 'exit' && e.role === 'master');
-    assert.ok(exits.length >= UPGRADES / 2 && exits.every((e) => e.handedOver === 'true'), 'every old master must leave saying it handed over');
-    const last = readPid(pidFile)!;
-    process.kill(last, 'SIGQUIT');
-    await waitUntil(() => !isRunning(last), 10_000, 'the last master to stop');
-    assert.equal(fs.existsSync(sock), false, 'the last master removes the socket file it answers for');
-    assert.equal(fs.existsSync(pidFile), false);
-  });
+  }
 });
