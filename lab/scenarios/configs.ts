@@ -89,6 +89,13 @@ export function systemdBoot(service: string, label: string, extra: Partial<BootS
   return { ...extra, label, files: { ...extra.files, [SERVICE_UNIT]: service } };
 }
 
+/** The lab as shipped: the bridge-inplace job on upstart, phoenix.socket + phoenix.service on systemd. */
+export function shippedBoot(flavour: string): BootSpec {
+  return flavour === 'precise'
+    ? upstartBoot(upstart.strategy('bridge-inplace'), 'phoenix.conf = strategies/bridge-inplace.conf')
+    : systemdBoot(systemd.service(), 'phoenix.socket + phoenix.service as shipped');
+}
+
 /** Boot with phoenix.service binding its own socket: the socket unit is disabled, the service enabled. */
 export function systemdOwnSocketBoot(service: string, label: string, extra: Partial<BootSpec> = {}): BootSpec {
   return {

@@ -1,4 +1,4 @@
-import { systemd, systemdBoot, upstart, upstartBoot } from './configs';
+import { shippedBoot, systemd, upstart } from './configs';
 import { sleep } from './context';
 import { Judge, failuresText } from './judge';
 import { firstSuccessAfter } from './load';
@@ -36,7 +36,7 @@ export const containerRestart: Scenario<F> = {
         'SIGTERM makes systemd re-execute itself keeping its state: phoenix.service stays active with the same MainPID; docker restart (SIGRTMIN+3) shuts down in order, /run is a tmpfs so nothing stale survives, socket activation brings the app back on the first request within a few seconds; requests fail only while the container is down',
     },
   },
-  boot: (flavour) => (flavour === 'precise' ? upstartBoot(upstart.strategy('bridge-inplace'), 'phoenix.conf = strategies/bridge-inplace.conf') : systemdBoot(systemd.service(), 'phoenix.socket + phoenix.service as shipped')),
+  boot: shippedBoot,
   async run(ctx) {
     await ctx.warmUp();
     const load = ctx.load({ durationMs: 120_000, rate: 100, concurrency: 4, timeoutMs: 5000 });

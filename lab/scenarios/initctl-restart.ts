@@ -1,4 +1,4 @@
-import { systemd, systemdBoot, upstart, upstartBoot } from './configs';
+import { shippedBoot, systemd, upstart } from './configs';
 import { sleep } from './context';
 import { Judge, failuresText } from './judge';
 import { countLines, servingMasters } from './observe';
@@ -36,7 +36,7 @@ export const initctlRestart: Scenario<F> = {
       expect: 'systemd stops the service (SIGQUIT to the cgroup, graceful) and starts it again with the socket it kept (LISTEN_FDS); connections queue in the socket meanwhile: no request fails, a new MainPID',
     },
   },
-  boot: (flavour) => (flavour === 'precise' ? upstartBoot(upstart.strategy('bridge-inplace'), 'phoenix.conf = strategies/bridge-inplace.conf') : systemdBoot(systemd.service(), 'phoenix.socket + phoenix.service as shipped')),
+  boot: shippedBoot,
   async run(ctx) {
     await ctx.warmUp();
     const pid = (await ctx.inspect()).init.trackedPid;

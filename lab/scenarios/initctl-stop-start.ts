@@ -1,4 +1,4 @@
-import { systemd, systemdBoot, upstart, upstartBoot } from './configs';
+import { shippedBoot, systemd } from './configs';
 import { sleep } from './context';
 import { Judge, failuresText } from './judge';
 import { countLines, servingMasters } from './observe';
@@ -36,7 +36,7 @@ export const initctlStopStart: Scenario<F> = {
         "the same with systemd: phoenix.socket stays active (systemd warns that its triggering unit is still active), the next connection starts the service again within a second, and the start afterwards has nothing to do; no request fails",
     },
   },
-  boot: (flavour) => (flavour === 'precise' ? upstartBoot(upstart.strategy('bridge-inplace'), 'phoenix.conf = strategies/bridge-inplace.conf') : systemdBoot(systemd.service(), 'phoenix.socket + phoenix.service as shipped')),
+  boot: shippedBoot,
   async run(ctx) {
     await ctx.warmUp();
     const pid = (await ctx.inspect()).init.trackedPid;

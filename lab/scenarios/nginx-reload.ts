@@ -1,4 +1,4 @@
-import { systemd, systemdBoot, upstart, upstartBoot } from './configs';
+import { shippedBoot, upstart } from './configs';
 import { sleep } from './context';
 import { Judge, failuresText } from './judge';
 import type { Scenario } from './types';
@@ -19,7 +19,7 @@ export const nginxReload: Scenario<F> = {
     },
     bookworm: { applicable: true, expect: `systemctl reload nginx (HUP) ${RELOADS} times: the same as under upstart, no request nginx accepted fails; at most one keep-alive reset per reload` },
   },
-  boot: (flavour) => (flavour === 'precise' ? upstartBoot(upstart.strategy('bridge-inplace'), 'phoenix.conf = strategies/bridge-inplace.conf') : systemdBoot(systemd.service(), 'phoenix.socket + phoenix.service as shipped')),
+  boot: shippedBoot,
   async run(ctx) {
     await ctx.warmUp();
     const load = ctx.load({ durationMs: 60_000, slowEvery: 10, slowMs: 300 });

@@ -1,4 +1,4 @@
-import { systemd, systemdBoot, upstart, upstartBoot } from './configs';
+import { shippedBoot, systemd, upstart } from './configs';
 import { Judge } from './judge';
 import { initState } from './observe';
 import { type PhaseFacts, Phases, okShare, phaseLines } from './phases';
@@ -33,7 +33,7 @@ export const reloadConfiguration: Scenario<F> = {
       expect: "systemd's counterpart, daemon-reload, keeps phoenix.socket's socket (systemd passes its fds across the reload): after it, a stop of the service is followed by socket activation on the next connection; no request fails at any point",
     },
   },
-  boot: (flavour) => (flavour === 'precise' ? upstartBoot(upstart.strategy('bridge-inplace'), 'phoenix.conf = strategies/bridge-inplace.conf') : systemdBoot(systemd.service(), 'phoenix.socket + phoenix.service as shipped')),
+  boot: shippedBoot,
   async run(ctx) {
     await ctx.warmUp();
     const precise = ctx.flavour === 'precise';

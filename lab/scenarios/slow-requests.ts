@@ -1,4 +1,4 @@
-import { systemd, systemdBoot, upstart, upstartBoot } from './configs';
+import { shippedBoot, systemd } from './configs';
 import { sleep } from './context';
 import { Judge, failuresText } from './judge';
 import type { Scenario } from './types';
@@ -26,7 +26,7 @@ export const slowRequests: Scenario<F> = {
     precise: { applicable: true, expect: `every ${SLOW_MS / 1000} s request in flight across two USR2 upgrades completes with 200, answered by the generation that accepted it; no request fails` },
     bookworm: { applicable: true, expect: `the same under systemd: every ${SLOW_MS / 1000} s request in flight across two upgrades completes with 200; no request fails` },
   },
-  boot: (flavour) => (flavour === 'precise' ? upstartBoot(upstart.strategy('bridge-inplace'), 'phoenix.conf = strategies/bridge-inplace.conf') : systemdBoot(systemd.service(), 'phoenix.socket + phoenix.service as shipped')),
+  boot: shippedBoot,
   async run(ctx) {
     await ctx.warmUp();
     const pid = (await ctx.inspect()).init.trackedPid;

@@ -1,4 +1,4 @@
-import { systemd, systemdBoot, upstart, upstartBoot } from './configs';
+import { shippedBoot, systemd, upstart } from './configs';
 import { Judge } from './judge';
 import { type KillFacts, killUnderLoad } from './kill-watch';
 import type { Scenario } from './types';
@@ -12,7 +12,7 @@ export const workerKilled: Scenario<KillFacts> = {
     precise: { applicable: true, expect: 'the master replaces the worker within a second; only requests that worker had in flight fail (nginx 502); upstart keeps tracking the same master' },
     bookworm: { applicable: true, expect: 'the same as under upstart: the master replaces the worker within a second, only its in-flight requests fail; systemd keeps the same MainPID and does not restart anything' },
   },
-  boot: (flavour) => (flavour === 'precise' ? upstartBoot(upstart.strategy('bridge-inplace'), 'phoenix.conf = strategies/bridge-inplace.conf') : systemdBoot(systemd.service(), 'phoenix.socket + phoenix.service as shipped')),
+  boot: shippedBoot,
   run: (ctx) => killUnderLoad(ctx, { target: 'worker', watchMs: 3000 }),
   verdict({ flavour, facts: f, before, after }) {
     const j = new Judge();
