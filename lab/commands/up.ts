@@ -24,7 +24,21 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-function banner(lines: string[]): string {
+/** Long lines (a registry error quoted whole) are wrapped, so the box fits a terminal. */
+function wrap(line: string, width: number): string[] {
+  const out: string[] = [];
+  let rest = line;
+  while (rest.length > width) {
+    const cut = rest.lastIndexOf(' ', width) > width / 2 ? rest.lastIndexOf(' ', width) : width;
+    out.push(rest.slice(0, cut));
+    rest = `    ${rest.slice(cut).trimStart()}`;
+  }
+  out.push(rest);
+  return out;
+}
+
+function banner(text: string[]): string {
+  const lines = text.flatMap((l) => wrap(l, 96));
   const w = Math.max(...lines.map((l) => l.length));
   const bar = '#'.repeat(w + 4);
   return [bar, ...lines.map((l) => `# ${l.padEnd(w)} #`), bar].join('\n');
@@ -76,12 +90,12 @@ export const up: Command = {
           `lab '${name}' is up: ${flavour} (${driver.init} as PID 1), nginx on http://127.0.0.1:${port}/`,
           `first answer through nginx after ${(first.tookMs / 1000).toFixed(1)} s, served by worker pid ${first.pid}`,
           '',
-          'try next:',
+          "try next ('lab' is npx lab, or node dist/lab/cli.js):",
           `  curl -s http://127.0.0.1:${port}/   which pid, worker, generation answered`,
           `  lab status${n}                  init's view, masters, workers, socket`,
           `  lab load --duration 30s${n} &   traffic through nginx, every request recorded`,
           `  lab signal USR2${n}             an upgrade under that load`,
-          '  lab check                     did any request fail?',
+          `  lab check${' '.repeat(n.length)}                    did any request fail?`,
           `  lab down${n}                    remove the lab`,
           '',
         ].join('\n'),
