@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import { applyFile, classify } from '../apply';
 import { flagHelp, parseFlags } from '../args';
 import { LabError, LabExit } from '../errors';
+import { recordAction } from '../journal';
 import type { Command } from './command';
 import { runningLab } from './target';
 
@@ -27,6 +28,7 @@ export const apply: Command = {
     const lab = await runningLab(flags.name ?? 'default');
     for (let i = 0; i < positional.length; i++) {
       const a = await applyFile(lab.container, lab.driver, positional[i], texts[i]);
+      recordAction(lab.info.instance, 'apply', `${a.kind}: ${a.target}`);
       process.stdout.write(`applied ${a.file} (${a.kind}) -> ${a.target}\n${a.notes.map((n) => `  ${n}`).join('\n')}\n`);
     }
     return LabExit.OK;

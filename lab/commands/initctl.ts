@@ -1,5 +1,6 @@
 import { execIn } from '../engine/containers';
 import { LabError, LabExit } from '../errors';
+import { recordAction } from '../journal';
 import type { Command } from './command';
 import { runningLab } from './target';
 
@@ -16,6 +17,7 @@ export const initctl: Command = {
     const plan = lab.driver.initctl(args);
     if ('refuse' in plan) throw new LabError(plan.refuse, LabExit.USAGE);
     if (plan.note) process.stderr.write(`${plan.note}\n`);
+    if (!['status', 'list'].includes(args[0])) recordAction(lab.info.instance, 'initctl', plan.cmd.join(' ').replace(/^\/sbin\//, ''));
     const r = await execIn(lab.container, plan.cmd);
     process.stdout.write(r.stdout);
     process.stderr.write(r.stderr);

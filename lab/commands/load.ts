@@ -4,6 +4,7 @@ import { LabError, LabExit } from '../errors';
 import { runLoad } from '../load/run';
 import { ProgressLine } from '../progress';
 import { createRun, writeJson } from '../runs';
+import { reportForLoadRun } from './report';
 import type { Command } from './command';
 import { resolveOrigin } from './target';
 
@@ -54,7 +55,9 @@ export const load: Command = {
     writeJson(`${dir}/records.json`, records);
     const c = summarize(records);
     line.done(`load done: ${records.length} requests`);
-    process.stdout.write(`${formatContinuity(c)}\nrun: ${dir}\n`);
+    // The timeline carries a marker for every lab signal/initctl/apply sent meanwhile.
+    const report = reportForLoadRun(dir);
+    process.stdout.write(`${formatContinuity(c)}\nrun: ${dir}\nreport: ${report}\n`);
     return LabExit.OK;
   },
 };

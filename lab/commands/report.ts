@@ -4,6 +4,7 @@ import { flagHelp, parseFlags } from '../args';
 import { formatContinuity, summarize } from '../check/continuity';
 import { LabError, LabExit } from '../errors';
 import { writeReport } from '../report/write';
+import { actionsBetween } from '../journal';
 import { findRun, labHome, readRun } from '../runs';
 import type { Command } from './command';
 
@@ -23,7 +24,7 @@ export function latestSummary(home = labHome()): string | undefined {
  * A run recorded by `lab load` has no report yet: one is made from its records. It has no
  * scenario and so no expectation beyond "no request fails", which is what its verdict says.
  */
-function reportForLoadRun(dir: string): string {
+export function reportForLoadRun(dir: string): string {
   const { meta, records } = readRun(dir);
   const c = summarize(records);
   return writeReport(dir, {
@@ -34,7 +35,8 @@ function reportForLoadRun(dir: string): string {
     },
     continuity: c,
     records,
-    actions: [],
+    // What lab signal/initctl/apply did to this lab while the load ran, from the journal.
+    actions: actionsBetween(meta.instance, Date.parse(meta.startedAt), Date.parse(meta.startedAt) + c.durationMs),
     flavour: meta.flavour,
     startedAt: meta.startedAt,
   });

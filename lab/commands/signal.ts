@@ -2,6 +2,7 @@ import { flagHelp, parseFlags } from '../args';
 import { execIn } from '../engine/containers';
 import { LabError, LabExit } from '../errors';
 import { type LabStatus, formatStatus, inspectLab } from '../inspect';
+import { recordAction } from '../journal';
 import type { Command } from './command';
 import { runningLab } from './target';
 
@@ -65,6 +66,7 @@ export const signal: Command = {
     if (!pid) throw new LabError(`no ${flags.to} to signal right now:\n${formatStatus(before)}`, LabExit.FAILED);
     const r = await execIn(lab.container, ['/bin/kill', `-${sig}`, String(pid)]);
     if (r.code !== 0) throw new LabError(`kill -${sig} ${pid} failed: ${r.stderr.trim()}`, LabExit.FAILED);
+    recordAction(lab.info.instance, 'signal', `${sig} -> ${flags.to} ${pid}`);
     process.stdout.write(`sent ${sig} to ${flags.to} ${pid}\n`);
     await new Promise((res) => setTimeout(res, (flags.settle ?? 2) * 1000));
     const after = await inspectLab(lab.container, lab.driver);
