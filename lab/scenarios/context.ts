@@ -154,6 +154,13 @@ export class ScenarioContext {
     return took;
   }
 
+  /** The pid init tracks once the app answered: the master a scenario acts on. */
+  async trackedMaster(): Promise<number> {
+    const pid = (await this.inspect()).init.trackedPid;
+    if (!pid) throw new Error('init tracks no master after the first request');
+    return pid;
+  }
+
   /** Sends a signal inside the container, as an action on the timeline. */
   async signal(sig: string, pid: number, who: string, why?: string): Promise<void> {
     await this.act('signal', `${sig} -> ${who} ${pid}${why ? ` (${why})` : ''}`, async () => {

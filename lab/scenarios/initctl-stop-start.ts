@@ -39,8 +39,7 @@ export const initctlStopStart: Scenario<F> = {
   boot: shippedBoot,
   async run(ctx) {
     await ctx.warmUp();
-    const pid = (await ctx.inspect()).init.trackedPid;
-    if (!pid) throw new Error('init tracks no master after the first request');
+    const pid = await ctx.trackedMaster();
     ctx.load({ durationMs: 60_000, slowEvery: 10, slowMs: 300 });
     await sleep(800);
     const stop = await ctx.initctl('stop', 'phoenix');

@@ -29,8 +29,7 @@ export const slowRequests: Scenario<F> = {
   boot: shippedBoot,
   async run(ctx) {
     await ctx.warmUp();
-    const pid = (await ctx.inspect()).init.trackedPid;
-    if (!pid) throw new Error('init tracks no master after the first request');
+    const pid = await ctx.trackedMaster();
     const load = ctx.load({ durationMs: 60_000, rate: 60, concurrency: 32, slowEvery: 8, slowMs: SLOW_MS });
     await sleep(1500);
     const trace = await upgrades(ctx, pid, 2, 'master', 1200);
