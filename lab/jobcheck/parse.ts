@@ -214,27 +214,28 @@ function readProcess(sc: Scanner, stanza: Stanza): void {
   }
   const form = sc.readToken(WORD_DELIMS, false);
   sc.skipBlanks();
-  if (form.text === 'exec') {
+  if (!readExecOrScript(sc, stanza, form.text)) stanza.args = [form, ...sc.readWords()];
+}
+
+/** `exec COMMAND` or `script ... end script`, at the top level or after pre-start & co. */
+function readExecOrScript(sc: Scanner, stanza: Stanza, word: string): boolean {
+  if (word === 'exec') {
     stanza.mode = 'exec';
     stanza.command = sc.readCommand(stanza.line);
-  } else if (form.text === 'script') {
+  } else if (word === 'script') {
     stanza.mode = 'script';
     stanza.args = sc.readWords();
     stanza.script = sc.readBlock(stanza.line);
   } else {
-    stanza.args = [form, ...sc.readWords()];
+    return false;
   }
+  return true;
 }
 
 function readStanza(sc: Scanner, keyword: Token): Stanza {
   const stanza: Stanza = { keyword: keyword.text, line: keyword.line, args: [] };
-  if (keyword.text === 'exec') {
-    stanza.mode = 'exec';
-    stanza.command = sc.readCommand(keyword.line);
-  } else if (keyword.text === 'script') {
-    stanza.mode = 'script';
-    stanza.args = sc.readWords();
-    stanza.script = sc.readBlock(keyword.line);
+  if (readExecOrScript(sc, stanza, keyword.text)) {
+    // exec/script at the top level: the job's main process
   } else if (PROCESS_STANZAS.has(keyword.text)) {
     readProcess(sc, stanza);
   } else if (EVENT_STANZAS.has(keyword.text) && !sc.atLineEnd()) {

@@ -154,6 +154,18 @@ export class ScenarioContext {
     return took;
   }
 
+  /**
+   * The usual opening: the app answers, steady load with some slow requests runs for a
+   * moment, and the master init tracks is known. Returns that pid.
+   */
+  async trackedMasterUnderLoad(): Promise<number> {
+    await this.warmUp();
+    const pid = await this.trackedMaster();
+    this.load({ durationMs: 60_000, slowEvery: 10, slowMs: 300 });
+    await sleep(800);
+    return pid;
+  }
+
   /** The pid init tracks once the app answered: the master a scenario acts on. */
   async trackedMaster(): Promise<number> {
     const pid = (await this.inspect()).init.trackedPid;

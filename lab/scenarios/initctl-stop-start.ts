@@ -1,5 +1,4 @@
 import { shippedBoot, systemd } from './configs';
-import { sleep } from './context';
 import { Judge, failuresText } from './judge';
 import { countLines, servingMasters } from './observe';
 import type { Scenario } from './types';
@@ -38,10 +37,7 @@ export const initctlStopStart: Scenario<F> = {
   },
   boot: shippedBoot,
   async run(ctx) {
-    await ctx.warmUp();
-    const pid = await ctx.trackedMaster();
-    ctx.load({ durationMs: 60_000, slowEvery: 10, slowMs: 300 });
-    await sleep(800);
+    const pid = await ctx.trackedMasterUnderLoad();
     const stop = await ctx.initctl('stop', 'phoenix');
     const w = await watch(ctx, 2000, (s) => s.init.trackedPid !== undefined && s.init.trackedPid !== pid && servingMasters(s).some((m) => m.pid === s.init.trackedPid), (s) => `started again by a connection: master ${s.init.trackedPid}`);
     const start = await ctx.initctl('start', 'phoenix');
