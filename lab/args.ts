@@ -1,10 +1,23 @@
 import { LabError, LabExit } from './errors';
 
-export type FlagSpec = Record<string, { kind: 'string' | 'number' | 'boolean'; help: string; default?: string | number | boolean }>;
-export type FlagValues<S extends FlagSpec> = { [K in keyof S]: S[K]['kind'] extends 'boolean' ? boolean : S[K]['kind'] extends 'number' ? number | undefined : string | undefined };
+export type FlagSpec = Record<
+  string,
+  { kind: 'string' | 'number' | 'boolean'; help: string; default?: string | number | boolean }
+>;
+export type FlagValues<S extends FlagSpec> = {
+  [K in keyof S]: S[K]['kind'] extends 'boolean'
+    ? boolean
+    : S[K]['kind'] extends 'number'
+      ? number | undefined
+      : string | undefined;
+};
 
 /** --name value / --name=value / --flag; everything else is positional. Unknown flags are errors. */
-export function parseFlags<S extends FlagSpec>(command: string, argv: string[], spec: S): { flags: FlagValues<S>; positional: string[] } {
+export function parseFlags<S extends FlagSpec>(
+  command: string,
+  argv: string[],
+  spec: S,
+): { flags: FlagValues<S>; positional: string[] } {
   const flags: Record<string, unknown> = {};
   for (const [k, s] of Object.entries(spec)) flags[k] = s.default ?? (s.kind === 'boolean' ? false : undefined);
   const positional: string[] = [];
@@ -29,7 +42,8 @@ export function parseFlags<S extends FlagSpec>(command: string, argv: string[], 
     if (v === undefined) throw new LabError(`lab ${command}: --${m[1]} needs a value`, LabExit.USAGE);
     if (s.kind === 'number') {
       const n = Number(v);
-      if (!Number.isFinite(n) || n < 0) throw new LabError(`lab ${command}: --${m[1]} '${v}' is not a number`, LabExit.USAGE);
+      if (!Number.isFinite(n) || n < 0)
+        throw new LabError(`lab ${command}: --${m[1]} '${v}' is not a number`, LabExit.USAGE);
       flags[m[1]] = n;
     } else flags[m[1]] = v;
   }
@@ -38,7 +52,12 @@ export function parseFlags<S extends FlagSpec>(command: string, argv: string[], 
 
 export function flagHelp(spec: FlagSpec): string {
   return Object.entries(spec)
-    .map(([k, s]) => `  --${k}${s.kind === 'boolean' ? '' : ` ${s.kind === 'number' ? 'N' : 'VALUE'}`}`.padEnd(26) + s.help + (s.default !== undefined && s.kind !== 'boolean' ? ` (default ${s.default})` : ''))
+    .map(
+      ([k, s]) =>
+        `  --${k}${s.kind === 'boolean' ? '' : ` ${s.kind === 'number' ? 'N' : 'VALUE'}`}`.padEnd(26) +
+        s.help +
+        (s.default !== undefined && s.kind !== 'boolean' ? ` (default ${s.default})` : ''),
+    )
     .join('\n');
 }
 

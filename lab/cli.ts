@@ -15,7 +15,21 @@ import { status } from './commands/status';
 import { up } from './commands/up';
 import { LabError, LabExit } from './errors';
 
-const COMMANDS: Command[] = [build, up, down, status, initctl, signal, apply, logs, load, check, scenario, report, demo];
+const COMMANDS: Command[] = [
+  build,
+  up,
+  down,
+  status,
+  initctl,
+  signal,
+  apply,
+  logs,
+  load,
+  check,
+  scenario,
+  report,
+  demo,
+];
 
 function help(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -62,24 +62,51 @@ export async function inspectLab(container: Docker.Container, driver: FlavourDri
   const st = await execIn(container, driver.statusCmd);
   const trackedPid = driver.trackedPid(st.stdout);
   const probe = await execIn(container, ['/bin/sh', '-c', PROBE]);
-  return { init: { name: driver.init, trackedPid, status: (st.stdout + st.stderr).trim() }, ...parseProbe(probe.stdout, trackedPid) };
+  return {
+    init: { name: driver.init, trackedPid, status: (st.stdout + st.stderr).trim() },
+    ...parseProbe(probe.stdout, trackedPid),
+  };
 }
 
 export function formatStatus(s: LabStatus): string {
   const lines = [`init (${s.init.name}): ${s.init.status.replace(/\n/g, '; ')}`];
   if (s.masters.length === 0) lines.push('phoenix: no master running');
   for (const m of s.masters) {
-    const ws = s.workers.filter((w) => w.master === m.pid).sort((a, b) => a.generation - b.generation || a.slot - b.slot);
+    const ws = s.workers
+      .filter((w) => w.master === m.pid)
+      .sort((a, b) => a.generation - b.generation || a.slot - b.slot);
     const gens = [...new Set(ws.map((w) => w.generation))];
-    const tags = [m.trackedByInit ? 'tracked by init' : 'NOT tracked by init', m.pid === s.pidFile ? 'pid file' : '', m.pid === s.oldbin ? '.oldbin' : ''].filter(Boolean);
-    lines.push(`phoenix master ${m.pid} (${tags.join(', ')}): generation ${gens.join('+') || '-'}, workers ${ws.map((w) => `${w.slot}:${w.pid}`).join(' ') || 'none'}`);
+    const tags = [
+      m.trackedByInit ? 'tracked by init' : 'NOT tracked by init',
+      m.pid === s.pidFile ? 'pid file' : '',
+      m.pid === s.oldbin ? '.oldbin' : '',
+    ].filter(Boolean);
+    lines.push(
+      `phoenix master ${m.pid} (${tags.join(', ')}): generation ${gens.join('+') || '-'}, workers ${ws.map((w) => `${w.slot}:${w.pid}`).join(' ') || 'none'}`,
+    );
   }
-  for (const h of s.herders) lines.push(`phoenix-herder ${h.pid} (${h.trackedByInit ? 'tracked by init' : 'NOT tracked by init'}): follows the master in the pid file`);
-  if (s.init.trackedPid && !s.masters.some((m) => m.pid === s.init.trackedPid) && !s.herders.some((h) => h.pid === s.init.trackedPid)) lines.push(`init tracks pid ${s.init.trackedPid}, which is not a phoenix master`);
+  for (const h of s.herders)
+    lines.push(
+      `phoenix-herder ${h.pid} (${h.trackedByInit ? 'tracked by init' : 'NOT tracked by init'}): follows the master in the pid file`,
+    );
+  if (
+    s.init.trackedPid &&
+    !s.masters.some((m) => m.pid === s.init.trackedPid) &&
+    !s.herders.some((h) => h.pid === s.init.trackedPid)
+  )
+    lines.push(`init tracks pid ${s.init.trackedPid}, which is not a phoenix master`);
   if (s.masters.length > 1) lines.push(`WARNING: ${s.masters.length} masters serve the same socket`);
   const nm = s.nginx.find((n) => n.role === 'master');
   const nw = s.nginx.filter((n) => n.role === 'worker');
-  lines.push(nm ? `nginx: master ${nm.pid} (${nm.user}), workers ${nw.map((w) => `${w.pid} (${w.user})`).join(' ')}` : 'nginx: not running');
-  lines.push(s.socket ? `socket ${s.socket.path}: ${s.socket.owner}:${s.socket.group} ${s.socket.mode}` : `socket ${SOCKET_PATH}: absent`);
+  lines.push(
+    nm
+      ? `nginx: master ${nm.pid} (${nm.user}), workers ${nw.map((w) => `${w.pid} (${w.user})`).join(' ')}`
+      : 'nginx: not running',
+  );
+  lines.push(
+    s.socket
+      ? `socket ${s.socket.path}: ${s.socket.owner}:${s.socket.group} ${s.socket.mode}`
+      : `socket ${SOCKET_PATH}: absent`,
+  );
   return lines.join('\n');
 }

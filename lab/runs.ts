@@ -42,11 +42,17 @@ export function listRuns(home = labHome()): string[] {
 export function findRun(which: string | undefined, home = labHome()): string {
   if (which && fs.existsSync(path.join(which, 'meta.json'))) return path.resolve(which);
   const runs = listRuns(home);
-  if (runs.length === 0) throw new LabError(`no recorded run under ${path.join(home, 'runs')}: record one with 'lab load'`, LabExit.USAGE);
+  if (runs.length === 0)
+    throw new LabError(`no recorded run under ${path.join(home, 'runs')}: record one with 'lab load'`, LabExit.USAGE);
   if (!which) return runs[runs.length - 1];
   const hits = runs.filter((r) => path.basename(r).startsWith(which) || path.basename(r).includes(which));
   if (hits.length === 1) return hits[0];
-  throw new LabError(hits.length ? `'${which}' matches ${hits.length} runs; be more precise` : `no run named '${which}'; 'lab check' lists the latest run`, LabExit.USAGE);
+  throw new LabError(
+    hits.length
+      ? `'${which}' matches ${hits.length} runs; be more precise`
+      : `no run named '${which}'; 'lab check' lists the latest run`,
+    LabExit.USAGE,
+  );
 }
 
 export function writeJson(file: string, value: unknown): void {

@@ -10,7 +10,10 @@ export function resolveApp(app: string | undefined): string {
   try {
     return require.resolve(file);
   } catch {
-    throw new PhoenixError(`app module ${file} not found; give --app the path of a module that exports a request handler`, ExitCode.APP_MISSING);
+    throw new PhoenixError(
+      `app module ${file} not found; give --app the path of a module that exports a request handler`,
+      ExitCode.APP_MISSING,
+    );
   }
 }
 
@@ -20,13 +23,19 @@ export function loadApp(app: string | undefined): RequestListener {
   try {
     mod = require(file);
   } catch (err) {
-    const msg = err instanceof Error ? err.stack ?? err.message : String(err);
-    throw new PhoenixError(`app module ${file} threw while loading: ${msg.split('\n').slice(0, 3).join(' | ')}`, ExitCode.APP_LOAD);
+    const msg = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    throw new PhoenixError(
+      `app module ${file} threw while loading: ${msg.split('\n').slice(0, 3).join(' | ')}`,
+      ExitCode.APP_LOAD,
+    );
   }
   const m = mod as { default?: unknown; handler?: unknown };
   const candidate = typeof mod === 'function' ? mod : typeof m.default === 'function' ? m.default : m.handler;
   if (typeof candidate !== 'function') {
-    throw new PhoenixError(`app module ${file} exports no request handler: export a function (req, res) as module.exports, default or handler`, ExitCode.APP_LOAD);
+    throw new PhoenixError(
+      `app module ${file} exports no request handler: export a function (req, res) as module.exports, default or handler`,
+      ExitCode.APP_LOAD,
+    );
   }
   return candidate as RequestListener;
 }

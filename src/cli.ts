@@ -11,7 +11,9 @@ import { WORKER_ENV } from './protocol';
 
 function version(): string {
   try {
-    const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version?: string };
+    const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as {
+      version?: string;
+    };
     return pkg.version ?? 'unknown';
   } catch {
     return 'unknown';
@@ -41,10 +43,14 @@ async function runMaster(argv: string[]): Promise<void> {
     loadApp(opts.app);
     const inherited = inheritedListeners(process.env, process.pid);
     const other = opts.pid ? readPid(opts.pid) : undefined;
-    if (other && other !== process.pid && isAlive(other)) process.stdout.write(`note: a master is running with pid ${other} (${opts.pid})\n`);
+    if (other && other !== process.pid && isAlive(other))
+      process.stdout.write(`note: a master is running with pid ${other} (${opts.pid})\n`);
     const sockets = inherited.map((l) => l.address).concat(opts.listen);
-    process.stdout.write(`phoenix: configuration OK (workers=${opts.workers} upgrade=${opts.upgrade} sockets=${sockets.join(',') || 'none'})\n`);
-    if (sockets.length === 0) throw new PhoenixError('no socket to serve: none inherited and no --listen given', ExitCode.USAGE);
+    process.stdout.write(
+      `phoenix: configuration OK (workers=${opts.workers} upgrade=${opts.upgrade} sockets=${sockets.join(',') || 'none'})\n`,
+    );
+    if (sockets.length === 0)
+      throw new PhoenixError('no socket to serve: none inherited and no --listen given', ExitCode.USAGE);
     return;
   }
 

@@ -28,10 +28,13 @@ const bad = (msg: string) => new PhoenixError(msg, ExitCode.LISTENER);
 function parseFdList(name: string, value: string): number[] {
   const parts = value.split(',').map((s) => s.trim());
   if (parts.length === 0 || parts.some((p) => !/^\d+$/.test(p))) {
-    throw bad(`${name}='${value}' is not a list of fd numbers (expected e.g. ${name}=3 or 3,4); unset it or fix whoever starts phoenix`);
+    throw bad(
+      `${name}='${value}' is not a list of fd numbers (expected e.g. ${name}=3 or 3,4); unset it or fix whoever starts phoenix`,
+    );
   }
   const fds = parts.map(Number);
-  if (fds.some((fd) => fd < 3)) throw bad(`${name}='${value}' names fd 0, 1 or 2 (stdin/stdout/stderr), which are never a listening socket`);
+  if (fds.some((fd) => fd < 3))
+    throw bad(`${name}='${value}' names fd 0, 1 or 2 (stdin/stdout/stderr), which are never a listening socket`);
   return fds;
 }
 
@@ -46,14 +49,22 @@ function fromFds(name: string, fds: number[], source: ListenerSource): Listener[
 /** Inherited listeners from the environment, validated; [] when nothing was inherited. */
 export function inheritedListeners(env: NodeJS.ProcessEnv, pid: number): Listener[] {
   if (env.UNICORN_FD !== undefined) return fromFds('UNICORN_FD', parseFdList('UNICORN_FD', env.UNICORN_FD), 'unicorn');
-  if (env.UPSTART_FDS !== undefined) return fromFds('UPSTART_FDS', parseFdList('UPSTART_FDS', env.UPSTART_FDS), 'upstart');
+  if (env.UPSTART_FDS !== undefined)
+    return fromFds('UPSTART_FDS', parseFdList('UPSTART_FDS', env.UPSTART_FDS), 'upstart');
   if (env.LISTEN_FDS !== undefined) {
-    if (!/^\d+$/.test(env.LISTEN_FDS) || Number(env.LISTEN_FDS) < 1) throw bad(`LISTEN_FDS='${env.LISTEN_FDS}' is not a count of fds (a whole number above 0)`);
+    if (!/^\d+$/.test(env.LISTEN_FDS) || Number(env.LISTEN_FDS) < 1)
+      throw bad(`LISTEN_FDS='${env.LISTEN_FDS}' is not a count of fds (a whole number above 0)`);
     if (env.LISTEN_PID !== String(pid)) {
-      throw bad(`LISTEN_PID=${env.LISTEN_PID ?? '(unset)'} is not this process (${pid}): those fds were passed to another process. Start phoenix directly from the unit (ExecStart, no wrapper shell that forks)`);
+      throw bad(
+        `LISTEN_PID=${env.LISTEN_PID ?? '(unset)'} is not this process (${pid}): those fds were passed to another process. Start phoenix directly from the unit (ExecStart, no wrapper shell that forks)`,
+      );
     }
     const count = Number(env.LISTEN_FDS);
-    return fromFds('LISTEN_FDS', Array.from({ length: count }, (_, i) => 3 + i), 'systemd');
+    return fromFds(
+      'LISTEN_FDS',
+      Array.from({ length: count }, (_, i) => 3 + i),
+      'systemd',
+    );
   }
   return [];
 }
@@ -66,7 +77,7 @@ interface BindHandle {
   getsockname(out: { port?: number }): number;
   close(): void;
 }
-interface WrapModule<T> {
+interface WrapModule {
   [name: string]: unknown;
   constants: { SERVER: number };
 }
@@ -78,7 +89,7 @@ interface WrapModule<T> {
  */
 function newServerHandle(kind: 'pipe' | 'tcp'): BindHandle {
   // process.binding is deprecated but present in Node 20 and is the only bind-without-listen.
-  const binding = (process as unknown as { binding(name: string): WrapModule<BindHandle> }).binding;
+  const binding = (process as unknown as { binding(name: string): WrapModule }).binding;
   const mod = binding(kind === 'pipe' ? 'pipe_wrap' : 'tcp_wrap');
   const Ctor = (kind === 'pipe' ? mod.Pipe : mod.TCP) as new (type: number) => BindHandle;
   return new Ctor(mod.constants.SERVER);
@@ -118,7 +129,10 @@ async function bindUnix(spec: string, mode: number, group: string | undefined): 
   const p = spec.slice('unix:'.length);
   const gid = group === undefined ? undefined : groupId(group);
   if (!fs.existsSync(path.dirname(p))) {
-    throw new PhoenixError(`cannot bind ${spec}: directory ${path.dirname(p)} does not exist; create it first`, ExitCode.ADDR_IN_USE);
+    throw new PhoenixError(
+      `cannot bind ${spec}: directory ${path.dirname(p)} does not exist; create it first`,
+      ExitCode.ADDR_IN_USE,
+    );
   }
   let st: fs.Stats | undefined;
   try {
@@ -126,11 +140,18 @@ async function bindUnix(spec: string, mode: number, group: string | undefined): 
   } catch {
     st = undefined;
   }
-  if (st && !st.isSocket()) throw new PhoenixError(`cannot bind ${spec}: ${p} exists and is not a socket; phoenix will not replace it`, ExitCode.ADDR_IN_USE);
+  if (st && !st.isSocket())
+    throw new PhoenixError(
+      `cannot bind ${spec}: ${p} exists and is not a socket; phoenix will not replace it`,
+      ExitCode.ADDR_IN_USE,
+    );
   if (st) {
     const state = await probeUnixPath(p);
     if (state === 'listening') {
-      throw new PhoenixError(`cannot bind ${spec}: another process is listening on it; stop it first, or let phoenix inherit the socket`, ExitCode.ADDR_IN_USE);
+      throw new PhoenixError(
+        `cannot bind ${spec}: another process is listening on it; stop it first, or let phoenix inherit the socket`,
+        ExitCode.ADDR_IN_USE,
+      );
     }
     // Nobody accepts there: a stale file from a crash, the one case where replacing is safe.
     fs.unlinkSync(p);
@@ -182,7 +203,13 @@ export async function bindListener(spec: string, mode: number, group: string | u
  * A --listen matching an inherited unix socket makes this master its owner (the successor of
  * the master that bound it), so the file is cleaned up when the last master leaves.
  */
-export async function openListeners(env: NodeJS.ProcessEnv, pid: number, specs: string[], mode: number, group?: string): Promise<Listener[]> {
+export async function openListeners(
+  env: NodeJS.ProcessEnv,
+  pid: number,
+  specs: string[],
+  mode: number,
+  group?: string,
+): Promise<Listener[]> {
   const listeners = inheritedListeners(env, pid);
   const bound: Listener[] = [];
   try {
@@ -203,7 +230,10 @@ export async function openListeners(env: NodeJS.ProcessEnv, pid: number, specs: 
   }
   const all = [...listeners, ...bound];
   if (all.length === 0) {
-    throw new PhoenixError('no socket to serve: none inherited (UNICORN_FD, UPSTART_FDS, LISTEN_FDS) and no --listen given', ExitCode.USAGE);
+    throw new PhoenixError(
+      'no socket to serve: none inherited (UNICORN_FD, UPSTART_FDS, LISTEN_FDS) and no --listen given',
+      ExitCode.USAGE,
+    );
   }
   return all;
 }

@@ -104,19 +104,37 @@ export class Master {
   private spawnWorker(gen: number, slot: number): void {
     const fds = this.listeners.map((l) => l.fd);
     // stdio positions become fd numbers in the child: ipc at 3, listeners from 4.
-    const spec: WorkerSpec = { generation: gen, slot, app: this.opts.app, fds: fds.map((_, i) => 4 + i), timeout: this.opts.timeout, logFile: this.opts.logFile };
+    const spec: WorkerSpec = {
+      generation: gen,
+      slot,
+      app: this.opts.app,
+      fds: fds.map((_, i) => 4 + i),
+      timeout: this.opts.timeout,
+      logFile: this.opts.logFile,
+    };
     const child = spawn(process.execPath, [...process.execArgv, process.argv[1]], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc', ...fds],
       env: this.workerEnv(spec),
     });
     // An unhandled 'error' (spawn failure, a kill that raced an exit) would take the master down.
-    child.on('error', (err) => this.log('worker-error', { wgen: gen, worker: slot, wpid: child.pid, error: err.message }));
+    child.on('error', (err) =>
+      this.log('worker-error', { wgen: gen, worker: slot, wpid: child.pid, error: err.message }),
+    );
     if (child.pid === undefined) {
       this.log('worker-spawn-failed', { worker: slot });
       return;
     }
     const now = Date.now();
-    const rec: WorkerRec = { pid: child.pid, gen, slot, child, ready: false, started: now, lastBeat: now, leaving: false };
+    const rec: WorkerRec = {
+      pid: child.pid,
+      gen,
+      slot,
+      child,
+      ready: false,
+      started: now,
+      lastBeat: now,
+      leaving: false,
+    };
     this.workers.set(rec.pid, rec);
     this.log('worker-spawn', { wgen: gen, worker: slot, wpid: rec.pid });
     child.on('message', (m: unknown) => {
@@ -136,28 +154,49 @@ export class Master {
 
   private onWorkerExit(rec: WorkerRec, code: number | null, signal: NodeJS.Signals | null): void {
     this.workers.delete(rec.pid);
-    this.log('worker-exit', { wgen: rec.gen, worker: rec.slot, wpid: rec.pid, code: code ?? undefined, signal: signal ?? undefined, expected: rec.leaving });
+    this.log('worker-exit', {
+      wgen: rec.gen,
+      worker: rec.slot,
+      wpid: rec.pid,
+      code: code ?? undefined,
+      signal: signal ?? undefined,
+      expected: rec.leaving,
+    });
     this.changed.emit('change');
     if (rec.leaving || this.stopping || rec.gen !== this.current || rec.slot >= this.target) return;
     // A worker that dies before it is ready is likely to do it again: back off instead of spinning.
     const delay = rec.ready ? 0 : Math.min(30_000, RESPAWN_BACKOFF_MS * 2 ** this.failuresBeforeReady++);
     setTimeout(() => {
       const taken = [...this.workers.values()].some((w) => w.gen === this.current && w.slot === rec.slot && !w.leaving);
-      if (!this.stopping && rec.gen === this.current && rec.slot < this.target && !taken) this.spawnWorker(this.current, rec.slot);
+      if (!this.stopping && rec.gen === this.current && rec.slot < this.target && !taken)
+        this.spawnWorker(this.current, rec.slot);
     }, delay);
   }
 
   /** Resolves when `count` workers of `gen` are ready; rejects when one fails first or time runs out. */
   private waitReady(gen: number, count: number): Promise<void> {
     return new Promise((resolve, reject) => {
-      const deadline = setTimeout(() => finish(new PhoenixError(`workers of generation ${gen} were not ready within ${this.opts.timeout}s`, ExitCode.APP_LOAD)), this.opts.timeout * 1000);
+      const deadline = setTimeout(
+        () =>
+          finish(
+            new PhoenixError(
+              `workers of generation ${gen} were not ready within ${this.opts.timeout}s`,
+              ExitCode.APP_LOAD,
+            ),
+          ),
+        this.opts.timeout * 1000,
+      );
       const check = () => {
         if (this.stopping) return finish(new PhoenixError('stopping', ExitCode.OK));
         const ofGen = [...this.workers.values()].filter((w) => w.gen === gen);
         const failed = ofGen.find((w) => w.loadError);
-        if (failed?.loadError) return finish(new PhoenixError(failed.loadError.message, failed.loadError.exitCode as 66 | 70));
+        if (failed?.loadError)
+          return finish(new PhoenixError(failed.loadError.message, failed.loadError.exitCode as 66 | 70));
         if (ofGen.filter((w) => w.ready).length >= count) return finish();
-        if (ofGen.length < count) return finish(new PhoenixError(`a worker of generation ${gen} exited before it was ready`, ExitCode.APP_LOAD));
+        if (ofGen.length < count)
+          return finish(
+            new PhoenixError(`a worker of generation ${gen} exited before it was ready`, ExitCode.APP_LOAD),
+          );
       };
       const finish = (err?: Error) => {
         clearTimeout(deadline);
@@ -203,7 +242,12 @@ export class Master {
     for (const w of this.workers.values()) {
       const stuck = w.ready ? now - w.lastBeat > limit : now - w.started > limit;
       if (!stuck || w.child.killed) continue;
-      this.log('worker-timeout', { wgen: w.gen, worker: w.slot, wpid: w.pid, silentMs: now - (w.ready ? w.lastBeat : w.started) });
+      this.log('worker-timeout', {
+        wgen: w.gen,
+        worker: w.slot,
+        wpid: w.pid,
+        silentMs: now - (w.ready ? w.lastBeat : w.started),
+      });
       w.child.kill('SIGKILL');
     }
   }
@@ -344,7 +388,9 @@ export class Master {
     };
     child.on('exit', (code, signal) => failed({ code: code ?? undefined, signal: signal ?? undefined }));
     // A spawn that fails outright emits 'error' and never 'exit'.
-    child.on('error', (err) => (child.pid === undefined ? failed({ error: err.message }) : this.log('reexec-error', { error: err.message })));
+    child.on('error', (err) =>
+      child.pid === undefined ? failed({ error: err.message }) : this.log('reexec-error', { error: err.message }),
+    );
   }
 
   /** QUIT: workers finish what they have. INT/TERM (also during a QUIT): workers stop now. */

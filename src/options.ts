@@ -71,7 +71,8 @@ const usage = (msg: string): PhoenixError =>
   new PhoenixError(`${msg}\nRun 'phoenix --help' for the list of options.`, ExitCode.USAGE);
 
 function parseWorkers(v: string, from: string): number {
-  if (!/^\d+$/.test(v) || Number(v) > 256) throw usage(`${from}: '${v}' is not a worker count (a whole number from 0 to 256)`);
+  if (!/^\d+$/.test(v) || Number(v) > 256)
+    throw usage(`${from}: '${v}' is not a worker count (a whole number from 0 to 256)`);
   return Number(v);
 }
 
@@ -94,7 +95,8 @@ function parseUpgrade(v: string, from: string): UpgradeMode {
 export function parseListenSpec(v: string, from: string): string {
   if (v.startsWith('unix:')) {
     const p = v.slice(5);
-    if (!path.isAbsolute(p)) throw usage(`${from}: '${v}' needs an absolute socket path, such as unix:/var/run/app.sock`);
+    if (!path.isAbsolute(p))
+      throw usage(`${from}: '${v}' needs an absolute socket path, such as unix:/var/run/app.sock`);
     return `unix:${path.normalize(p)}`;
   }
   const m = /^(?:(\[[0-9a-fA-F:]+\]|[0-9.]+|localhost):)?(\d{1,5})$/.exec(v);
@@ -118,7 +120,11 @@ const SETTINGS: Record<string, { key: keyof Options; takesValue: boolean | 'opti
   workers: { key: 'workers', takesValue: true, set: (o, v, f) => (o.workers = parseWorkers(v, f)) },
   app: { key: 'app', takesValue: true, set: (o, v) => (o.app = path.resolve(v)) },
   upgrade: { key: 'upgrade', takesValue: true, set: (o, v, f) => (o.upgrade = parseUpgrade(v, f)) },
-  'quit-oldbin': { key: 'quitOldbin', takesValue: 'optional', set: (o, v, f) => (o.quitOldbin = parseQuitOldbin(v, f)) },
+  'quit-oldbin': {
+    key: 'quitOldbin',
+    takesValue: 'optional',
+    set: (o, v, f) => (o.quitOldbin = parseQuitOldbin(v, f)),
+  },
   pid: { key: 'pid', takesValue: true, set: (o, v) => (o.pid = path.resolve(v)) },
   timeout: { key: 'timeout', takesValue: true, set: (o, v, f) => (o.timeout = parseTimeout(v, f)) },
   'socket-mode': { key: 'socketMode', takesValue: true, set: (o, v, f) => (o.socketMode = parseMode(v, f)) },
@@ -129,7 +135,11 @@ const SETTINGS: Record<string, { key: keyof Options; takesValue: boolean | 'opti
 };
 
 const camel = (flag: string): string => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-const CONFIG_KEYS = new Map(Object.keys(SETTINGS).filter((f) => f !== 'config' && f !== 'check').map((f) => [camel(f), f]));
+const CONFIG_KEYS = new Map(
+  Object.keys(SETTINGS)
+    .filter((f) => f !== 'config' && f !== 'check')
+    .map((f) => [camel(f), f]),
+);
 
 /** Applies a JSON config file onto `base`. Throws a USAGE error naming the file and key. */
 export function applyConfigFile(base: Options, file: string): Options {
@@ -145,7 +155,8 @@ export function applyConfigFile(base: Options, file: string): Options {
   } catch (err) {
     throw usage(`config file ${file} is not valid JSON: ${(err as Error).message}`);
   }
-  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw usage(`config file ${file} must hold a JSON object`);
+  if (typeof data !== 'object' || data === null || Array.isArray(data))
+    throw usage(`config file ${file} must hold a JSON object`);
   const o: Options = { ...base, listen: [...base.listen] };
   const dir = path.dirname(file);
   for (const [key, value] of Object.entries(data)) {

@@ -53,7 +53,10 @@ export function writePid(file: string, pid: number): void {
     fs.renameSync(tmp, file);
   } catch (err) {
     fs.rmSync(tmp, { force: true });
-    throw new PhoenixError(`cannot write pid file ${file}: ${(err as Error).message}; fix its directory's permissions or choose another --pid`, ExitCode.PIDFILE);
+    throw new PhoenixError(
+      `cannot write pid file ${file}: ${(err as Error).message}; fix its directory's permissions or choose another --pid`,
+      ExitCode.PIDFILE,
+    );
   }
 }
 
@@ -61,7 +64,10 @@ export function writePid(file: string, pid: number): void {
 export function claimPidFile(file: string, pid: number): void {
   const other = readPid(file);
   if (other !== undefined && other !== pid && isAlive(other) && isPhoenix(other)) {
-    throw new PhoenixError(`another master is running (pid ${other}, from ${file}); send it USR2 to upgrade or QUIT to stop it`, ExitCode.RUNNING);
+    throw new PhoenixError(
+      `another master is running (pid ${other}, from ${file}); send it USR2 to upgrade or QUIT to stop it`,
+      ExitCode.RUNNING,
+    );
   }
   writePid(file, pid);
 }

@@ -1,8 +1,5 @@
 /** What a worker tells its master over the IPC channel; signals carry everything else. */
-export type WorkerMessage =
-  | { t: 'ready' }
-  | { t: 'hb' }
-  | { t: 'load-error'; exitCode: number; message: string };
+export type WorkerMessage = { t: 'ready' } | { t: 'hb' } | { t: 'load-error'; exitCode: number; message: string };
 
 /** How a master describes a worker's job to it (env PHOENIX_WORKER, JSON). */
 export interface WorkerSpec {

@@ -36,10 +36,17 @@ function hexIPv4(hex: string): string {
 function hexIPv6(hex: string): string {
   const words: string[] = [];
   for (let i = 0; i < 32; i += 8) {
-    const w = hex.slice(i, i + 8).match(/../g)!.reverse().join('');
+    const w = hex
+      .slice(i, i + 8)
+      .match(/../g)!
+      .reverse()
+      .join('');
     words.push(w.slice(0, 4), w.slice(4));
   }
-  return words.map((w) => parseInt(w, 16).toString(16)).join(':').replace(/(^|:)0(:0)+(:|$)/, '::');
+  return words
+    .map((w) => parseInt(w, 16).toString(16))
+    .join(':')
+    .replace(/(^|:)0(:0)+(:|$)/, '::');
 }
 
 export function lookupUnix(inode: number): SocketInfo | undefined {
@@ -59,13 +66,22 @@ export function lookupUnix(inode: number): SocketInfo | undefined {
 }
 
 export function lookupTcp(inode: number): SocketInfo | undefined {
-  for (const [file, v6] of [['/proc/net/tcp', false], ['/proc/net/tcp6', true]] as const) {
+  for (const [file, v6] of [
+    ['/proc/net/tcp', false],
+    ['/proc/net/tcp6', true],
+  ] as const) {
     for (const line of readTable(file)) {
       const f = line.trim().split(/\s+/);
       if (Number(f[9]) !== inode) continue;
       const [ipHex, portHex] = f[1].split(':');
       const host = v6 ? hexIPv6(ipHex) : hexIPv4(ipHex);
-      return { inode, kind: 'tcp', address: `tcp:${host}:${parseInt(portHex, 16)}`, listening: parseInt(f[3], 16) === TCP_LISTEN, stream: true };
+      return {
+        inode,
+        kind: 'tcp',
+        address: `tcp:${host}:${parseInt(portHex, 16)}`,
+        listening: parseInt(f[3], 16) === TCP_LISTEN,
+        stream: true,
+      };
     }
   }
   return undefined;
@@ -84,7 +100,8 @@ export function inspectFd(fd: number): SocketInfo | FdProblem {
   if (!m) return { problem: `fd ${fd} is not a socket (it is ${target})` };
   const inode = Number(m[1]);
   const info = lookupUnix(inode) ?? lookupTcp(inode);
-  if (!info) return { problem: `fd ${fd} is a socket but neither a unix nor a TCP stream socket (UDP or another family)` };
+  if (!info)
+    return { problem: `fd ${fd} is a socket but neither a unix nor a TCP stream socket (UDP or another family)` };
   if (!info.stream) return { problem: `fd ${fd} (${info.address}) is not a stream socket` };
   if (!info.listening) return { problem: `fd ${fd} (${info.address}) is a connected socket, not a listening one` };
   return info;

@@ -26,13 +26,20 @@ export function runWorker(spec: WorkerSpec): void {
     const code = e.exitCode ?? 70;
     logEvent('worker', 'load-error', { ...fields, error: e.message });
     // Leave only once the master has the message, so it can say why instead of guessing.
-    if (process.connected && process.send) process.send({ t: 'load-error', exitCode: code, message: e.message } satisfies WorkerMessage, () => process.exit(code));
+    if (process.connected && process.send)
+      process.send({ t: 'load-error', exitCode: code, message: e.message } satisfies WorkerMessage, () =>
+        process.exit(code),
+      );
     else process.exit(code);
     return;
   }
 
   let draining = false;
-  const ids = { 'x-phoenix-pid': String(process.pid), 'x-phoenix-generation': String(spec.generation), 'x-phoenix-worker': String(spec.slot) };
+  const ids = {
+    'x-phoenix-pid': String(process.pid),
+    'x-phoenix-generation': String(spec.generation),
+    'x-phoenix-worker': String(spec.slot),
+  };
 
   // Headers are decided when they are sent, not when the request arrives: a request already
   // in flight when the drain starts must also close its connection afterwards. Doing it in
@@ -44,7 +51,10 @@ export function runWorker(spec: WorkerSpec): void {
     }
   }
   // writeHead has overloads a subclass method cannot restate; end() without it calls it too.
-  const baseWriteHead = http.ServerResponse.prototype.writeHead as (this: http.ServerResponse, ...a: unknown[]) => http.ServerResponse;
+  const baseWriteHead = http.ServerResponse.prototype.writeHead as (
+    this: http.ServerResponse,
+    ...a: unknown[]
+  ) => http.ServerResponse;
   PhoenixResponse.prototype.writeHead = function writeHead(this: http.ServerResponse, ...a: unknown[]) {
     if (draining && !this.headersSent) this.setHeader('connection', 'close');
     return baseWriteHead.apply(this, a);
@@ -60,7 +70,9 @@ export function runWorker(spec: WorkerSpec): void {
     }
   };
 
-  const servers = spec.fds.map(() => http.createServer({ keepAliveTimeout: 5000, ServerResponse: PhoenixResponse }, onRequest));
+  const servers = spec.fds.map(() =>
+    http.createServer({ keepAliveTimeout: 5000, ServerResponse: PhoenixResponse }, onRequest),
+  );
 
   let listening = 0;
   spec.fds.forEach((fd, i) => {

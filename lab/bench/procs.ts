@@ -10,8 +10,16 @@ export class Procs {
   private readonly children: ChildProcess[] = [];
   constructor(private readonly marker: string) {}
 
-  start(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; onLine?: (line: string) => void } = {}): ChildProcess {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env, BENCH_MARKER: this.marker }, stdio: ['ignore', 'pipe', 'pipe'] });
+  start(
+    cmd: string,
+    args: string[],
+    opts: { env?: NodeJS.ProcessEnv; cwd?: string; onLine?: (line: string) => void } = {},
+  ): ChildProcess {
+    const child = spawn(cmd, args, {
+      cwd: opts.cwd,
+      env: { ...process.env, ...opts.env, BENCH_MARKER: this.marker },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let buf = '';
     const feed = (d: Buffer) => {
       buf += d.toString();

@@ -57,7 +57,12 @@ async function main(): Promise<void> {
   fs.chmodSync(dir, 0o755);
   const procs = new Procs(randomUUID());
   const sock = (n: string) => path.join(dir, `${n}.sock`);
-  const ports = { alone: await freePort(), plain: await freePort(), phoenix: await freePort(), unicorn: await freePort() };
+  const ports = {
+    alone: await freePort(),
+    plain: await freePort(),
+    phoenix: await freePort(),
+    unicorn: await freePort(),
+  };
   const nginx = new HostNginx(path.join(dir, 'nginx'), [
     { port: ports.alone },
     { port: ports.plain, upstream: sock('plain') },
@@ -77,9 +82,24 @@ async function main(): Promise<void> {
     const phoenixLines: string[] = [];
     const startPhoenix = (mode: 'in-place' | 'reexec', quit: 'ready' | 'spawned' = 'ready') => {
       fs.rmSync(sock('phoenix'), { force: true });
-      procs.start(process.execPath, [cli, '--listen', `unix:${sock('phoenix')}`, '--workers', '2', '--pid', path.join(dir, 'phoenix.pid'), '--upgrade', mode, ...(mode === 'reexec' ? [`--quit-oldbin=${quit}`] : [])], {
-        onLine: (l) => phoenixLines.push(l),
-      });
+      procs.start(
+        process.execPath,
+        [
+          cli,
+          '--listen',
+          `unix:${sock('phoenix')}`,
+          '--workers',
+          '2',
+          '--pid',
+          path.join(dir, 'phoenix.pid'),
+          '--upgrade',
+          mode,
+          ...(mode === 'reexec' ? [`--quit-oldbin=${quit}`] : []),
+        ],
+        {
+          onLine: (l) => phoenixLines.push(l),
+        },
+      );
     };
     const stopPhoenix = async () => {
       const pid = readPid(path.join(dir, 'phoenix.pid'));
@@ -88,7 +108,10 @@ async function main(): Promise<void> {
     };
 
     // unicorn: Debian's unicorn 6, a one-line config.ru, the usual before_fork QUIT of .oldbin.
-    fs.writeFileSync(path.join(dir, 'config.ru'), 'run ->(env) { [200, { "content-type" => "application/json" }, ["{\\"pid\\":#{Process.pid}}\\n"]] }\n');
+    fs.writeFileSync(
+      path.join(dir, 'config.ru'),
+      'run ->(env) { [200, { "content-type" => "application/json" }, ["{\\"pid\\":#{Process.pid}}\\n"]] }\n',
+    );
     fs.writeFileSync(
       path.join(dir, 'unicorn.rb'),
       `worker_processes 2
@@ -110,7 +133,11 @@ end
     procs.start(process.execPath, [path.join(ROOT, 'dist', 'lab', 'bench', 'plain-server.js'), sock('plain')]);
     startPhoenix('reexec');
     procs.start('unicorn', ['-c', path.join(dir, 'unicorn.rb'), path.join(dir, 'config.ru')], { cwd: dir });
-    await waitFor(() => ['plain', 'phoenix', 'unicorn'].every((n) => fs.existsSync(sock(n))), 15_000, 'the three servers to create their sockets');
+    await waitFor(
+      () => ['plain', 'phoenix', 'unicorn'].every((n) => fs.existsSync(sock(n))),
+      15_000,
+      'the three servers to create their sockets',
+    );
     await waitFor(() => phoenixLines.some((l) => l.includes('role=master event=ready')), 15_000, 'phoenix to be ready');
     await waitFor(() => (readPid(path.join(dir, 'unicorn.pid')) ?? 0) > 0, 15_000, 'unicorn pid file');
     await sleep(1500);
@@ -120,33 +147,43 @@ end
     // long run per server would let a passing disturbance decide the comparison.
     const throughput: Throughput[] = [];
     const rounds: Record<string, Throughput[]> = {};
-    const plainPid = () => procs.marked().find((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('plain-server'));
+    const plainPid = () =>
+      procs.marked().find((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('plain-server'));
     for (let round = 1; round <= ROUNDS; round++) {
       for (const [name, port] of Object.entries(ports)) {
         progress(`throughput round ${round}/${ROUNDS}: ${name} (${SECONDS} s, wrk -t2 -c16)`);
         const pidFile = name === 'phoenix' ? 'phoenix.pid' : name === 'unicorn' ? 'unicorn.pid' : undefined;
         const master = pidFile ? readPid(path.join(dir, pidFile)) : undefined;
-        const serverPids = master ? [master, ...childrenOf(master)] : name === 'plain' ? [plainPid()!].filter(Boolean) : [];
+        const serverPids = master
+          ? [master, ...childrenOf(master)]
+          : name === 'plain'
+            ? [plainPid()!].filter(Boolean)
+            : [];
         const cpu0 = serverPids.reduce((t, p) => t + cpuMs(p), 0);
         const r: Throughput = { name, ...(await runWrk(port, SECONDS)) };
-        if (serverPids.length) r.cpuUsPerRequest = Math.round(((serverPids.reduce((t, p) => t + cpuMs(p), 0) - cpu0) * 1000 * 10) / r.requests) / 10;
+        if (serverPids.length)
+          r.cpuUsPerRequest =
+            Math.round(((serverPids.reduce((t, p) => t + cpuMs(p), 0) - cpu0) * 1000 * 10) / r.requests) / 10;
         if (master) {
           r.masterRssMb = rssMb(master);
           r.workerRssMb = childrenOf(master).map(rssMb);
         }
         (rounds[name] ??= []).push(r);
-        progress(`  ${r.requestsPerSec} req/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, failed ${r.failed}${r.cpuUsPerRequest ? `, server CPU ${r.cpuUsPerRequest} us/request` : ''}`);
+        progress(
+          `  ${r.requestsPerSec} req/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, failed ${r.failed}${r.cpuUsPerRequest ? `, server CPU ${r.cpuUsPerRequest} us/request` : ''}`,
+        );
         await sleep(300);
       }
     }
-    for (const [name, runs] of Object.entries(rounds)) {
+    for (const runs of Object.values(rounds)) {
       const sorted = [...runs].sort((a, b) => a.requestsPerSec - b.requestsPerSec);
       const mid = sorted[Math.floor(sorted.length / 2)];
       throughput.push({
         ...mid,
         failed: runs.reduce((t, r) => t + r.failed, 0),
         requests: runs.reduce((t, r) => t + r.requests, 0),
-        cpuUsPerRequest: mid.cpuUsPerRequest === undefined ? undefined : median(runs.map((r) => r.cpuUsPerRequest ?? NaN)),
+        cpuUsPerRequest:
+          mid.cpuUsPerRequest === undefined ? undefined : median(runs.map((r) => r.cpuUsPerRequest ?? NaN)),
         masterRssMb: runs[runs.length - 1].masterRssMb,
         workerRssMb: runs[runs.length - 1].workerRssMb,
         rounds: runs.map((r) => r.requestsPerSec),
@@ -166,7 +203,12 @@ end
         await sleep(Math.max(0, UPGRADE_EVERY_MS - (Date.now() - t)));
       }
       const r = await load;
-      upgrades.push({ name, upgrades: UPGRADES, handoverMs: { median: median(handovers), max: Math.max(...handovers), all: handovers }, ...r });
+      upgrades.push({
+        name,
+        upgrades: UPGRADES,
+        handoverMs: { median: median(handovers), max: Math.max(...handovers), all: handovers },
+        ...r,
+      });
       progress(`  ${r.requestsPerSec} req/s, failed ${r.failed} of ${r.requests}`);
     };
     /** USR2 to the master in `pidFile`, then ms until that old master is gone and the new one wrote the file. */
@@ -181,14 +223,22 @@ end
       await stopPhoenix();
       phoenixLines.length = 0;
       startPhoenix(mode, quit);
-      await waitFor(() => phoenixLines.some((l) => l.includes('role=master event=ready')), 15_000, `phoenix (${mode}) to be ready`);
+      await waitFor(
+        () => phoenixLines.some((l) => l.includes('role=master event=ready')),
+        15_000,
+        `phoenix (${mode}) to be ready`,
+      );
       await sleep(500);
     };
     // Interleaved, so a machine that gets busier during the run does not favour one side.
     await upgradeRun('phoenix reexec (--quit-oldbin=ready)', ports.phoenix, reexecUsr2(path.join(dir, 'phoenix.pid')));
     await upgradeRun('unicorn 6 (before_fork QUITs .oldbin)', ports.unicorn, reexecUsr2(path.join(dir, 'unicorn.pid')));
     await restartPhoenix('reexec', 'spawned');
-    await upgradeRun('phoenix reexec (--quit-oldbin=spawned)', ports.phoenix, reexecUsr2(path.join(dir, 'phoenix.pid')));
+    await upgradeRun(
+      'phoenix reexec (--quit-oldbin=spawned)',
+      ports.phoenix,
+      reexecUsr2(path.join(dir, 'phoenix.pid')),
+    );
 
     await restartPhoenix('in-place');
     await upgradeRun('phoenix in-place', ports.phoenix, async () => {
@@ -197,13 +247,22 @@ end
       const t0 = performance.now();
       process.kill(pid, 'SIGUSR2');
       // In place, the master stays: the handover ends when the previous generation is gone.
-      await waitFor(() => phoenixLines.slice(seen).some((l) => l.includes('event=generation-retired')), 30_000, 'the old generation to retire');
+      await waitFor(
+        () => phoenixLines.slice(seen).some((l) => l.includes('event=generation-retired')),
+        30_000,
+        'the old generation to retire',
+      );
       return Math.round(performance.now() - t0);
     });
 
     const result = {
       date: new Date().toISOString(),
-      machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, memGb: Math.round(os.totalmem() / 2 ** 30) },
+      machine: {
+        cpus: os.cpus().length,
+        model: os.cpus()[0]?.model,
+        node: process.version,
+        memGb: Math.round(os.totalmem() / 2 ** 30),
+      },
       client: 'wrk -t2 -c16 --latency; nginx 1 worker; unix sockets',
       seconds: SECONDS,
       rounds: ROUNDS,
@@ -214,19 +273,31 @@ end
     const up = (prefix: string) => upgrades.find((u) => u.name.startsWith(prefix))!;
     const targets = [
       { target: '0 failed requests in every upgrade run', met: upgrades.every((u) => u.failed === 0) },
-      { target: 'phoenix >= 1.3x unicorn req/s', met: get('phoenix').requestsPerSec >= 1.3 * get('unicorn').requestsPerSec, ratio: +(get('phoenix').requestsPerSec / get('unicorn').requestsPerSec).toFixed(2) },
-      { target: 'phoenix >= 0.9x plain Node req/s', met: get('phoenix').requestsPerSec >= 0.9 * get('plain').requestsPerSec, ratio: +(get('phoenix').requestsPerSec / get('plain').requestsPerSec).toFixed(2) },
+      {
+        target: 'phoenix >= 1.3x unicorn req/s',
+        met: get('phoenix').requestsPerSec >= 1.3 * get('unicorn').requestsPerSec,
+        ratio: +(get('phoenix').requestsPerSec / get('unicorn').requestsPerSec).toFixed(2),
+      },
+      {
+        target: 'phoenix >= 0.9x plain Node req/s',
+        met: get('phoenix').requestsPerSec >= 0.9 * get('plain').requestsPerSec,
+        ratio: +(get('phoenix').requestsPerSec / get('plain').requestsPerSec).toFixed(2),
+      },
       // unicorn's hook QUITs the old master before forking its workers: the like-for-like
       // phoenix mode is --quit-oldbin=spawned. The safe default (=ready) is reported beside it.
       {
         target: 'phoenix reexec handover <= unicorn (median, same QUIT timing: --quit-oldbin=spawned)',
         met: up('phoenix reexec (--quit-oldbin=spawned)').handoverMs.median <= up('unicorn').handoverMs.median,
-        ratio: +(up('phoenix reexec (--quit-oldbin=spawned)').handoverMs.median / up('unicorn').handoverMs.median).toFixed(2),
+        ratio: +(
+          up('phoenix reexec (--quit-oldbin=spawned)').handoverMs.median / up('unicorn').handoverMs.median
+        ).toFixed(2),
       },
       {
         target: 'for information: phoenix reexec handover with --quit-oldbin=ready vs unicorn (median)',
         met: up('phoenix reexec (--quit-oldbin=ready)').handoverMs.median <= up('unicorn').handoverMs.median,
-        ratio: +(up('phoenix reexec (--quit-oldbin=ready)').handoverMs.median / up('unicorn').handoverMs.median).toFixed(2),
+        ratio: +(
+          up('phoenix reexec (--quit-oldbin=ready)').handoverMs.median / up('unicorn').handoverMs.median
+        ).toFixed(2),
       },
       { target: 'phoenix master RSS < 50 MB', met: (get('phoenix').masterRssMb ?? Infinity) < 50 },
     ];
@@ -236,13 +307,46 @@ end
     fs.writeFileSync(file, `${JSON.stringify({ ...result, targets }, null, 2)}\n`);
 
     const rows = [
-      ['run', 'req/s', 'p50 ms', 'p99 ms', 'failed', 'CPU us/req', 'handover ms (median/max)', 'master MB', 'workers MB'],
-      ...throughput.map((t) => [t.name, String(t.requestsPerSec), String(t.p50Ms), String(t.p99Ms), `${t.failed}/${t.requests}`, t.cpuUsPerRequest?.toString() ?? '', '', t.masterRssMb?.toString() ?? '', t.workerRssMb?.join(', ') ?? '']),
-      ...upgrades.map((u) => [u.name, String(u.requestsPerSec), String(u.p50Ms), String(u.p99Ms), `${u.failed}/${u.requests}`, '', `${u.handoverMs.median}/${u.handoverMs.max}`, '', '']),
+      [
+        'run',
+        'req/s',
+        'p50 ms',
+        'p99 ms',
+        'failed',
+        'CPU us/req',
+        'handover ms (median/max)',
+        'master MB',
+        'workers MB',
+      ],
+      ...throughput.map((t) => [
+        t.name,
+        String(t.requestsPerSec),
+        String(t.p50Ms),
+        String(t.p99Ms),
+        `${t.failed}/${t.requests}`,
+        t.cpuUsPerRequest?.toString() ?? '',
+        '',
+        t.masterRssMb?.toString() ?? '',
+        t.workerRssMb?.join(', ') ?? '',
+      ]),
+      ...upgrades.map((u) => [
+        u.name,
+        String(u.requestsPerSec),
+        String(u.p50Ms),
+        String(u.p99Ms),
+        `${u.failed}/${u.requests}`,
+        '',
+        `${u.handoverMs.median}/${u.handoverMs.max}`,
+        '',
+        '',
+      ]),
     ];
     const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-    process.stdout.write(`${rows.map((r) => `| ${r.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`).join('\n')}\n\n`);
-    for (const t of targets) process.stdout.write(`${t.met ? 'MET    ' : 'MISSED '} ${t.target}${'ratio' in t ? ` (${t.ratio}x)` : ''}\n`);
+    process.stdout.write(
+      `${rows.map((r) => `| ${r.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`).join('\n')}\n\n`,
+    );
+    for (const t of targets)
+      process.stdout.write(`${t.met ? 'MET    ' : 'MISSED '} ${t.target}${'ratio' in t ? ` (${t.ratio}x)` : ''}\n`);
     process.stdout.write(`\nresults: ${path.relative(process.cwd(), file)}\n`);
     if (!targets[0].met) process.exitCode = 1;
   } finally {

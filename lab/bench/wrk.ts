@@ -42,7 +42,11 @@ export function parseWrk(out: string): WrkResult {
 /** wrk against 127.0.0.1 only: the same client settings the project's reference figures used. */
 export function runWrk(port: number, seconds: number, threads = 2, connections = 16): Promise<WrkResult> {
   return new Promise((resolve, reject) => {
-    const p = spawn('wrk', [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--latency', `http://127.0.0.1:${port}/`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(
+      'wrk',
+      [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--latency', `http://127.0.0.1:${port}/`],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
     p.stderr.on('data', (d: Buffer) => (out += d.toString()));

@@ -55,7 +55,11 @@ export function summarize(records: readonly RequestRecord[]): Continuity {
     failed: records.length - ok.length,
     failures,
     longestGapMs: Math.round(gap),
-    latencyMs: { p50: round(percentile(lat, 50)), p99: round(percentile(lat, 99)), max: round(lat[lat.length - 1] ?? 0) },
+    latencyMs: {
+      p50: round(percentile(lat, 50)),
+      p99: round(percentile(lat, 99)),
+      max: round(lat[lat.length - 1] ?? 0),
+    },
     generations: [...byGen.values()].sort((a, b) => a.first - b.first),
     durationMs: Math.round(durationMs),
   };
@@ -64,7 +68,10 @@ export function summarize(records: readonly RequestRecord[]): Continuity {
 const round = (n: number) => Math.round(n * 10) / 10;
 
 export function formatContinuity(c: Continuity): string {
-  const f = Object.entries(c.failures).map(([k, v]) => `${k}=${v}`).join(' ') || 'none';
+  const f =
+    Object.entries(c.failures)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ') || 'none';
   return [
     `requests ${c.sent}, succeeded ${c.succeeded}, failed ${c.failed} (${f})`,
     `longest gap without a success ${c.longestGapMs} ms; latency p50 ${c.latencyMs.p50} ms, p99 ${c.latencyMs.p99} ms, max ${c.latencyMs.max} ms`,

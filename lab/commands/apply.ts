@@ -29,7 +29,9 @@ export const apply: Command = {
     for (let i = 0; i < positional.length; i++) {
       const a = await applyFile(lab.container, lab.driver, positional[i], texts[i]);
       recordAction(lab.info.instance, 'apply', `${a.kind}: ${a.target}`);
-      process.stdout.write(`applied ${a.file} (${a.kind}) -> ${a.target}\n${a.notes.map((n) => `  ${n}`).join('\n')}\n`);
+      process.stdout.write(
+        `applied ${a.file} (${a.kind}) -> ${a.target}\n${a.notes.map((n) => `  ${n}`).join('\n')}\n`,
+      );
     }
     return LabExit.OK;
   },

@@ -18,22 +18,33 @@ export const build: Command = {
   async run(argv) {
     const { flags } = parseFlags('build', argv, FLAGS);
     const f = flags.flavour;
-    const which: ('precise' | 'bookworm')[] | undefined = f === 'all' ? ['bookworm', 'precise'] : f === 'precise' || f === 'bookworm' ? [f] : undefined;
+    const which: ('precise' | 'bookworm')[] | undefined =
+      f === 'all' ? ['bookworm', 'precise'] : f === 'precise' || f === 'bookworm' ? [f] : undefined;
     if (!which) throw new LabError(`--flavour ${flags.flavour}: use precise, bookworm or all`, LabExit.USAGE);
     const d = await docker();
     let missing = 0;
     for (const flavour of which) {
       process.stderr.write(`lab build: ${flavour}\n`);
       try {
-        const img = await buildFlavourImage(flavour, { docker: d, force: flags.force, verbose: flags.verbose, log: (l) => process.stderr.write(`  ${l}\n`) });
-        process.stdout.write(`${flavour}: ${img.ref} (${img.built ? `built in ${img.seconds.toFixed(1)} s` : 'up to date'}; base ${img.base})\n`);
+        const img = await buildFlavourImage(flavour, {
+          docker: d,
+          force: flags.force,
+          verbose: flags.verbose,
+          log: (l) => process.stderr.write(`  ${l}\n`),
+        });
+        process.stdout.write(
+          `${flavour}: ${img.ref} (${img.built ? `built in ${img.seconds.toFixed(1)} s` : 'up to date'}; base ${img.base})\n`,
+        );
       } catch (err) {
         if (err instanceof PreciseBaseUnavailableError && which.length > 1) {
           process.stdout.write(`precise: NOT BUILT\n${err.message}\n`);
           missing++;
           continue;
         }
-        throw new LabError(`${flavour}: ${(err as Error).message}`, err instanceof PreciseBaseUnavailableError ? LabExit.ENVIRONMENT : LabExit.FAILED);
+        throw new LabError(
+          `${flavour}: ${(err as Error).message}`,
+          err instanceof PreciseBaseUnavailableError ? LabExit.ENVIRONMENT : LabExit.FAILED,
+        );
       }
     }
     return missing === which.length ? LabExit.ENVIRONMENT : LabExit.OK;

@@ -22,7 +22,9 @@ export const check: Command = {
     } else {
       process.stdout.write(`run ${dir} (${meta.origin}, ${meta.startedAt})\n${formatContinuity(c)}\n`);
       for (const g of c.generations) {
-        process.stdout.write(`  generation ${g.generation}: ${g.requests} requests from ${(g.first / 1000).toFixed(2)} s to ${(g.last / 1000).toFixed(2)} s, pids ${g.pids.join(',')}\n`);
+        process.stdout.write(
+          `  generation ${g.generation}: ${g.requests} requests from ${(g.first / 1000).toFixed(2)} s to ${(g.last / 1000).toFixed(2)} s, pids ${g.pids.join(',')}\n`,
+        );
       }
       process.stdout.write(c.failed === 0 ? 'verdict: no request lost\n' : `verdict: ${c.failed} requests failed\n`);
     }

@@ -83,11 +83,13 @@ function openOnDesktop(file: string): boolean {
 
 export const demo: Command = {
   name: 'demo',
-  summary: "walk through the seed's story on labs it starts: first request, clean upgrade, reexec failure, permission failure and fix",
+  summary:
+    "walk through the seed's story on labs it starts: first request, clean upgrade, reexec failure, permission failure and fix",
   usage: `lab demo [--no-pause] [--flavour precise|bookworm]\n\nSix steps, each saying what it will do, doing it on a fresh lab and saying what to look at:\n  1-2 the socket's owner (upstart-socket-bridge, or systemd) starts the app on the first request\n  3   five in-place USR2 upgrades under load: nothing lost, init keeps the PID\n  4   the reexec failure (scenario bridge-reexec)\n  5-6 the root-owned 0755 socket that gives 502, and its fix\nIt waits for Enter between steps unless --no-pause (or stdin is not a terminal), writes a report\nper act and a page linking them, prints its path and opens it on a desktop.\n\n${flagHelp(FLAGS)}`,
   async run(argv) {
     const { flags } = parseFlags('demo', argv, FLAGS);
-    if (flags.flavour !== undefined && !isFlavour(flags.flavour)) throw new LabError(`--flavour ${flags.flavour}: use precise or bookworm`, LabExit.USAGE);
+    if (flags.flavour !== undefined && !isFlavour(flags.flavour))
+      throw new LabError(`--flavour ${flags.flavour}: use precise or bookworm`, LabExit.USAGE);
     await docker();
     const say = (line: string) => process.stderr.write(`    ${line}\n`);
     let flavour: Flavour = (flags.flavour as Flavour | undefined) ?? 'precise';
@@ -96,18 +98,27 @@ export const demo: Command = {
       try {
         image = await imageFor(flavour, say);
       } catch (err) {
-        if (flags.flavour) throw new LabError(`the ${flavour} image cannot be had: ${(err as Error).message}`, LabExit.ENVIRONMENT);
-        process.stderr.write(`lab demo: the precise image cannot be had (${(err as Error).message.split('\n')[0]}); the demo runs on bookworm (systemd) instead\n`);
+        if (flags.flavour)
+          throw new LabError(`the ${flavour} image cannot be had: ${(err as Error).message}`, LabExit.ENVIRONMENT);
+        process.stderr.write(
+          `lab demo: the precise image cannot be had (${(err as Error).message.split('\n')[0]}); the demo runs on bookworm (systemd) instead\n`,
+        );
         flavour = 'bookworm';
         image = await imageFor(flavour, say);
       }
     }
     const presenter = !flags['no-pause'] && process.stdin.isTTY ? new Presenter() : undefined;
-    const io: DemoIO = { out: (t) => void process.stdout.write(t), say, pause: presenter?.pause ?? (async () => undefined) };
+    const io: DemoIO = {
+      out: (t) => void process.stdout.write(t),
+      say,
+      pause: presenter?.pause ?? (async () => undefined),
+    };
     process.stdout.write(`lab demo on ${flavour} (${image})${presenter ? '' : ', without pauses'}\n`);
     const { reports, summary } = await runDemo(flavour, image, io).finally(() => presenter?.close());
     const file = path.resolve(summary);
-    process.stdout.write(`\nThe demo's report: ${file}\n${reports.map((r) => `  ${r.verdict.outcome.padEnd(10)} ${r.scenario}: ${r.report}`).join('\n')}\n`);
+    process.stdout.write(
+      `\nThe demo's report: ${file}\n${reports.map((r) => `  ${r.verdict.outcome.padEnd(10)} ${r.scenario}: ${r.report}`).join('\n')}\n`,
+    );
     if (openOnDesktop(file)) process.stdout.write('(opened in your browser)\n');
     return reports.some((r) => r.verdict.outcome === 'UNEXPECTED') ? LabExit.FAILED : LabExit.OK;
   },

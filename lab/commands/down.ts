@@ -7,7 +7,10 @@ import { docker } from './target';
 
 const FLAGS = {
   name: { kind: 'string', help: 'lab instance', default: 'default' },
-  all: { kind: 'boolean', help: 'remove every container carrying the lab label (leftovers of crashed runs and tests too)' },
+  all: {
+    kind: 'boolean',
+    help: 'remove every container carrying the lab label (leftovers of crashed runs and tests too)',
+  },
 } as const;
 
 export const down: Command = {
@@ -20,7 +23,9 @@ export const down: Command = {
     if (flags.all) {
       const all = await listAllLabeled(d);
       for (const c of all) await removeContainer(d, c.id);
-      process.stdout.write(all.length ? `removed ${all.length}: ${all.map((c) => c.name).join(', ')}\n` : 'no lab containers found\n');
+      process.stdout.write(
+        all.length ? `removed ${all.length}: ${all.map((c) => c.name).join(', ')}\n` : 'no lab containers found\n',
+      );
       return LabExit.OK;
     }
     const [lab] = await listLabContainers(d, flags.name);

@@ -17,7 +17,7 @@ const FLAGS = {
   'slow-ms': { kind: 'number', help: 'duration of those slow requests', default: 2000 },
   timeout: { kind: 'string', help: 'give up on one request after', default: '30s' },
   name: { kind: 'string', help: 'lab instance', default: 'default' },
-  port: { kind: 'number', help: 'nginx port on 127.0.0.1 (default: the running lab\'s)' },
+  port: { kind: 'number', help: "nginx port on 127.0.0.1 (default: the running lab's)" },
 } as const;
 
 export const load: Command = {
@@ -29,27 +29,40 @@ export const load: Command = {
     const durationMs = parseDuration(flags.duration ?? '30s', '--duration');
     const timeoutMs = parseDuration(flags.timeout ?? '30s', '--timeout');
     const concurrency = flags.concurrency ?? 8;
-    if (concurrency < 1 || concurrency > 1000) throw new LabError('--concurrency must be between 1 and 1000', LabExit.USAGE);
+    if (concurrency < 1 || concurrency > 1000)
+      throw new LabError('--concurrency must be between 1 and 1000', LabExit.USAGE);
     const { origin, instance, flavour } = await resolveOrigin(flags.name ?? 'default', flags.port);
     const slowEvery = flags['slow-every'] ?? 0;
     const slowPath = `/slow?ms=${flags['slow-ms'] ?? 2000}`;
     const dir = createRun('load', 'load');
-    const meta = { name: 'load', kind: 'load' as const, startedAt: new Date().toISOString(), origin, instance, flavour, options: { ...flags, durationMs } };
+    const meta = {
+      name: 'load',
+      kind: 'load' as const,
+      startedAt: new Date().toISOString(),
+      origin,
+      instance,
+      flavour,
+      options: { ...flags, durationMs },
+    };
     writeJson(`${dir}/meta.json`, meta);
     const line = new ProgressLine();
-    process.stderr.write(`load: ${origin}${flags.path}, ${concurrency} connections, ${flags.rate || 'unlimited'} req/s, ${durationMs / 1000} s\n`);
+    process.stderr.write(
+      `load: ${origin}${flags.path}, ${concurrency} connections, ${flags.rate || 'unlimited'} req/s, ${durationMs / 1000} s\n`,
+    );
     const records = await runLoad({
       origin,
       concurrency,
       durationMs,
       rate: flags.rate || undefined,
       timeoutMs,
-      pathFor: (n) => (slowEvery > 0 && n % slowEvery === slowEvery - 1 ? slowPath : flags.path ?? '/'),
+      pathFor: (n) => (slowEvery > 0 && n % slowEvery === slowEvery - 1 ? slowPath : (flags.path ?? '/')),
       onProgress: (recs, elapsed) => {
         const failed = recs.filter((r) => r.error).length;
         const gens = new Set(recs.map((r) => r.generation).filter((g) => g !== undefined));
         const last = recs.length ? recs[recs.length - 1] : undefined;
-        line.update(`load ${(elapsed / 1000).toFixed(1)}/${durationMs / 1000}s  sent ${recs.length}  failed ${failed}  generations ${gens.size}${last?.pid ? `  last pid ${last.pid} gen ${last.generation}` : ''}`);
+        line.update(
+          `load ${(elapsed / 1000).toFixed(1)}/${durationMs / 1000}s  sent ${recs.length}  failed ${failed}  generations ${gens.size}${last?.pid ? `  last pid ${last.pid} gen ${last.generation}` : ''}`,
+        );
       },
     });
     writeJson(`${dir}/records.json`, records);

@@ -16,7 +16,8 @@ export const logs: Command = {
   async run(argv) {
     const { flags, positional } = parseFlags('logs', argv, FLAGS);
     const what = positional[0] ?? 'job';
-    if (what !== 'job' && what !== 'nginx' && what !== 'wrapper') throw new LabError(`lab logs: '${what}' is not a log: use job, nginx or wrapper`, LabExit.USAGE);
+    if (what !== 'job' && what !== 'nginx' && what !== 'wrapper')
+      throw new LabError(`lab logs: '${what}' is not a log: use job, nginx or wrapper`, LabExit.USAGE);
     const lab = await runningLab(flags.name ?? 'default');
     const r = await execIn(lab.container, lab.driver.logsCmd(what, flags.lines ?? 50));
     process.stdout.write(r.stdout || '(empty)\n');

@@ -16,7 +16,10 @@ const FLAGS = {
 export function latestSummary(home = labHome()): string | undefined {
   const root = path.join(home, 'runs');
   if (!fs.existsSync(root)) return undefined;
-  const dirs = fs.readdirSync(root).filter((d) => fs.existsSync(path.join(root, d, 'summary.html'))).sort();
+  const dirs = fs
+    .readdirSync(root)
+    .filter((d) => fs.existsSync(path.join(root, d, 'summary.html')))
+    .sort();
   return dirs.length ? path.join(root, dirs[dirs.length - 1], 'summary.html') : undefined;
 }
 
@@ -31,7 +34,10 @@ export function reportForLoadRun(dir: string): string {
     title: `load run ${path.basename(dir)}`,
     verdict: {
       outcome: c.failed === 0 ? 'EXPECTED' : 'UNEXPECTED',
-      reasons: ['a plain load run (no scenario): the expectation is that no request fails', ...formatContinuity(c).split('\n')],
+      reasons: [
+        'a plain load run (no scenario): the expectation is that no request fails',
+        ...formatContinuity(c).split('\n'),
+      ],
     },
     continuity: c,
     records,

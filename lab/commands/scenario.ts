@@ -14,7 +14,7 @@ import { docker } from './target';
 const FLAGS = {
   flavour: { kind: 'string', help: 'precise, bookworm or all', default: 'all' },
   all: { kind: 'boolean', help: 'with run: every scenario, and a summary page' },
-  image: { kind: 'string', help: 'boot this image instead of the flavour\'s own (one flavour only)' },
+  image: { kind: 'string', help: "boot this image instead of the flavour's own (one flavour only)" },
 } as const;
 
 const USAGE = `lab scenario list
@@ -58,7 +58,11 @@ function show(s: Scenario): string {
   return `${lines.join('\n')}\n`;
 }
 
-async function run(names: Scenario[], flavours: Flavour[], o: { image?: string; summary: boolean; explicitFlavour: boolean }): Promise<number> {
+async function run(
+  names: Scenario[],
+  flavours: Flavour[],
+  o: { image?: string; summary: boolean; explicitFlavour: boolean },
+): Promise<number> {
   await docker();
   const results: ScenarioResult[] = [];
   const t = Date.now();
@@ -75,15 +79,30 @@ async function run(names: Scenario[], flavours: Flavour[], o: { image?: string; 
   }
   if (o.summary) {
     const dir = createRun('scenario', 'summary', labHome());
-    const file = writeSummary(dir, results.map((r) => ({ scenario: r.scenario, flavour: r.flavour, outcome: r.verdict.outcome, reasons: r.verdict.reasons, reportPath: r.report })), {
-      title: 'Scenarios by flavour',
-      startedAt: new Date(t).toISOString(),
-    });
+    const file = writeSummary(
+      dir,
+      results.map((r) => ({
+        scenario: r.scenario,
+        flavour: r.flavour,
+        outcome: r.verdict.outcome,
+        reasons: r.verdict.reasons,
+        reportPath: r.report,
+      })),
+      {
+        title: 'Scenarios by flavour',
+        startedAt: new Date(t).toISOString(),
+      },
+    );
     process.stdout.write(`summary: ${path.resolve(file)}\n`);
   }
   if (results.some((r) => r.verdict.outcome === 'UNEXPECTED')) return LabExit.FAILED;
   // A flavour asked for by name that could not run at all is an environment problem, not a pass.
-  if (o.explicitFlavour && results.length > 0 && results.every((r) => r.error !== undefined && r.verdict.outcome === 'NOT RUN')) return LabExit.ENVIRONMENT;
+  if (
+    o.explicitFlavour &&
+    results.length > 0 &&
+    results.every((r) => r.error !== undefined && r.verdict.outcome === 'NOT RUN')
+  )
+    return LabExit.ENVIRONMENT;
   return LabExit.OK;
 }
 
@@ -100,23 +119,39 @@ export const scenario: Command = {
         return LabExit.OK;
       case 'show': {
         const s = name ? findScenario(name) : undefined;
-        if (!s) throw new LabError(`lab scenario show: ${name ? `no scenario '${name}'` : 'name a scenario'}; 'lab scenario list' lists them`, LabExit.USAGE);
+        if (!s)
+          throw new LabError(
+            `lab scenario show: ${name ? `no scenario '${name}'` : 'name a scenario'}; 'lab scenario list' lists them`,
+            LabExit.USAGE,
+          );
         process.stdout.write(show(s));
         return LabExit.OK;
       }
       case 'run': {
         const flavours = flavoursOf(flags.flavour ?? 'all');
-        if (flags.image && flavours.length !== 1) throw new LabError('--image names one image: give one --flavour with it', LabExit.USAGE);
+        if (flags.image && flavours.length !== 1)
+          throw new LabError('--image names one image: give one --flavour with it', LabExit.USAGE);
         if (flags.all) {
           if (name) throw new LabError('lab scenario run: give a NAME or --all, not both', LabExit.USAGE);
-          return run([...CATALOGUE], flavours, { image: flags.image, summary: true, explicitFlavour: flags.flavour !== 'all' });
+          return run([...CATALOGUE], flavours, {
+            image: flags.image,
+            summary: true,
+            explicitFlavour: flags.flavour !== 'all',
+          });
         }
         const s = name ? findScenario(name) : undefined;
-        if (!s) throw new LabError(`lab scenario run: ${name ? `no scenario '${name}'` : 'name a scenario or give --all'}; 'lab scenario list' lists them`, LabExit.USAGE);
+        if (!s)
+          throw new LabError(
+            `lab scenario run: ${name ? `no scenario '${name}'` : 'name a scenario or give --all'}; 'lab scenario list' lists them`,
+            LabExit.USAGE,
+          );
         return run([s], flavours, { image: flags.image, summary: false, explicitFlavour: flags.flavour !== 'all' });
       }
       default:
-        throw new LabError(`lab scenario: ${verb ? `unknown '${verb}'` : 'say what to do'}: list, show NAME, run NAME or run --all`, LabExit.USAGE);
+        throw new LabError(
+          `lab scenario: ${verb ? `unknown '${verb}'` : 'say what to do'}: list, show NAME, run NAME or run --all`,
+          LabExit.USAGE,
+        );
     }
   },
 };

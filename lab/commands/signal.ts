@@ -24,7 +24,9 @@ export function targetPid(s: LabStatus, to: string, worker: number): number | un
     case 'oldbin':
       return s.oldbin;
     case 'worker': {
-      const mine = s.workers.filter((w) => w.master === master && w.slot === worker).sort((a, b) => b.generation - a.generation);
+      const mine = s.workers
+        .filter((w) => w.master === master && w.slot === worker)
+        .sort((a, b) => b.generation - a.generation);
       return mine[0]?.pid;
     }
     case 'nginx':
@@ -41,8 +43,12 @@ function changes(a: LabStatus, b: LabStatus): string[] {
   const born = pids(b).filter((p) => !pids(a).includes(p));
   if (gone.length) out.push(`master gone: ${gone.join(', ')}`);
   if (born.length) out.push(`new master: ${born.join(', ')}`);
-  if (a.init.trackedPid !== b.init.trackedPid) out.push(`init now tracks: ${b.init.trackedPid ?? 'nothing (job not running)'} (was ${a.init.trackedPid ?? 'nothing'})`);
-  const gens = (s: LabStatus) => [...new Set(s.workers.map((w) => w.generation))].sort((x, y) => x - y).join('+') || 'none';
+  if (a.init.trackedPid !== b.init.trackedPid)
+    out.push(
+      `init now tracks: ${b.init.trackedPid ?? 'nothing (job not running)'} (was ${a.init.trackedPid ?? 'nothing'})`,
+    );
+  const gens = (s: LabStatus) =>
+    [...new Set(s.workers.map((w) => w.generation))].sort((x, y) => x - y).join('+') || 'none';
   if (gens(a) !== gens(b)) out.push(`worker generations: ${gens(a)} -> ${gens(b)}`);
   const wp = (s: LabStatus) => s.workers.map((w) => w.pid);
   const replaced = wp(a).filter((p) => !wp(b).includes(p)).length;
@@ -59,7 +65,8 @@ export const signal: Command = {
   async run(argv) {
     const { flags, positional } = parseFlags('signal', argv, FLAGS);
     const sig = (positional[0] ?? '').toUpperCase().replace(/^SIG/, '');
-    if (!SIGNALS.includes(sig)) throw new LabError(`lab signal: '${positional[0] ?? ''}' is not one of ${SIGNALS.join(', ')}`, LabExit.USAGE);
+    if (!SIGNALS.includes(sig))
+      throw new LabError(`lab signal: '${positional[0] ?? ''}' is not one of ${SIGNALS.join(', ')}`, LabExit.USAGE);
     const lab = await runningLab(flags.name ?? 'default');
     const before = await inspectLab(lab.container, lab.driver);
     const pid = targetPid(before, flags.to ?? 'master', flags.worker ?? 0);
@@ -70,7 +77,11 @@ export const signal: Command = {
     process.stdout.write(`sent ${sig} to ${flags.to} ${pid}\n`);
     await new Promise((res) => setTimeout(res, (flags.settle ?? 2) * 1000));
     const after = await inspectLab(lab.container, lab.driver);
-    process.stdout.write(`${changes(before, after).map((l) => `  ${l}`).join('\n')}\n${formatStatus(after)}\n`);
+    process.stdout.write(
+      `${changes(before, after)
+        .map((l) => `  ${l}`)
+        .join('\n')}\n${formatStatus(after)}\n`,
+    );
     return LabExit.OK;
   },
 };

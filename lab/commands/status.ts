@@ -18,9 +18,13 @@ export const status: Command = {
     const lab = await runningLab(flags.name ?? 'default');
     const s = await inspectLab(lab.container, lab.driver);
     if (flags.json) {
-      process.stdout.write(`${JSON.stringify({ instance: lab.info.instance, flavour: lab.info.flavour, url: `${lab.origin}/`, container: lab.info.name, ...s }, null, 2)}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ instance: lab.info.instance, flavour: lab.info.flavour, url: `${lab.origin}/`, container: lab.info.name, ...s }, null, 2)}\n`,
+      );
     } else {
-      process.stdout.write(`lab '${lab.info.instance}': flavour ${lab.info.flavour}, ${lab.origin}/, container ${lab.info.name}\n${formatStatus(s)}\n`);
+      process.stdout.write(
+        `lab '${lab.info.instance}': flavour ${lab.info.flavour}, ${lab.origin}/, container ${lab.info.name}\n${formatStatus(s)}\n`,
+      );
     }
     return LabExit.OK;
   },

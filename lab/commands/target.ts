@@ -25,15 +25,31 @@ export async function docker(): Promise<Docker> {
 export async function runningLab(instance: string): Promise<RunningLab> {
   const d = await docker();
   const [info] = await listLabContainers(d, instance);
-  if (!info) throw new LabError(`no lab named '${instance}' is up: start it with 'lab up'${instance === 'default' ? '' : ` --name ${instance}`}`, LabExit.USAGE);
+  if (!info)
+    throw new LabError(
+      `no lab named '${instance}' is up: start it with 'lab up'${instance === 'default' ? '' : ` --name ${instance}`}`,
+      LabExit.USAGE,
+    );
   if (info.state !== 'running') {
-    throw new LabError(`the lab '${instance}' container (${info.name}) is ${info.state}: 'lab logs' may say why; 'lab down' then 'lab up' starts it again`, LabExit.FAILED);
+    throw new LabError(
+      `the lab '${instance}' container (${info.name}) is ${info.state}: 'lab logs' may say why; 'lab down' then 'lab up' starts it again`,
+      LabExit.FAILED,
+    );
   }
-  return { docker: d, info, container: d.getContainer(info.id), driver: driverFor(info.flavour), origin: `http://127.0.0.1:${info.port}` };
+  return {
+    docker: d,
+    info,
+    container: d.getContainer(info.id),
+    driver: driverFor(info.flavour),
+    origin: `http://127.0.0.1:${info.port}`,
+  };
 }
 
 /** Where load goes: an explicit 127.0.0.1 port, or the running lab's published nginx. */
-export async function resolveOrigin(instance: string, port: number | undefined): Promise<{ origin: string; instance?: string; flavour?: string }> {
+export async function resolveOrigin(
+  instance: string,
+  port: number | undefined,
+): Promise<{ origin: string; instance?: string; flavour?: string }> {
   if (port !== undefined) return { origin: `http://127.0.0.1:${port}` };
   const lab = await runningLab(instance);
   return { origin: lab.origin, instance, flavour: lab.info.flavour };

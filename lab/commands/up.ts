@@ -10,7 +10,10 @@ import type { Command } from './command';
 import { docker } from './target';
 
 const FLAGS = {
-  flavour: { kind: 'string', help: 'precise (Ubuntu 12.04 + upstart 1.5) or bookworm (Debian 12 + systemd); default precise, or bookworm when precise cannot be had' },
+  flavour: {
+    kind: 'string',
+    help: 'precise (Ubuntu 12.04 + upstart 1.5) or bookworm (Debian 12 + systemd); default precise, or bookworm when precise cannot be had',
+  },
   port: { kind: 'number', help: 'port on 127.0.0.1 for nginx', default: 8080 },
   name: { kind: 'string', help: 'lab instance name: run two labs side by side with two names', default: 'default' },
   timeout: { kind: 'number', help: 'seconds to wait for the first answer through nginx', default: 90 },
@@ -52,15 +55,20 @@ export const up: Command = {
     const { flags } = parseFlags('up', argv, FLAGS);
     const name = flags.name ?? 'default';
     const port = flags.port ?? 8080;
-    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new LabError(`--port ${port} is not a port number`, LabExit.USAGE);
+    if (!Number.isInteger(port) || port < 1 || port > 65535)
+      throw new LabError(`--port ${port} is not a port number`, LabExit.USAGE);
     let flavour = flags.flavour ?? 'precise';
     driverFor(flavour);
     const d = await docker();
     const [existing] = await listLabContainers(d, name);
     if (existing) {
-      throw new LabError(`a lab named '${name}' is already ${existing.state} (${existing.flavour}, http://127.0.0.1:${existing.port}): 'lab down${name === 'default' ? '' : ` --name ${name}`}' first, or start another with --name`, LabExit.USAGE);
+      throw new LabError(
+        `a lab named '${name}' is already ${existing.state} (${existing.flavour}, http://127.0.0.1:${existing.port}): 'lab down${name === 'default' ? '' : ` --name ${name}`}' first, or start another with --name`,
+        LabExit.USAGE,
+      );
     }
-    if (!(await portFree(port))) throw new LabError(`port ${port} on 127.0.0.1 is already taken: pick another with --port`, LabExit.USAGE);
+    if (!(await portFree(port)))
+      throw new LabError(`port ${port} on 127.0.0.1 is already taken: pick another with --port`, LabExit.USAGE);
 
     const log = (line: string) => process.stderr.write(`  ${line}\n`);
     let image: string;
@@ -68,10 +76,13 @@ export const up: Command = {
     try {
       image = await ensureFlavourImage(flavour as 'precise' | 'bookworm', { docker: d, log });
     } catch (err) {
-      if (!(err instanceof PreciseBaseUnavailableError)) throw new LabError(`building the ${flavour} image failed:\n${(err as Error).message}`, LabExit.ENVIRONMENT);
+      if (!(err instanceof PreciseBaseUnavailableError))
+        throw new LabError(`building the ${flavour} image failed:\n${(err as Error).message}`, LabExit.ENVIRONMENT);
       if (flags.flavour) throw new LabError(err.message, LabExit.ENVIRONMENT);
       // Nobody asked for precise by name: say loudly what is missing and run the offline twin.
-      process.stderr.write(`\n${banner(['THE PRECISE FLAVOUR (Ubuntu 12.04 + upstart 1.5) CANNOT BE BUILT HERE', ...err.message.split('\n'), 'Starting the bookworm twin (Debian 12 + systemd) instead.'])}\n\n`);
+      process.stderr.write(
+        `\n${banner(['THE PRECISE FLAVOUR (Ubuntu 12.04 + upstart 1.5) CANNOT BE BUILT HERE', ...err.message.split('\n'), 'Starting the bookworm twin (Debian 12 + systemd) instead.'])}\n\n`,
+      );
       flavour = 'bookworm';
       image = await ensureFlavourImage('bookworm', { docker: d, log });
     }
@@ -83,7 +94,11 @@ export const up: Command = {
     };
     process.once('SIGINT', interrupted);
     try {
-      const first = await waitForApp(`http://127.0.0.1:${port}`, (flags.timeout ?? 90) * 1000, async () => (await container.inspect()).State.Running);
+      const first = await waitForApp(
+        `http://127.0.0.1:${port}`,
+        (flags.timeout ?? 90) * 1000,
+        async () => (await container.inspect()).State.Running,
+      );
       const n = name === 'default' ? '' : ` --name ${name}`;
       process.stdout.write(
         [
@@ -104,7 +119,10 @@ export const up: Command = {
     } catch (err) {
       const logs = await container.logs({ stdout: true, stderr: true, tail: 30 }).catch(() => Buffer.from(''));
       await removeContainer(d, container.id);
-      throw new LabError(`the lab did not come up: ${(err as Error).message}\nlast container output:\n${logs.toString('utf8').replace(/[^\x09\x0a\x20-\x7e]/g, '')}\nthe container was removed.`, LabExit.FAILED);
+      throw new LabError(
+        `the lab did not come up: ${(err as Error).message}\nlast container output:\n${logs.toString('utf8').replace(/[^\x09\x0a\x20-\x7e]/g, '')}\nthe container was removed.`,
+        LabExit.FAILED,
+      );
     } finally {
       process.off('SIGINT', interrupted);
     }

@@ -128,7 +128,9 @@ function followBuild(
     if (m) {
       step = `step ${m[1]}: ${m[2]}`;
       stepOutput = [];
-      log(`${step.length > 160 ? `${step.slice(0, 157)}...` : step}  (+${((Date.now() - started) / 1000).toFixed(1)}s)`);
+      log(
+        `${step.length > 160 ? `${step.slice(0, 157)}...` : step}  (+${((Date.now() - started) / 1000).toFixed(1)}s)`,
+      );
       return;
     }
     if (line.trim() === '') return;
@@ -163,18 +165,30 @@ function followBuild(
     });
     stream.on('error', (err: unknown) => {
       const detail = err instanceof Error ? err.message : String(err);
-      reject(new ImageBuildError(`building ${ref}: the connection to Docker failed: ${detail}`, ref, step, stepOutput.join('\n'), { cause: err }));
+      reject(
+        new ImageBuildError(
+          `building ${ref}: the connection to Docker failed: ${detail}`,
+          ref,
+          step,
+          stepOutput.join('\n'),
+          { cause: err },
+        ),
+      );
     });
     stream.on('end', () => {
       message(pending);
       const output = stepOutput.join('\n');
       if (failure !== undefined || imageId === undefined) {
         const reason = failure ?? 'the build ended without producing an image';
-        reject(new ImageBuildError(
-          `building ${ref} failed${step === undefined ? '' : ` at ${step}`}: ${reason}` +
-            (output === '' ? '' : `\n--- output of that step (last ${KEPT_LINES} lines) ---\n${output}`),
-          ref, step, output,
-        ));
+        reject(
+          new ImageBuildError(
+            `building ${ref} failed${step === undefined ? '' : ` at ${step}`}: ${reason}` +
+              (output === '' ? '' : `\n--- output of that step (last ${KEPT_LINES} lines) ---\n${output}`),
+            ref,
+            step,
+            output,
+          ),
+        );
         return;
       }
       resolve(imageId);
@@ -229,7 +243,9 @@ export async function buildImage(docker: Docker, spec: BuildSpec): Promise<Built
     } catch (err) {
       // The engine refused the build outright (bad Dockerfile path, daemon error).
       const detail = err instanceof Error ? err.message : String(err);
-      throw new ImageBuildError(`building ${ref}: Docker refused the build: ${detail}`, ref, undefined, '', { cause: err });
+      throw new ImageBuildError(`building ${ref}: Docker refused the build: ${detail}`, ref, undefined, '', {
+        cause: err,
+      });
     }
     await followBuild(stream, ref, log, spec.verbose === true);
   } finally {

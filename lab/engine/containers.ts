@@ -39,7 +39,11 @@ export async function startContainer(docker: Docker, spec: RunSpec): Promise<Doc
     Image: spec.image,
     Cmd: spec.cmd,
     StopSignal: spec.stopSignal,
-    Labels: { ...instanceLabels(spec.instance), [FLAVOUR_ON_CONTAINER]: spec.flavour, [PORT_ON_CONTAINER]: String(spec.port) },
+    Labels: {
+      ...instanceLabels(spec.instance),
+      [FLAVOUR_ON_CONTAINER]: spec.flavour,
+      [PORT_ON_CONTAINER]: String(spec.port),
+    },
     ExposedPorts: { '80/tcp': {} },
     HostConfig: {
       ...spec.hostConfig,
@@ -92,8 +96,18 @@ export interface ExecResult {
 }
 
 /** Runs a command in the container and collects its output; never goes through a shell on the host. */
-export async function execIn(container: Docker.Container, cmd: string[], opts: { user?: string; env?: string[] } = {}): Promise<ExecResult> {
-  const exec = await container.exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true, User: opts.user, Env: opts.env });
+export async function execIn(
+  container: Docker.Container,
+  cmd: string[],
+  opts: { user?: string; env?: string[] } = {},
+): Promise<ExecResult> {
+  const exec = await container.exec({
+    Cmd: cmd,
+    AttachStdout: true,
+    AttachStderr: true,
+    User: opts.user,
+    Env: opts.env,
+  });
   const stream = await exec.start({ hijack: true, stdin: false });
   const out = new PassThrough();
   const err = new PassThrough();
@@ -112,10 +126,23 @@ export async function execIn(container: Docker.Container, cmd: string[], opts: {
 }
 
 /** Writes a file in the container: small configs, through base64 so any content survives. */
-export async function writeFileIn(container: Docker.Container, file: string, content: string, mode = '0644'): Promise<void> {
+export async function writeFileIn(
+  container: Docker.Container,
+  file: string,
+  content: string,
+  mode = '0644',
+): Promise<void> {
   const b64 = Buffer.from(content).toString('base64');
   const tmp = `${file}.lab-tmp`;
   // Written beside the target and renamed, so init's inotify never sees half a job file.
-  const r = await execIn(container, ['/bin/sh', '-c', `printf %s "$1" | base64 -d > "$2" && chmod ${mode} "$2" && mv -f "$2" "$3"`, 'sh', b64, tmp, file]);
+  const r = await execIn(container, [
+    '/bin/sh',
+    '-c',
+    `printf %s "$1" | base64 -d > "$2" && chmod ${mode} "$2" && mv -f "$2" "$3"`,
+    'sh',
+    b64,
+    tmp,
+    file,
+  ]);
   if (r.code !== 0) throw new Error(`could not write ${file} in the container: ${r.stderr.trim()}`);
 }

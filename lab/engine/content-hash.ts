@@ -40,7 +40,10 @@ export async function listContextDir(dir: string): Promise<ContextFile[]> {
       const st = await fs.stat(absChild);
       if (st.isDirectory()) await walk(relChild);
       else if (st.isFile()) out.push({ name: relChild, source: absChild });
-      else throw new BuildContextError(`${absChild} is neither a file nor a directory; it cannot be part of a build context`);
+      else
+        throw new BuildContextError(
+          `${absChild} is neither a file nor a directory; it cannot be part of a build context`,
+        );
     }
   }
   try {
@@ -59,12 +62,19 @@ export function checkContextFiles(files: readonly ContextFile[]): ContextFile[] 
   for (let i = 0; i < sorted.length; i++) {
     const { name } = sorted[i];
     const parts = name.split('/');
-    if (name === '' || name.startsWith('/') || name.includes('\\') || name.includes('\0') ||
-        parts.some((p) => p === '' || p === '.' || p === '..')) {
+    if (
+      name === '' ||
+      name.startsWith('/') ||
+      name.includes('\\') ||
+      name.includes('\0') ||
+      parts.some((p) => p === '' || p === '.' || p === '..')
+    ) {
       throw new BuildContextError(`"${name}" is not a plain relative path inside a build context`);
     }
     if (i > 0 && sorted[i - 1].name === name) {
-      throw new BuildContextError(`"${name}" appears twice in the build context (${sorted[i - 1].source}, ${sorted[i].source})`);
+      throw new BuildContextError(
+        `"${name}" appears twice in the build context (${sorted[i - 1].source}, ${sorted[i].source})`,
+      );
     }
   }
   return sorted;

@@ -72,9 +72,7 @@ function errorCode(err: unknown): string | undefined {
  * Resolve with a client when the Docker engine answers a ping; otherwise throw a
  * DockerUnavailableError whose message says what is wrong and how to fix it.
  */
-export async function assertDockerReachable(
-  options: ConnectOptions & { timeoutMs?: number } = {},
-): Promise<Docker> {
+export async function assertDockerReachable(options: ConnectOptions & { timeoutMs?: number } = {}): Promise<Docker> {
   const socketPath = options.socketPath ?? dockerSocketPath();
   const where = socketPath ?? `DOCKER_HOST=${process.env.DOCKER_HOST ?? ''}`;
 

@@ -80,9 +80,12 @@ async function requireWrapper(root: string): Promise<string> {
  * from the repository's root (docker-compose.yml).
  */
 export async function flavourContextFiles(flavour: Flavour, root: string = projectRoot()): Promise<ContextFile[]> {
-  const distSrc = await requireWrapper(root);
+  await requireWrapper(root);
   const under = async (rel: string): Promise<ContextFile[]> =>
-    (await listContextDir(path.join(root, ...rel.split('/')))).map((f) => ({ name: `${rel}/${f.name}`, source: f.source }));
+    (await listContextDir(path.join(root, ...rel.split('/')))).map((f) => ({
+      name: `${rel}/${f.name}`,
+      source: f.source,
+    }));
   return [
     ...(await under(`images/${flavour}`)),
     ...(await under('images/conf')),
@@ -104,7 +107,10 @@ async function imageId(docker: Docker, ref: string): Promise<string> {
 
 async function packageVersion(root: string): Promise<string> {
   try {
-    return (JSON.parse(await fs.readFile(path.join(root, 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown';
+    return (
+      (JSON.parse(await fs.readFile(path.join(root, 'package.json'), 'utf8')) as { version?: string }).version ??
+      'unknown'
+    );
   } catch {
     return 'unknown';
   }
@@ -129,7 +135,9 @@ export async function buildFlavourImage(flavour: Flavour, options: FlavourImageO
   const common = { docker, log: options.log };
   const base =
     options.base ??
-    (flavour === 'bookworm' ? await ensureBaseBookworm({ ...common, force: false }) : await ensurePreciseBase({ ...common, force: false }));
+    (flavour === 'bookworm'
+      ? await ensureBaseBookworm({ ...common, force: false })
+      : await ensurePreciseBase({ ...common, force: false }));
   const runtime = options.runtime ?? (await ensureRuntime({ ...common, force: false })).ref;
 
   // FROM the base's image id, not its name: a base rebuilt under the same name

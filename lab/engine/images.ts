@@ -71,9 +71,12 @@ function runScript(script: string, args: string[], env: NodeJS.ProcessEnv, log: 
     child.on('error', (err) => reject(new BaseImageBuildError(`cannot run ${script}: ${err.message}`, { cause: err })));
     child.on('close', (code, signal) => {
       if (code === 0) resolve();
-      else reject(new BaseImageBuildError(
-        `${script} failed (${signal === null ? `exit status ${code}` : `signal ${signal}`}); its last lines:\n${tail.join('\n')}`,
-      ));
+      else
+        reject(
+          new BaseImageBuildError(
+            `${script} failed (${signal === null ? `exit status ${code}` : `signal ${signal}`}); its last lines:\n${tail.join('\n')}`,
+          ),
+        );
     });
   });
 }
@@ -159,7 +162,9 @@ export function preciseBaseMissingMessage(pullError?: string): string {
   return [
     `The precise flavour needs an Ubuntu 12.04 base image (${imageName(PRECISE_BASE_NAME)}) and none can be had here:`,
     `${UBUNTU_PRECISE} is not on this machine` +
-      (pullError === undefined ? '' : ` and \`docker pull ${UBUNTU_PRECISE}\` failed (${pullError.split('\n')[0].trim()})`) +
+      (pullError === undefined
+        ? ''
+        : ` and \`docker pull ${UBUNTU_PRECISE}\` failed (${pullError.split('\n')[0].trim()})`) +
       ', and no mirror was given.',
     'Get it one of two ways:',
     `  1. where a registry is reachable: docker pull ${UBUNTU_PRECISE}   (then build again);`,
@@ -207,13 +212,15 @@ export async function ensurePreciseBase(options: EnsurePreciseBaseOptions = {}):
   }
   const mirror = options.mirror ?? (process.env.PRECISE_MIRROR || undefined);
   const fromUbuntu = async (): Promise<string> =>
-    (await buildImage(docker, {
-      name: PRECISE_BASE_NAME,
-      contextDir: basePreciseDir(),
-      buildArgs: { UBUNTU: UBUNTU_PRECISE, ...(mirror === undefined ? {} : { MIRROR: mirror }) },
-      force: options.force,
-      log: options.log,
-    })).ref;
+    (
+      await buildImage(docker, {
+        name: PRECISE_BASE_NAME,
+        contextDir: basePreciseDir(),
+        buildArgs: { UBUNTU: UBUNTU_PRECISE, ...(mirror === undefined ? {} : { MIRROR: mirror }) },
+        force: options.force,
+        log: options.log,
+      })
+    ).ref;
 
   if (await imageExists(docker, UBUNTU_PRECISE)) return fromUbuntu();
 
@@ -226,7 +233,8 @@ export async function ensurePreciseBase(options: EnsurePreciseBaseOptions = {}):
     if (!options.force && (await imageExists(docker, ref))) return ref;
     const env = { ...process.env, MIRROR: mirror, ...(options.force ? { FORCE: '1' } : {}) };
     await runScript(path.join(dir, 'build.sh'), [ref.slice(ref.lastIndexOf(':') + 1)], env, log);
-    if (!(await imageExists(docker, ref))) throw new BaseImageBuildError(`${path.join(dir, 'build.sh')} succeeded but ${ref} is not there`);
+    if (!(await imageExists(docker, ref)))
+      throw new BaseImageBuildError(`${path.join(dir, 'build.sh')} succeeded but ${ref} is not there`);
     return ref;
   }
 
@@ -240,7 +248,9 @@ export async function ensurePreciseBase(options: EnsurePreciseBaseOptions = {}):
   try {
     await pullImage(docker, UBUNTU_PRECISE, log);
   } catch (err) {
-    throw new PreciseBaseUnavailableError(preciseBaseMissingMessage(err instanceof Error ? err.message : String(err)), { cause: err });
+    throw new PreciseBaseUnavailableError(preciseBaseMissingMessage(err instanceof Error ? err.message : String(err)), {
+      cause: err,
+    });
   }
   return fromUbuntu();
 }

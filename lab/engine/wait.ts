@@ -1,7 +1,11 @@
 import { request } from 'undici';
 
 /** Polls `origin` until nginx answers with a response that phoenix served (x-phoenix-pid). */
-export async function waitForApp(origin: string, ms: number, isAlive: () => Promise<boolean>): Promise<{ pid: number; tookMs: number }> {
+export async function waitForApp(
+  origin: string,
+  ms: number,
+  isAlive: () => Promise<boolean>,
+): Promise<{ pid: number; tookMs: number }> {
   const t0 = Date.now();
   let last = 'no answer yet';
   while (Date.now() - t0 < ms) {

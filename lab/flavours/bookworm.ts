@@ -27,7 +27,11 @@ export const bookworm: FlavourDriver = {
   name: 'bookworm',
   init: 'systemd',
   hostConfig: SYSTEMD_HOST,
-  statusCmd: ['/bin/sh', '-c', `systemctl show -p MainPID -p ActiveState -p SubState ${UNIT}; systemctl show -p ActiveState ${JOB}.socket`],
+  statusCmd: [
+    '/bin/sh',
+    '-c',
+    `systemctl show -p MainPID -p ActiveState -p SubState ${UNIT}; systemctl show -p ActiveState ${JOB}.socket`,
+  ],
   listCmd: ['systemctl', 'list-units', '--no-pager', '--type=service,socket'],
   trackedPid(out) {
     const m = /MainPID=(\d+)/.exec(out);
@@ -35,10 +39,16 @@ export const bookworm: FlavourDriver = {
   },
   initctl(args) {
     const [verb, job = JOB] = args;
-    if (verb === 'list') return { cmd: ['systemctl', 'list-units', '--no-pager', '--type=service,socket'], note: 'systemd equivalent: systemctl list-units' };
+    if (verb === 'list')
+      return {
+        cmd: ['systemctl', 'list-units', '--no-pager', '--type=service,socket'],
+        note: 'systemd equivalent: systemctl list-units',
+      };
     const map = verb ? VERBS[verb] : undefined;
     if (!map) {
-      return { refuse: `'initctl ${args.join(' ')}' has no systemd equivalent the lab knows; this lab runs systemd (bookworm): use start, stop, restart, reload, status or list, or the precise flavour for upstart` };
+      return {
+        refuse: `'initctl ${args.join(' ')}' has no systemd equivalent the lab knows; this lab runs systemd (bookworm): use start, stop, restart, reload, status or list, or the precise flavour for upstart`,
+      };
     }
     const cmd = ['systemctl', ...map(job)];
     return { cmd, note: `systemd equivalent: ${cmd.join(' ')}` };

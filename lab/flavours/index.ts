@@ -7,6 +7,10 @@ export const DRIVERS: Record<string, FlavourDriver> = { precise, bookworm };
 
 export function driverFor(name: string): FlavourDriver {
   const d = DRIVERS[name];
-  if (!d) throw new LabError(`unknown flavour '${name}': use precise (Ubuntu 12.04 + upstart 1.5) or bookworm (Debian 12 + systemd)`, LabExit.USAGE);
+  if (!d)
+    throw new LabError(
+      `unknown flavour '${name}': use precise (Ubuntu 12.04 + upstart 1.5) or bookworm (Debian 12 + systemd)`,
+      LabExit.USAGE,
+    );
   return d;
 }

@@ -16,13 +16,18 @@ export const precise: FlavourDriver = {
     return m ? Number(m[1]) : undefined;
   },
   initctl(args) {
-    if (args.length === 0) return { refuse: 'initctl needs a command: start, stop, restart, reload, status, list, emit, ...' };
+    if (args.length === 0)
+      return { refuse: 'initctl needs a command: start, stop, restart, reload, status, list, emit, ...' };
     return { cmd: ['/sbin/initctl', ...args] };
   },
   logsCmd(what, lines) {
     const file = what === 'nginx' ? '/var/log/nginx/phoenix-error.log' : `/var/log/upstart/${JOB}.log`;
     const filter = what === 'wrapper' ? ` | grep '^phoenix ' ` : ' ';
-    return ['/bin/sh', '-c', `tail -n ${what === 'wrapper' ? lines * 4 : lines} ${file} 2>&1${filter}| tail -n ${lines}`];
+    return [
+      '/bin/sh',
+      '-c',
+      `tail -n ${what === 'wrapper' ? lines * 4 : lines} ${file} 2>&1${filter}| tail -n ${lines}`,
+    ];
   },
   jobDir: '/etc/init',
 };

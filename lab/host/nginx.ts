@@ -90,7 +90,9 @@ export class HostNginx {
 
   async start(): Promise<void> {
     if (!fs.existsSync(NGINX)) throw new Error(`${NGINX} not found: install Debian's nginx (apt-get install nginx)`);
-    const test = spawnSync(NGINX, ['-t', '-q', '-c', this.conf, '-e', path.join(this.dir, 'error.log')], { encoding: 'utf8' });
+    const test = spawnSync(NGINX, ['-t', '-q', '-c', this.conf, '-e', path.join(this.dir, 'error.log')], {
+      encoding: 'utf8',
+    });
     if (test.status !== 0) throw new Error(`nginx rejected ${this.conf}: ${test.stderr}`);
     this.proc = spawn(NGINX, ['-c', this.conf, '-e', path.join(this.dir, 'error.log')], { stdio: 'ignore' });
     await Promise.all(this.sites.map((s) => waitForPort(s.port, 5000)));

@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { checkJobFiles, JobFile } from './index';
 
-const USAGE = 'usage: jobcheck [--known-event NAME]... FILE.conf...\n  checks upstart 1.5 job files; exit 1 on errors, 2 on bad usage';
+const USAGE =
+  'usage: jobcheck [--known-event NAME]... FILE.conf...\n  checks upstart 1.5 job files; exit 1 on errors, 2 on bad usage';
 
 export interface Output {
   out: (line: string) => void;

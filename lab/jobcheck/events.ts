@@ -20,7 +20,8 @@ class Rejected extends Error {}
 const isOpen = (t: Token | undefined): boolean => t !== undefined && !t.quoted && t.text === '(';
 const isClose = (t: Token | undefined): boolean => t !== undefined && !t.quoted && t.text === ')';
 // Quoting an operator makes it an ordinary word for upstart.
-const isOperator = (t: Token | undefined): boolean => t !== undefined && !t.quoted && (t.text === 'and' || t.text === 'or');
+const isOperator = (t: Token | undefined): boolean =>
+  t !== undefined && !t.quoted && (t.text === 'and' || t.text === 'or');
 
 class ExpressionReader {
   private at = 0;
@@ -41,7 +42,10 @@ class ExpressionReader {
       this.expression();
       const left = this.words[this.at];
       if (left !== undefined) {
-        this.reject(left.line, `unbalanced parentheses: ')' on line ${left.line} has no matching '(': remove it or add the '('`);
+        this.reject(
+          left.line,
+          `unbalanced parentheses: ')' on line ${left.line} has no matching '(': remove it or add the '('`,
+        );
       }
     } catch (err) {
       if (!(err instanceof Rejected)) throw err;
@@ -67,7 +71,8 @@ class ExpressionReader {
       this.problems.push({
         line: first.line,
         severity: 'warning',
-        message: '`and` and `or` mixed without parentheses: upstart 1.5 has no precedence and groups strictly left to right (`A or B and C` means `(A or B) and C`): add parentheses to say which you mean',
+        message:
+          '`and` and `or` mixed without parentheses: upstart 1.5 has no precedence and groups strictly left to right (`A or B and C` means `(A or B) and C`): add parentheses to say which you mean',
       });
     }
   }
@@ -76,7 +81,10 @@ class ExpressionReader {
     const t = this.words[this.at];
     if (t === undefined || isClose(t)) {
       if (after !== undefined) {
-        this.reject(after.line, `dangling '${after.text}' on line ${after.line}: and/or must join two events, e.g. \`(A ${after.text} B)\`: add the missing event or remove the '${after.text}'`);
+        this.reject(
+          after.line,
+          `dangling '${after.text}' on line ${after.line}: and/or must join two events, e.g. \`(A ${after.text} B)\`: add the missing event or remove the '${after.text}'`,
+        );
       }
       if (t !== undefined && isOpen(this.words[this.at - 1])) {
         this.reject(t.line, `empty parentheses on line ${t.line}: put an event inside them or remove them`);
@@ -84,13 +92,19 @@ class ExpressionReader {
       this.reject(t?.line ?? this.line, `\`${this.stanza}\` needs an event, e.g. \`${this.stanza} runlevel [2345]\``);
     }
     if (isOperator(t)) {
-      this.reject(t.line, `'${t.text}' on line ${t.line} has no event before it: and/or must join two events, e.g. \`(A ${t.text} B)\``);
+      this.reject(
+        t.line,
+        `'${t.text}' on line ${t.line} has no event before it: and/or must join two events, e.g. \`(A ${t.text} B)\``,
+      );
     }
     if (isOpen(t)) {
       this.at++;
       this.expression();
       if (!isClose(this.words[this.at])) {
-        this.reject(t.line, `unbalanced parentheses: '(' on line ${t.line} is never closed: add the ')' (upstart 1.5 reads the rest of the file as part of this expression and rejects the job)`);
+        this.reject(
+          t.line,
+          `unbalanced parentheses: '(' on line ${t.line} is never closed: add the ')' (upstart 1.5 reads the rest of the file as part of this expression and rejects the job)`,
+        );
       }
       this.at++;
       return;
@@ -105,7 +119,10 @@ class ExpressionReader {
       const t = this.words[this.at];
       if (isOperator(t) || isClose(t)) break;
       if (isOpen(t)) {
-        this.reject(t.line, `'(' on line ${t.line} follows the event '${name.text}' without and/or: join them, e.g. \`${name.text} and (B or C)\``);
+        this.reject(
+          t.line,
+          `'(' on line ${t.line} follows the event '${name.text}' without and/or: join them, e.g. \`${name.text} and (B or C)\``,
+        );
       }
       args.push(t);
       this.at++;
@@ -114,7 +131,10 @@ class ExpressionReader {
     const named = args.findIndex((a) => a.text.includes('='));
     const positional = named < 0 ? undefined : args.slice(named).find((a) => !a.text.includes('='));
     if (positional !== undefined) {
-      this.reject(positional.line, `event '${name.text}': the positional value '${positional.text}' follows a KEY=VALUE match, which upstart 1.5 rejects ("expected variable"): put positional values first or write it as KEY=${positional.text}`);
+      this.reject(
+        positional.line,
+        `event '${name.text}': the positional value '${positional.text}' follows a KEY=VALUE match, which upstart 1.5 rejects ("expected variable"): put positional values first or write it as KEY=${positional.text}`,
+      );
     }
   }
 }

@@ -24,12 +24,20 @@ function emitted(job: ParsedJob): string[] {
 }
 
 function sorted(problems: Problem[]): Problem[] {
-  return [...problems].sort((a, b) => a.line - b.line || (a.severity === b.severity ? 0 : a.severity === 'error' ? -1 : 1));
+  return [...problems].sort(
+    (a, b) => a.line - b.line || (a.severity === b.severity ? 0 : a.severity === 'error' ? -1 : 1),
+  );
 }
 
 function nameProblems(fileName: string): Problem[] {
   if (fileName.endsWith('.conf')) return [];
-  return [{ line: 1, severity: 'warning', message: `'${fileName}' does not end in .conf: upstart 1.5 only loads /etc/init/*.conf as jobs: rename it` }];
+  return [
+    {
+      line: 1,
+      severity: 'warning',
+      message: `'${fileName}' does not end in .conf: upstart 1.5 only loads /etc/init/*.conf as jobs: rename it`,
+    },
+  ];
 }
 
 /**

@@ -94,7 +94,10 @@ class Scanner {
       if (c === '\\') {
         const next = this.text.charAt(this.pos + 1);
         if (next === '') {
-          throw new SyntaxFailure(this.line, 'the file ends with a backslash: remove it, a continuation needs a following line');
+          throw new SyntaxFailure(
+            this.line,
+            'the file ends with a backslash: remove it, a continuation needs a following line',
+          );
         }
         this.pos += 2;
         if (next === '\n') {
@@ -143,7 +146,10 @@ class Scanner {
     }
 
     if (quote !== '') {
-      throw new SyntaxFailure(quoteLine, `unterminated ${quote} quote: close it on the same stanza (upstart 1.5 rejects the whole file)`);
+      throw new SyntaxFailure(
+        quoteLine,
+        `unterminated ${quote} quote: close it on the same stanza (upstart 1.5 rejects the whole file)`,
+      );
     }
     return { text: out, line: startLine, quoted };
   }

@@ -9,10 +9,27 @@ import { ParsedJob, Problem, Stanza } from './types';
 
 /** Events a stock upstart 1.5 system (init, mountall, ifupdown, bridges) emits. */
 export const BUILTIN_EVENTS: readonly string[] = [
-  'startup', 'runlevel', 'started', 'starting', 'stopped', 'stopping', 'socket', 'filesystem',
-  'local-filesystems', 'remote-filesystems', 'virtual-filesystems', 'all-swaps', 'mounted',
-  'mounting', 'net-device-up', 'net-device-down', 'static-network-up', 'control-alt-delete',
-  'keyboard-request', 'power-status-changed', 'container',
+  'startup',
+  'runlevel',
+  'started',
+  'starting',
+  'stopped',
+  'stopping',
+  'socket',
+  'filesystem',
+  'local-filesystems',
+  'remote-filesystems',
+  'virtual-filesystems',
+  'all-swaps',
+  'mounted',
+  'mounting',
+  'net-device-up',
+  'net-device-down',
+  'static-network-up',
+  'control-alt-delete',
+  'keyboard-request',
+  'power-status-changed',
+  'container',
 ];
 
 export interface JobContext {
@@ -59,7 +76,24 @@ function replacementKey(s: Stanza): string | undefined {
   const sub = s.args[0]?.text;
   if (s.keyword === 'kill' || s.keyword === 'limit') return sub === undefined ? undefined : `${s.keyword} ${sub}`;
   if (s.keyword === 'respawn') return sub === 'limit' ? 'respawn limit' : undefined;
-  const single = ['start', 'stop', 'description', 'author', 'version', 'usage', 'instance', 'expect', 'console', 'umask', 'nice', 'oom', 'chroot', 'chdir', 'setuid', 'setgid'];
+  const single = [
+    'start',
+    'stop',
+    'description',
+    'author',
+    'version',
+    'usage',
+    'instance',
+    'expect',
+    'console',
+    'umask',
+    'nice',
+    'oom',
+    'chroot',
+    'chdir',
+    'setuid',
+    'setgid',
+  ];
   return single.includes(s.keyword) ? s.keyword : undefined;
 }
 
@@ -78,11 +112,26 @@ function replacements(stanzas: readonly Stanza[]): Problem[] {
     seen.set(key, s);
     if (earlier === undefined) continue;
     if (PROCESS_KEYWORDS.has(s.keyword)) {
-      problems.push(error(s.line, `\`${label(s)}\` replaces the ${key} \`${label(earlier)}\` of line ${earlier.line} (upstart 1.5 silently keeps only the last one): keep exactly one exec or script for it`));
+      problems.push(
+        error(
+          s.line,
+          `\`${label(s)}\` replaces the ${key} \`${label(earlier)}\` of line ${earlier.line} (upstart 1.5 silently keeps only the last one): keep exactly one exec or script for it`,
+        ),
+      );
     } else if (s.keyword === 'start' || s.keyword === 'stop') {
-      problems.push(warning(s.line, `this \`${s.keyword} on\` replaces the one on line ${earlier.line} (upstart keeps only the last): join the events with \`or\` in one stanza`));
+      problems.push(
+        warning(
+          s.line,
+          `this \`${s.keyword} on\` replaces the one on line ${earlier.line} (upstart keeps only the last): join the events with \`or\` in one stanza`,
+        ),
+      );
     } else {
-      problems.push(warning(s.line, `\`${key}\` on line ${s.line} replaces the one on line ${earlier.line} (upstart keeps only the last): remove one of them`));
+      problems.push(
+        warning(
+          s.line,
+          `\`${key}\` on line ${s.line} replaces the one on line ${earlier.line} (upstart keeps only the last): remove one of them`,
+        ),
+      );
     }
   }
   return problems;
@@ -93,7 +142,12 @@ function shape(stanzas: readonly Stanza[]): Problem[] {
   // A job with only pre-start/post-stop is a known idiom (a state holder,
   // e.g. 12.04's container-detect.conf); a job with no process at all is not.
   if (!stanzas.some((s) => PROCESS_KEYWORDS.has(s.keyword))) {
-    problems.push(warning(1, 'the job runs nothing: no `exec`, `script` or pre-/post- process; upstart 1.5 accepts it, but it only changes state: add `exec /absolute/program ARGS` or a script block'));
+    problems.push(
+      warning(
+        1,
+        'the job runs nothing: no `exec`, `script` or pre-/post- process; upstart 1.5 accepts it, but it only changes state: add `exec /absolute/program ARGS` or a script block',
+      ),
+    );
   }
   const limit = stanzas.find((s) => s.keyword === 'respawn' && s.args[0]?.text === 'limit');
   if (limit !== undefined && !stanzas.some((s) => s.keyword === 'respawn' && s.args.length === 0)) {
@@ -125,11 +179,19 @@ function bridgeRules(stanzas: readonly Stanza[], socketEvent: EventMatch): Probl
     const fix = inScript
       ? 'write its absolute path, or begin the script with `export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`'
       : `write its absolute path (\`command -v ${word}\` on the target shows it), or move the command into a script block that sets PATH first`;
-    return error(line, `'${word}' is found through PATH, but a job started by \`start on socket\` (line ${socketEvent.line}) gets PATH=<socket path> from the bridge's event, replacing its own PATH (an \`env PATH=\` stanza too): ${fix}`);
+    return error(
+      line,
+      `'${word}' is found through PATH, but a job started by \`start on socket\` (line ${socketEvent.line}) gets PATH=<socket path> from the bridge's event, replacing its own PATH (an \`env PATH=\` stanza too): ${fix}`,
+    );
   });
   const respawn = stanzas.find((s) => s.keyword === 'respawn' && s.args.length === 0);
   if (respawn !== undefined && socketEvent.args.length > 0) {
-    problems.push(warning(respawn.line, '`respawn` in a job started by the socket bridge: init closes its copy of the listening socket once the job runs, so a respawned process finds UPSTART_FDS naming a closed descriptor: drop respawn and let the next connection start the job again, or let the process bind the socket itself'));
+    problems.push(
+      warning(
+        respawn.line,
+        '`respawn` in a job started by the socket bridge: init closes its copy of the listening socket once the job runs, so a respawned process finds UPSTART_FDS naming a closed descriptor: drop respawn and let the next connection start the job again, or let the process bind the socket itself',
+      ),
+    );
   }
   return problems;
 }
@@ -146,7 +208,12 @@ export function checkParsedJob(job: ParsedJob, context: JobContext): Problem[] {
     problems.push(...expression.problems);
     for (const event of expression.events) {
       if (!isKnownEvent(event.name, context)) {
-        problems.push(warning(event.line, `unknown event '${event.name}': neither upstart 1.5 nor any checked job (\`emits\`) emits it, so this never fires: check the spelling, or add \`emits ${event.name}\` to the job that emits it`));
+        problems.push(
+          warning(
+            event.line,
+            `unknown event '${event.name}': neither upstart 1.5 nor any checked job (\`emits\`) emits it, so this never fires: check the spelling, or add \`emits ${event.name}\` to the job that emits it`,
+          ),
+        );
       }
       if (event.name === 'socket') problems.push(...checkSocketEvent(event));
       if (s.keyword === 'start' && feedsSocketPath(event)) socketEvent ??= event;

@@ -16,10 +16,46 @@ export interface PathLookup {
 
 // dash's builtins and reserved words: never looked up through PATH.
 const BUILTINS = new Set([
-  '.', ':', '[', 'alias', 'bg', 'break', 'cd', 'chdir', 'command', 'continue', 'echo', 'eval', 'exec',
-  'exit', 'export', 'false', 'fc', 'fg', 'getopts', 'hash', 'jobs', 'kill', 'local', 'printf', 'pwd',
-  'read', 'readonly', 'return', 'set', 'shift', 'test', 'times', 'trap', 'true', 'type', 'ulimit',
-  'umask', 'unalias', 'unset', 'wait',
+  '.',
+  ':',
+  '[',
+  'alias',
+  'bg',
+  'break',
+  'cd',
+  'chdir',
+  'command',
+  'continue',
+  'echo',
+  'eval',
+  'exec',
+  'exit',
+  'export',
+  'false',
+  'fc',
+  'fg',
+  'getopts',
+  'hash',
+  'jobs',
+  'kill',
+  'local',
+  'printf',
+  'pwd',
+  'read',
+  'readonly',
+  'return',
+  'set',
+  'shift',
+  'test',
+  'times',
+  'trap',
+  'true',
+  'type',
+  'ulimit',
+  'umask',
+  'unalias',
+  'unset',
+  'wait',
 ]);
 const OPENERS = new Set(['if', 'then', 'else', 'elif', 'fi', 'do', 'done', 'while', 'until', '!', '{', '}']);
 const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*=/;
@@ -91,9 +127,7 @@ class Masker {
 }
 
 function stripRedirections(text: string): string {
-  return text
-    .replace(/\d*[<>]&\d*-?/g, ' ')
-    .replace(/\d*(>>|>\||<>|>|<)\s*[^\s;&|()<>]+/g, ' ');
+  return text.replace(/\d*[<>]&\d*-?/g, ' ').replace(/\d*(>>|>\||<>|>|<)\s*[^\s;&|()<>]+/g, ' ');
 }
 
 const HEREDOC = /<<(-?)\s*\u0001*([A-Za-z_][A-Za-z0-9_]*)\u0001*/;
@@ -128,7 +162,13 @@ class ScriptReader {
       masked = masked.replace(/^\s*\(?\s*[^\s()|;]+(\s*\|\s*[^\s()|;]+)*\s*\)/, ' ');
     }
     for (const segment of masked.split(/[;&|()`{}]/)) {
-      this.segment(segment.trim().split(/\s+/).filter((w) => w !== ''), line);
+      this.segment(
+        segment
+          .trim()
+          .split(/\s+/)
+          .filter((w) => w !== ''),
+        line,
+      );
       if (this.pathSet) return;
     }
   }

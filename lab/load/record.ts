@@ -12,7 +12,8 @@ export interface RequestRecord {
   generation?: number;
 }
 
-export type FailureClass = 'refused' | 'reset' | 'timeout' | 'http-502' | 'http-503' | 'http-504' | `http-${number}` | `error-${string}`;
+export type FailureClass =
+  'refused' | 'reset' | 'timeout' | 'http-502' | 'http-503' | 'http-504' | `http-${number}` | `error-${string}`;
 
 export function classifyStatus(status: number): FailureClass | undefined {
   return status >= 200 && status < 400 ? undefined : (`http-${status}` as FailureClass);
@@ -22,7 +23,8 @@ export function classifyError(err: unknown): FailureClass {
   const e = err as { code?: string; cause?: { code?: string }; name?: string };
   const code = e?.cause?.code ?? e?.code ?? e?.name ?? 'unknown';
   if (code === 'ECONNREFUSED' || code === 'ENOENT') return 'refused';
-  if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'UND_ERR_SOCKET' || code === 'UND_ERR_CLOSED') return 'reset';
+  if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'UND_ERR_SOCKET' || code === 'UND_ERR_CLOSED')
+    return 'reset';
   if (/TIMEOUT/i.test(code) || code === 'AbortError' || code === 'TimeoutError') return 'timeout';
   return `error-${code}`;
 }

@@ -41,7 +41,8 @@ const REPORT_CSS = `
 
 const ms = (n: number) => `${n.toLocaleString('en-US')} ms`;
 const sec = (n: number) => `${(n / 1000).toFixed(2)} s`;
-const pct = (n: number, of: number) => (of ? ` <span class="muted">(${((100 * n) / of).toFixed(n === of || n === 0 ? 0 : 1)}%)</span>` : '');
+const pct = (n: number, of: number) =>
+  of ? ` <span class="muted">(${((100 * n) / of).toFixed(n === of || n === 0 ? 0 : 1)}%)</span>` : '';
 const swatch = (colour: string) => `<span class="swatch" style="background:${colour}"></span>`;
 
 function numbersTable(c: Continuity): string {
@@ -52,7 +53,8 @@ function numbersTable(c: Continuity): string {
     { k: 'failed', v: `${c.failed}${pct(c.failed, c.sent)}` },
   ];
   const classes = (Object.entries(c.failures) as Array<[FailureClass, number]>).sort(([, a], [, b]) => b - a);
-  for (const [cls, n] of classes) rows.push({ k: `${swatch(FAILURE_COLOURS[failureKey(cls)])}${esc(cls)}`, v: `${n}`, sub: true });
+  for (const [cls, n] of classes)
+    rows.push({ k: `${swatch(FAILURE_COLOURS[failureKey(cls)])}${esc(cls)}`, v: `${n}`, sub: true });
   rows.push(
     { k: 'longest gap without a success', v: ms(c.longestGapMs) },
     { k: 'latency p50 / p99 / max', v: `${c.latencyMs.p50} / ${c.latencyMs.p99} / ${c.latencyMs.max} ms` },
@@ -86,7 +88,10 @@ const HOT = /\b(error|fail\w*|refused|denied|respawn\w*|killed|terminated|stop\/
 
 function pre(text: string | undefined, empty: string): string {
   if (!text || !text.trim()) return `<p class="muted">${esc(empty)}</p>`;
-  return `<pre>${text.split('\n').map((l) => (HOT.test(l) ? `<span class="hot">${esc(l)}</span>` : esc(l))).join('\n')}</pre>`;
+  return `<pre>${text
+    .split('\n')
+    .map((l) => (HOT.test(l) ? `<span class="hot">${esc(l)}</span>` : esc(l)))
+    .join('\n')}</pre>`;
 }
 
 /** The four numbers a presenter points at, big, next to the verdict. */

@@ -37,13 +37,24 @@ export function failureKey(error: FailureClass): FailureKey {
  * Neighbouring generations must differ at a glance (an upgrade is a colour change), so the
  * order alternates hue rather than walking a gradient.
  */
-export const GENERATION_COLOURS: readonly string[] = ['#2563eb', '#14b8a6', '#16a34a', '#0ea5e9', '#65a30d', '#0f766e', '#1e40af', '#4ade80'];
+export const GENERATION_COLOURS: readonly string[] = [
+  '#2563eb',
+  '#14b8a6',
+  '#16a34a',
+  '#0ea5e9',
+  '#65a30d',
+  '#0f766e',
+  '#1e40af',
+  '#4ade80',
+];
 
 /** Successes whose response carried no generation header (not served by phoenix, say). */
 export const UNKNOWN_GENERATION_COLOUR = '#94a3b8';
 
 export function generationColour(rank: number): string {
-  return GENERATION_COLOURS[((rank % GENERATION_COLOURS.length) + GENERATION_COLOURS.length) % GENERATION_COLOURS.length];
+  return GENERATION_COLOURS[
+    ((rank % GENERATION_COLOURS.length) + GENERATION_COLOURS.length) % GENERATION_COLOURS.length
+  ];
 }
 
 /** Ranks by generation number, so the same run always gets the same colours. */

@@ -32,7 +32,14 @@ export function sampleRun(o: SampleOptions = {}): { records: RequestRecord[]; ac
   // The story's moments as fractions of the run, so a longer sample keeps the same shape.
   const at = (f: number) => Math.round(ms * f);
   const [usr2, gen2Ready, quitOld, oldGone] = [at(0.15), at(0.2), at(0.22), at(0.24)];
-  const [bridgeStart, twoMasters, kill, stop, restart, ready] = [at(0.4), at(0.42), at(0.6), at(0.72), at(0.8), at(0.83)];
+  const [bridgeStart, twoMasters, kill, stop, restart, ready] = [
+    at(0.4),
+    at(0.42),
+    at(0.6),
+    at(0.72),
+    at(0.8),
+    at(0.83),
+  ];
 
   const actions: Action[] = [
     { at: -400, kind: 'apply', label: 'apply bridge-reexec (socket bridge + wrapper, reexec)' },

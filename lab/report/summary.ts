@@ -32,7 +32,9 @@ export function renderSummary(rows: readonly SummaryRow[], opts: { title?: strin
   const flavours = [...new Set(rows.map((r) => r.flavour))];
   // A scenario re-run on a flavour replaces the earlier cell: the last word counts.
   const cell = new Map(rows.map((r) => [`${r.scenario}\u0000${r.flavour}`, r]));
-  const totals = (['EXPECTED', 'UNEXPECTED', 'NOT RUN'] as const).map((o) => [o, [...cell.values()].filter((r) => r.outcome === o).length] as const);
+  const totals = (['EXPECTED', 'UNEXPECTED', 'NOT RUN'] as const).map(
+    (o) => [o, [...cell.values()].filter((r) => r.outcome === o).length] as const,
+  );
   const title = opts.title ?? 'Scenario summary';
 
   const body = scenarios.map((s) => {
@@ -43,7 +45,9 @@ export function renderSummary(rows: readonly SummaryRow[], opts: { title?: strin
       const tip = r.reasons?.length ? ` title="${esc(r.reasons.join('\n'))}"` : '';
       const href = safeHref(r.href);
       const inner = `${esc(r.outcome)}`;
-      const tag = href ? `<a class="outcome" href="${esc(href)}"${tip} style="background:${colour}">${inner}</a>` : `<span class="outcome"${tip} style="background:${colour}">${inner}</span>`;
+      const tag = href
+        ? `<a class="outcome" href="${esc(href)}"${tip} style="background:${colour}">${inner}</a>`
+        : `<span class="outcome"${tip} style="background:${colour}">${inner}</span>`;
       return `<td class="cell" data-outcome="${esc(r.outcome)}">${tag}</td>`;
     });
     return `<tr><th>${esc(s)}</th>${tds.join('')}</tr>`;

@@ -1,6 +1,15 @@
 import type { RequestRecord } from '../load/record';
 import { escapeXml, truncate } from './escape';
-import { FAILURE_COLOURS, FAILURE_LABELS, FAILURE_ORDER, type FailureKey, UNKNOWN_GENERATION_COLOUR, failureKey, generationColour, generationRanks } from './palette';
+import {
+  FAILURE_COLOURS,
+  FAILURE_LABELS,
+  FAILURE_ORDER,
+  type FailureKey,
+  UNKNOWN_GENERATION_COLOUR,
+  failureKey,
+  generationColour,
+  generationRanks,
+} from './palette';
 import { BASE_BUCKET_MS, bucketWidthMs, decimalsFor, rangeTicks, ticks } from './scale';
 
 export type ActionKind = 'signal' | 'initctl' | 'apply' | 'docker' | 'note';
@@ -70,14 +79,21 @@ const textWidth = (s: string, size: number) => [...s].length * size * CHAR_W;
 
 /** Counts successes by generation and failures by class, per bucket of completion time. */
 function bucketize(records: readonly RequestRecord[], start: number, widthMs: number, count: number): Buckets {
-  const ranks = generationRanks(records.filter((r) => !r.error && r.generation !== undefined).map((r) => r.generation as number));
+  const ranks = generationRanks(
+    records.filter((r) => !r.error && r.generation !== undefined).map((r) => r.generation as number),
+  );
   const byId = new Map<string, Series>();
   const totals = new Uint32Array(count);
   const seriesFor = (r: RequestRecord): Series => {
     let id: string, label: string, colour: string, order: number;
     if (r.error) {
       const key: FailureKey = failureKey(r.error);
-      [id, label, colour, order] = [`fail-${key}`, FAILURE_LABELS[key], FAILURE_COLOURS[key], 2e6 + FAILURE_ORDER.indexOf(key)];
+      [id, label, colour, order] = [
+        `fail-${key}`,
+        FAILURE_LABELS[key],
+        FAILURE_COLOURS[key],
+        2e6 + FAILURE_ORDER.indexOf(key),
+      ];
     } else if (r.generation === undefined) {
       [id, label, colour, order] = ['gen-unknown', 'no generation', UNKNOWN_GENERATION_COLOUR, 1e6];
     } else {
@@ -115,7 +131,12 @@ interface Placed {
  * where it does not overlap, and when all rows are taken it shrinks to its number (the report
  * lists every action by number), so a crowded run stays readable instead of a smear of text.
  */
-function placeLabels(actions: readonly Action[], x: (t: number) => number, plotLeft: number, plotRight: number): { placed: Placed[]; rows: number } {
+function placeLabels(
+  actions: readonly Action[],
+  x: (t: number) => number,
+  plotLeft: number,
+  plotRight: number,
+): { placed: Placed[]; rows: number } {
   const rows: Array<Array<[number, number]>> = [];
   const fits = (row: number, l: number, r: number) => (rows[row] ?? []).every(([a, b]) => r + 4 <= a || l >= b + 4);
   const placed: Placed[] = [];
@@ -146,7 +167,11 @@ function fmtSeconds(ms: number, decimals: number): string {
  * (generation) and how they failed, one flag per action, and a lane per generation showing
  * when it served (two lanes lit at once is two masters serving at once).
  */
-export function renderTimeline(records: readonly RequestRecord[], actionsIn: readonly Action[], options: TimelineOptions = {}): string {
+export function renderTimeline(
+  records: readonly RequestRecord[],
+  actionsIn: readonly Action[],
+  options: TimelineOptions = {},
+): string {
   const width = Math.max(480, options.width ?? 1200);
   const plotH = Math.max(80, options.plotHeight ?? 260);
   const minBar = Math.max(1, options.minBarPx ?? 2);
@@ -158,7 +183,11 @@ export function renderTimeline(records: readonly RequestRecord[], actionsIn: rea
 
   // The domain covers the load and every action; at least a second so an empty run has an axis.
   const t0 = Math.min(0, ...actions.map((a) => a.at));
-  const t1 = Math.max(t0 + 1000, ends.reduce((m, e) => Math.max(m, e), 0), ...actions.map((a) => a.at));
+  const t1 = Math.max(
+    t0 + 1000,
+    ends.reduce((m, e) => Math.max(m, e), 0),
+    ...actions.map((a) => a.at),
+  );
   const widthMs = bucketWidthMs(t1 - t0, Math.floor(plotW / minBar));
   const start = Math.floor(t0 / widthMs) * widthMs;
   const count = Math.max(1, Math.ceil((t1 - start) / widthMs));
@@ -186,10 +215,14 @@ export function renderTimeline(records: readonly RequestRecord[], actionsIn: rea
   // Grid and y axis.
   for (const v of y.values) {
     const yy = plotBottom - (v / y.top) * plotH;
-    out.push(`<line class="grid" x1="${plotLeft}" x2="${plotRight}" y1="${px(yy)}" y2="${px(yy)}" stroke="${v === 0 ? '#64748b' : '#e5e7eb'}"/>`);
+    out.push(
+      `<line class="grid" x1="${plotLeft}" x2="${plotRight}" y1="${px(yy)}" y2="${px(yy)}" stroke="${v === 0 ? '#64748b' : '#e5e7eb'}"/>`,
+    );
     out.push(`<text x="${plotLeft - 8}" y="${px(yy + 4)}" text-anchor="end" fill="#475569">${v}</text>`);
   }
-  out.push(`<text transform="translate(16 ${px((plotTop + plotBottom) / 2)}) rotate(-90)" text-anchor="middle" fill="#334155" font-size="12">requests per ${bucketLabel}</text>`);
+  out.push(
+    `<text transform="translate(16 ${px((plotTop + plotBottom) / 2)}) rotate(-90)" text-anchor="middle" fill="#334155" font-size="12">requests per ${bucketLabel}</text>`,
+  );
 
   // x axis: seconds since the load started.
   // Drawn after the markers with a white halo, so marker lines pass behind the numbers.
@@ -199,9 +232,13 @@ export function renderTimeline(records: readonly RequestRecord[], actionsIn: rea
   for (const s of xt.values) {
     const xx = x(s * 1000);
     out.push(`<line x1="${px(xx)}" x2="${px(xx)}" y1="${plotBottom}" y2="${plotBottom + 5}" stroke="#64748b"/>`);
-    axisText.push(`<text x="${px(xx)}" y="${plotBottom + 18}" text-anchor="middle" fill="#475569">${s.toFixed(dec)}</text>`);
+    axisText.push(
+      `<text x="${px(xx)}" y="${plotBottom + 18}" text-anchor="middle" fill="#475569">${s.toFixed(dec)}</text>`,
+    );
   }
-  axisText.push(`<text x="${px(plotLeft + plotW / 2)}" y="${plotBottom + 34}" text-anchor="middle" fill="#334155" font-size="12">seconds since the run started (by completion time)</text>`);
+  axisText.push(
+    `<text x="${px(plotLeft + plotW / 2)}" y="${plotBottom + 34}" text-anchor="middle" fill="#334155" font-size="12">seconds since the run started (by completion time)</text>`,
+  );
 
   // Bars: one group per non-empty bucket, its title the bucket's breakdown for a hover.
   const barW = plotW / count;
@@ -218,27 +255,40 @@ export function renderTimeline(records: readonly RequestRecord[], actionsIn: rea
       if (!n) continue;
       const sh = h(n);
       top -= sh;
-      rects.push(`<rect class="bar ${s.id}" fill="${s.colour}" x="${bx}" y="${px(top)}" width="${bw}" height="${px(sh)}"/>`);
+      rects.push(
+        `<rect class="bar ${s.id}" fill="${s.colour}" x="${bx}" y="${px(top)}" width="${bw}" height="${px(sh)}"/>`,
+      );
       parts.push(`${n} ${s.id.startsWith('fail-') ? s.label : `ok (${s.label})`}`);
     }
     const from = start + i * widthMs;
-    out.push(`<g><title>${fmtSeconds(from, 1)}–${fmtSeconds(from + widthMs, 1)} s: ${escapeXml(parts.join(', '))}</title>${rects.join('')}</g>`);
+    out.push(
+      `<g><title>${fmtSeconds(from, 1)}–${fmtSeconds(from + widthMs, 1)} s: ${escapeXml(parts.join(', '))}</title>${rects.join('')}</g>`,
+    );
   }
   if (ends.length === 0) {
-    out.push(`<text x="${px(plotLeft + plotW / 2)}" y="${px(plotTop + plotH / 2)}" text-anchor="middle" fill="#94a3b8" font-size="16">no requests recorded</text>`);
+    out.push(
+      `<text x="${px(plotLeft + plotW / 2)}" y="${px(plotTop + plotH / 2)}" text-anchor="middle" fill="#94a3b8" font-size="16">no requests recorded</text>`,
+    );
   }
 
   // Lanes: when each generation served, and when anything failed, merged into runs of buckets.
   let laneY = lanesTop;
   const lane = (label: string, tip: string, colourAt: (i: number) => string | undefined) => {
-    out.push(`<text x="${plotLeft - 8}" y="${px(laneY + 10)}" text-anchor="end" fill="#334155">${escapeXml(label)}</text>`);
+    out.push(
+      `<text x="${plotLeft - 8}" y="${px(laneY + 10)}" text-anchor="end" fill="#334155">${escapeXml(label)}</text>`,
+    );
     out.push(`<rect x="${plotLeft}" y="${px(laneY + 2)}" width="${px(plotW)}" height="${LANE - 4}" fill="#f1f5f9"/>`);
-    for (let i = 0; i < count; ) {
+    for (let i = 0; i < count;) {
       const c = colourAt(i);
-      if (!c) { i++; continue; }
+      if (!c) {
+        i++;
+        continue;
+      }
       let j = i + 1;
       while (j < count && colourAt(j) === c) j++;
-      out.push(`<rect class="lane" x="${px(plotLeft + i * barW)}" y="${px(laneY + 2)}" width="${px(Math.max(1.5, (j - i) * barW))}" height="${LANE - 4}" fill="${c}" rx="1"><title>${escapeXml(`${tip} ${fmtSeconds(start + i * widthMs, 1)}–${fmtSeconds(start + j * widthMs, 1)} s`)}</title></rect>`);
+      out.push(
+        `<rect class="lane" x="${px(plotLeft + i * barW)}" y="${px(laneY + 2)}" width="${px(Math.max(1.5, (j - i) * barW))}" height="${LANE - 4}" fill="${c}" rx="1"><title>${escapeXml(`${tip} ${fmtSeconds(start + i * widthMs, 1)}–${fmtSeconds(start + j * widthMs, 1)} s`)}</title></rect>`,
+      );
       i = j;
     }
     laneY += LANE;
@@ -257,7 +307,9 @@ export function renderTimeline(records: readonly RequestRecord[], actionsIn: rea
     lane(s.label, tip, (i) => (s.counts[i] ? s.colour : undefined));
   }
   if (gens.length > MAX_LANES) {
-    out.push(`<text x="${plotLeft}" y="${px(laneY + 10)}" fill="#64748b">+ ${gens.length - MAX_LANES} more generations (see the table)</text>`);
+    out.push(
+      `<text x="${plotLeft}" y="${px(laneY + 10)}" fill="#64748b">+ ${gens.length - MAX_LANES} more generations (see the table)</text>`,
+    );
   }
 
   // Legend: only what this run contains.
@@ -268,14 +320,23 @@ export function renderTimeline(records: readonly RequestRecord[], actionsIn: rea
   const item = (swatch: string, text: string) => {
     const w = 22 + textWidth(text, 12) + 18;
     if (lx + w > plotRight && lx > plotLeft) [lx, ly] = [plotLeft, ly + 20];
-    items.push(`<g class="legend-item" transform="translate(${px(lx)} ${ly})">${swatch}<text x="20" y="11" fill="#1f2937" font-size="12">${escapeXml(text)}</text></g>`);
+    items.push(
+      `<g class="legend-item" transform="translate(${px(lx)} ${ly})">${swatch}<text x="20" y="11" fill="#1f2937" font-size="12">${escapeXml(text)}</text></g>`,
+    );
     lx += w;
   };
-  for (const s of b.series) item(`<rect width="14" height="14" rx="2" fill="${s.colour}"/>`, s.id.startsWith('fail-') ? s.label : `ok, ${s.label}`);
+  for (const s of b.series)
+    item(
+      `<rect width="14" height="14" rx="2" fill="${s.colour}"/>`,
+      s.id.startsWith('fail-') ? s.label : `ok, ${s.label}`,
+    );
   for (const kind of Object.keys(ACTION_STYLE) as ActionKind[]) {
     if (!actions.some((a) => a.kind === kind)) continue;
     const st = ACTION_STYLE[kind];
-    item(`<line x1="7" x2="7" y1="0" y2="14" stroke="${st.colour}" stroke-width="2"${st.dash ? ` stroke-dasharray="${st.dash}"` : ''}/>`, st.name);
+    item(
+      `<line x1="7" x2="7" y1="0" y2="14" stroke="${st.colour}" stroke-width="2"${st.dash ? ` stroke-dasharray="${st.dash}"` : ''}/>`,
+      st.name,
+    );
   }
   out.push(...items);
   const height = Math.ceil((items.length ? ly + 24 : legendTop) + 4);

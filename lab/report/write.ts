@@ -31,12 +31,22 @@ export interface SummaryEntry extends Omit<SummaryRow, 'href'> {
 }
 
 /** Writes `dir`/summary.html with links relative to it, so the whole tree can be moved or archived. */
-export function writeSummary(dir: string, entries: readonly SummaryEntry[], opts: { title?: string; startedAt?: string } = {}): string {
+export function writeSummary(
+  dir: string,
+  entries: readonly SummaryEntry[],
+  opts: { title?: string; startedAt?: string } = {},
+): string {
   mkdirSync(dir, { recursive: true });
   const path = join(dir, 'summary.html');
   const rows: SummaryRow[] = entries.map(({ reportPath, ...row }) => ({
     ...row,
-    href: reportPath === undefined ? undefined : relative(dirname(resolve(path)), resolve(reportPath)).split(sep).map(encodeURIComponent).join('/'),
+    href:
+      reportPath === undefined
+        ? undefined
+        : relative(dirname(resolve(path)), resolve(reportPath))
+            .split(sep)
+            .map(encodeURIComponent)
+            .join('/'),
   }));
   writeAtomic(path, renderSummary(rows, opts));
   return path;

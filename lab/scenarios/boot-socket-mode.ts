@@ -1,4 +1,12 @@
-import { PHOENIX_JOB, SOCKET_PERMISSIONS_JOB, SOCKET_UNIT, systemd, systemdBoot, upstart, upstartBoot } from './configs';
+import {
+  PHOENIX_JOB,
+  SOCKET_PERMISSIONS_JOB,
+  SOCKET_UNIT,
+  systemd,
+  systemdBoot,
+  upstart,
+  upstartBoot,
+} from './configs';
 import type { ScenarioContext } from './context';
 import { sleep } from './context';
 import { Judge } from './judge';
@@ -11,13 +19,15 @@ const LATER = 'same job added after boot';
 
 type F = PhaseFacts & { modeAtBoot: string; modeAddedLater: string };
 
-const stat = async (ctx: ScenarioContext) => (await ctx.sh(`stat -c '%U:%G %a' ${SOCK} 2>/dev/null || echo absent`)).stdout.trim();
+const stat = async (ctx: ScenarioContext) =>
+  (await ctx.sh(`stat -c '%U:%G %a' ${SOCK} 2>/dev/null || echo absent`)).stdout.trim();
 
 /** The same job file, two outcomes: the bridge's umask differs before and after it daemonises. */
 export const bootSocketMode: Scenario<F> = {
   name: 'boot-socket-mode',
   title: 'the same job: 502 when present at boot, 200 when added later',
-  story: 'The app works after a deploy that added the job, then after the next reboot every request is a 502, with nothing changed.',
+  story:
+    'The app works after a deploy that added the job, then after the next reboot every request is a 502, with nothing changed.',
   expect: {
     precise: {
       applicable: true,
@@ -26,12 +36,17 @@ export const bootSocketMode: Scenario<F> = {
     },
     bookworm: {
       applicable: true,
-      expect: "systemd creates the socket with the unit's SocketMode=/SocketGroup= whenever it binds it: root:www-data 0660 at boot and again when the same unit is added later; 200 both times",
+      expect:
+        "systemd creates the socket with the unit's SocketMode=/SocketGroup= whenever it binds it: root:www-data 0660 at boot and again when the same unit is added later; 200 both times",
     },
   },
   boot: (flavour) =>
     flavour === 'precise'
-      ? upstartBoot(upstart.strategy('bridge-inplace'), 'phoenix.conf = bridge-inplace.conf present at boot; socket-permissions.conf removed', { remove: [SOCKET_PERMISSIONS_JOB] })
+      ? upstartBoot(
+          upstart.strategy('bridge-inplace'),
+          'phoenix.conf = bridge-inplace.conf present at boot; socket-permissions.conf removed',
+          { remove: [SOCKET_PERMISSIONS_JOB] },
+        )
       : systemdBoot(systemd.service(), 'phoenix.socket + phoenix.service as shipped'),
   async run(ctx) {
     const modeAtBoot = await stat(ctx);
@@ -45,12 +60,20 @@ export const bootSocketMode: Scenario<F> = {
         await sleep(500);
         await ctx.must(`rm -f ${SOCK}`);
       });
-      await ctx.applyConfig('phoenix.conf', upstart.strategy('bridge-inplace'), 'lab apply phoenix.conf (the same file, added after boot)');
+      await ctx.applyConfig(
+        'phoenix.conf',
+        upstart.strategy('bridge-inplace'),
+        'lab apply phoenix.conf (the same file, added after boot)',
+      );
     } else {
       await ctx.act('apply', 'systemctl stop phoenix.socket phoenix.service; rm the socket unit; daemon-reload', () =>
         ctx.must(`systemctl stop phoenix.socket phoenix.service && rm -f ${SOCKET_UNIT} && systemctl daemon-reload`),
       );
-      await ctx.applyConfig('phoenix.socket', systemd.socket(), 'lab apply phoenix.socket (the same unit, added after boot)');
+      await ctx.applyConfig(
+        'phoenix.socket',
+        systemd.socket(),
+        'lab apply phoenix.socket (the same unit, added after boot)',
+      );
     }
     await sleep(300);
     const modeAddedLater = await stat(ctx);

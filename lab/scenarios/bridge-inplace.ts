@@ -18,12 +18,22 @@ type F = {
 export const bridgeInplace: Scenario<F> = {
   name: 'bridge-inplace',
   title: `socket bridge + phoenix, ${UPGRADES} in-place USR2 upgrades under load`,
-  story: 'Deploys by USR2 several times a day behind nginx: nobody should ever see an error, and `initctl status` must keep naming the live master.',
+  story:
+    'Deploys by USR2 several times a day behind nginx: nobody should ever see an error, and `initctl status` must keep naming the live master.',
   expect: {
-    precise: { applicable: true, expect: `no failed request across ${UPGRADES} upgrades; upstart tracks the same live PID throughout; every upgrade serves a new generation` },
-    bookworm: { applicable: true, expect: `no failed request across ${UPGRADES} upgrades; systemd's MainPID stays the same master throughout` },
+    precise: {
+      applicable: true,
+      expect: `no failed request across ${UPGRADES} upgrades; upstart tracks the same live PID throughout; every upgrade serves a new generation`,
+    },
+    bookworm: {
+      applicable: true,
+      expect: `no failed request across ${UPGRADES} upgrades; systemd's MainPID stays the same master throughout`,
+    },
   },
-  boot: (flavour) => (flavour === 'precise' ? upstartBoot(upstart.strategy('bridge-inplace'), 'phoenix.conf = strategies/bridge-inplace.conf') : systemdBoot(systemd.service(), 'phoenix.socket + phoenix.service as shipped (in-place)')),
+  boot: (flavour) =>
+    flavour === 'precise'
+      ? upstartBoot(upstart.strategy('bridge-inplace'), 'phoenix.conf = strategies/bridge-inplace.conf')
+      : systemdBoot(systemd.service(), 'phoenix.socket + phoenix.service as shipped (in-place)'),
   async run(ctx) {
     await ctx.warmUp();
     const before = await ctx.inspect();
@@ -48,11 +58,18 @@ export const bridgeInplace: Scenario<F> = {
     j.equal('failed requests', 0, c.failed).note(`failures: ${failuresText(c)}`);
     j.atLeast('requests sent', 200, c.sent);
     const same = f.trackedAfterEach.every((p) => p === f.trackedBefore);
-    j.check('pid init tracks after each upgrade', `always ${f.trackedBefore}`, f.trackedAfterEach.map((p) => p ?? 'none').join(','), same);
+    j.check(
+      'pid init tracks after each upgrade',
+      `always ${f.trackedBefore}`,
+      f.trackedAfterEach.map((p) => p ?? 'none').join(','),
+      same,
+    );
     j.atLeast('generations that served', UPGRADES + 1, f.generationsServed);
     j.equal('masters running at the end', 1, f.masters);
     const took = f.upgradeMs.filter((n): n is number => n !== null);
-    j.note(`USR2 to new generation serving: ${took.join(', ')} ms; longest gap ${c.longestGapMs} ms; p99 ${c.latencyMs.p99} ms`);
+    j.note(
+      `USR2 to new generation serving: ${took.join(', ')} ms; longest gap ${c.longestGapMs} ms; p99 ${c.latencyMs.p99} ms`,
+    );
     return j.verdict();
   },
 };

@@ -11,7 +11,8 @@ import type { Scenario } from './types';
 export const bridgeReexecNopid: Scenario<ReexecFacts> = {
   name: 'bridge-reexec-nopid',
   title: 'socket bridge + phoenix without a pid file, one reexec upgrade: two masters',
-  story: 'After a deploy, responses come from two versions of the app at random, memory use doubles, and `initctl status` knows only one of the two masters.',
+  story:
+    'After a deploy, responses come from two versions of the app at random, memory use doubles, and `initctl status` knows only one of the two masters.',
   expect: {
     precise: {
       applicable: true,
@@ -20,24 +21,43 @@ export const bridgeReexecNopid: Scenario<ReexecFacts> = {
     },
     bookworm: {
       applicable: true,
-      expect: 'the pid file plays no part under systemd: as in bridge-reexec, the main PID exits, systemd stops the whole cgroup and socket activation starts one fresh master; never two masters; no request fails',
+      expect:
+        'the pid file plays no part under systemd: as in bridge-reexec, the main PID exits, systemd stops the whole cgroup and socket activation starts one fresh master; never two masters; no request fails',
     },
   },
   boot: (flavour) =>
     flavour === 'precise'
-      ? upstartBoot(upstart.withoutPidFile(upstart.strategy('bridge-reexec')), 'phoenix.conf = strategies/bridge-reexec.conf without --pid')
-      : systemdBoot(edit(systemd.reexec(systemd.service()), / --pid \/run\/phoenix\/phoenix\.pid/, '', 'no pid file'), 'phoenix.service with --upgrade reexec --quit-oldbin, without --pid'),
+      ? upstartBoot(
+          upstart.withoutPidFile(upstart.strategy('bridge-reexec')),
+          'phoenix.conf = strategies/bridge-reexec.conf without --pid',
+        )
+      : systemdBoot(
+          edit(systemd.reexec(systemd.service()), / --pid \/run\/phoenix\/phoenix\.pid/, '', 'no pid file'),
+          'phoenix.service with --upgrade reexec --quit-oldbin, without --pid',
+        ),
   run: (ctx) => reexecUnderLoad(ctx, { watchMs: 4000 }),
   verdict({ flavour, continuity: c, facts: f }) {
     const j = new Judge();
     if (flavour === 'precise') {
-      j.check('upstart after the upgrade', 'lost the master', f.initLostAfterMs === null ? 'still tracking' : `lost it ${f.initLostAfterMs} ms after USR2`, f.initLostAfterMs !== null);
+      j.check(
+        'upstart after the upgrade',
+        'lost the master',
+        f.initLostAfterMs === null ? 'still tracking' : `lost it ${f.initLostAfterMs} ms after USR2`,
+        f.initLostAfterMs !== null,
+      );
       j.atLeast('bridge starts of the job after the upgrade', 1, f.restartsAfterUpgrade);
       j.equal('most masters serving at once', 2, f.maxServingMasters);
       j.atLeast('generations answering after the upgrade', 2, f.generationsAfter.length);
-      j.note(`generations after the upgrade: ${f.generationsAfter.join(', ')}; socket events counted: ${f.socketEvents}`);
+      j.note(
+        `generations after the upgrade: ${f.generationsAfter.join(', ')}; socket events counted: ${f.socketEvents}`,
+      );
     } else {
-      j.check('systemd after MainPID exited', 'service deactivated, cgroup stopped', `${f.deactivations} deactivation(s)`, f.deactivations >= 1);
+      j.check(
+        'systemd after MainPID exited',
+        'service deactivated, cgroup stopped',
+        `${f.deactivations} deactivation(s)`,
+        f.deactivations >= 1,
+      );
       j.equal('most masters serving at once', 1, f.maxServingMasters);
     }
     j.equal('failed requests', 0, c.failed).note(`failures: ${failuresText(c)}; longest gap ${c.longestGapMs} ms`);

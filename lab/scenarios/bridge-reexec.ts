@@ -10,7 +10,8 @@ import type { Scenario } from './types';
 export const bridgeReexec: Scenario<ReexecFacts> = {
   name: 'bridge-reexec',
   title: 'socket bridge + phoenix, one reexec USR2 upgrade under load',
-  story: "After a USR2 deploy `initctl status app` says stop/waiting although the site is up; the next deploy or a restart through init then does something odd, because init lost the master.",
+  story:
+    'After a USR2 deploy `initctl status app` says stop/waiting although the site is up; the next deploy or a restart through init then does something odd, because init lost the master.',
   expect: {
     precise: {
       applicable: true,
@@ -20,30 +21,55 @@ export const bridgeReexec: Scenario<ReexecFacts> = {
     bookworm: {
       applicable: true,
       expect:
-        "MainPID (the old master) exits with status 0, so systemd deactivates the service and stops what is left of its cgroup, the re-executed master included (SIGQUIT, graceful); phoenix.socket keeps the socket, the next connection starts a fresh master (generation 1 again); requests wait in the socket meanwhile, so none fails; never two masters",
+        'MainPID (the old master) exits with status 0, so systemd deactivates the service and stops what is left of its cgroup, the re-executed master included (SIGQUIT, graceful); phoenix.socket keeps the socket, the next connection starts a fresh master (generation 1 again); requests wait in the socket meanwhile, so none fails; never two masters',
     },
   },
   boot: (flavour) =>
     flavour === 'precise'
-      ? upstartBoot(upstart.strategy('bridge-reexec'), 'phoenix.conf = strategies/bridge-reexec.conf (--upgrade reexec --quit-oldbin)')
+      ? upstartBoot(
+          upstart.strategy('bridge-reexec'),
+          'phoenix.conf = strategies/bridge-reexec.conf (--upgrade reexec --quit-oldbin)',
+        )
       : systemdBoot(systemd.reexec(systemd.service()), 'phoenix.service with --upgrade reexec --quit-oldbin'),
   run: (ctx) => reexecUnderLoad(ctx, { watchMs: 4000 }),
   verdict({ flavour, continuity: c, facts: f }) {
     const j = new Judge();
     if (flavour === 'precise') {
-      j.check('upstart after the upgrade', 'stop/waiting (tracks no master)', f.initLostAfterMs === null ? 'still tracking' : `lost it ${f.initLostAfterMs} ms after USR2`, f.initLostAfterMs !== null);
-      j.check('a master served that upstart does not track', 'yes', f.untrackedServing ? 'yes' : 'no', f.untrackedServing);
+      j.check(
+        'upstart after the upgrade',
+        'stop/waiting (tracks no master)',
+        f.initLostAfterMs === null ? 'still tracking' : `lost it ${f.initLostAfterMs} ms after USR2`,
+        f.initLostAfterMs !== null,
+      );
+      j.check(
+        'a master served that upstart does not track',
+        'yes',
+        f.untrackedServing ? 'yes' : 'no',
+        f.untrackedServing,
+      );
       j.atLeast('bridge starts of the job after the upgrade', 1, f.restartsAfterUpgrade);
       j.atLeast('of which refused: another master is running', 1, f.refusedStarts);
       j.equal('most masters serving at once', 1, f.maxServingMasters);
       j.note(`socket events counted: ${f.socketEvents}`);
     } else {
-      j.check('systemd after MainPID exited', 'service deactivated, cgroup stopped', `${f.deactivations} deactivation(s)`, f.deactivations >= 1);
+      j.check(
+        'systemd after MainPID exited',
+        'service deactivated, cgroup stopped',
+        `${f.deactivations} deactivation(s)`,
+        f.deactivations >= 1,
+      );
       j.atLeast('fresh invocations started by socket activation', 1, f.restartsAfterUpgrade);
       j.equal('most masters serving at once', 1, f.maxServingMasters);
-      j.check('generation serving at the end', 'a fresh master (generation 1)', f.generationsAfter.join(','), f.generationsAfter.includes(1));
+      j.check(
+        'generation serving at the end',
+        'a fresh master (generation 1)',
+        f.generationsAfter.join(','),
+        f.generationsAfter.includes(1),
+      );
     }
-    j.equal('failed requests', 0, c.failed).note(`failures: ${failuresText(c)}; longest gap ${c.longestGapMs} ms; p99 ${c.latencyMs.p99} ms, max ${c.latencyMs.max} ms`);
+    j.equal('failed requests', 0, c.failed).note(
+      `failures: ${failuresText(c)}; longest gap ${c.longestGapMs} ms; p99 ${c.latencyMs.p99} ms, max ${c.latencyMs.max} ms`,
+    );
     j.note(`masters started in the run: ${f.mastersStarted}; ${f.initStateAfter}`);
     return j.verdict();
   },

@@ -17,7 +17,25 @@ import { bootSocketMode } from './boot-socket-mode';
 import type { Scenario } from './types';
 
 /** Every scenario, in the order `lab scenario list` shows and `run --all` runs them. */
-export const CATALOGUE: readonly Scenario[] = [bridgeInplace, bridgeReexec, bridgeReexecNopid, execRespawnReexec, masterKilled, masterKilledRespawn, workerKilled, workerTimeout, initctlRestart, initctlStopStart, socketPermissions, nginxReload, slowRequests, containerRestart, herder, reloadConfiguration, bootSocketMode];
+export const CATALOGUE: readonly Scenario[] = [
+  bridgeInplace,
+  bridgeReexec,
+  bridgeReexecNopid,
+  execRespawnReexec,
+  masterKilled,
+  masterKilledRespawn,
+  workerKilled,
+  workerTimeout,
+  initctlRestart,
+  initctlStopStart,
+  socketPermissions,
+  nginxReload,
+  slowRequests,
+  containerRestart,
+  herder,
+  reloadConfiguration,
+  bootSocketMode,
+];
 
 export function findScenario(name: string): Scenario | undefined {
   return CATALOGUE.find((s) => s.name === name);

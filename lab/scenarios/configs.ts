@@ -38,9 +38,16 @@ export type Strategy = 'bridge-inplace' | 'bridge-reexec' | 'exec-respawn' | 'he
 export const upstart = {
   strategy: (name: Strategy): string => conf('upstart', 'strategies', `${name}.conf`),
   /** `respawn` added to a bridge job: what people try after a master died once. */
-  withRespawn: (job: string): string => edit(job, /^console log$/m, 'console log\n\n# added by the lab: respawn a master that dies\nrespawn\nrespawn limit 10 5', 'respawn'),
+  withRespawn: (job: string): string =>
+    edit(
+      job,
+      /^console log$/m,
+      'console log\n\n# added by the lab: respawn a master that dies\nrespawn\nrespawn limit 10 5',
+      'respawn',
+    ),
   /** the master no longer writes a pid file, so nothing stops a second master starting */
-  withoutPidFile: (job: string): string => edit(job, /^\s*--pid \/var\/run\/phoenix\/phoenix\.pid \\$/, DROP_LINE, 'no pid file'),
+  withoutPidFile: (job: string): string =>
+    edit(job, /^\s*--pid \/var\/run\/phoenix\/phoenix\.pid \\$/, DROP_LINE, 'no pid file'),
   reexec: (job: string): string => edit(job, '--upgrade in-place', '--upgrade reexec \\\n    --quit-oldbin', 'reexec'),
   timeout: (job: string, seconds: number): string => edit(job, '--timeout 30', `--timeout ${seconds}`, 'timeout'),
 };
@@ -52,12 +59,20 @@ export const systemd = {
   timeout: (unit: string, seconds: number): string => edit(unit, '--timeout 30', `--timeout ${seconds}`, 'timeout'),
   /** The bridge's boot-time socket, as systemd would make it if told to: root:root 0755. */
   socketMode: (unit: string, group: string, mode: string): string =>
-    edit(edit(unit, /^SocketGroup=.*$/m, `SocketGroup=${group}`, 'socket group'), /^SocketMode=.*$/m, `SocketMode=${mode}`, 'socket mode'),
+    edit(
+      edit(unit, /^SocketGroup=.*$/m, `SocketGroup=${group}`, 'socket group'),
+      /^SocketMode=.*$/m,
+      `SocketMode=${mode}`,
+      'socket mode',
+    ),
   /**
    * systemd's counterpart of upstart's `exec` + `respawn`: phoenix binds its own socket
    * (no socket unit), Restart=always, and upstart's respawn limit (10 in 5 s) as StartLimit.
    */
-  ownSocketService: (execStart: string, description: string): string => `# phoenix.service written by the lab (scenario): ${description}
+  ownSocketService: (
+    execStart: string,
+    description: string,
+  ): string => `# phoenix.service written by the lab (scenario): ${description}
 [Unit]
 Description=${description}
 StartLimitIntervalSec=5
@@ -77,7 +92,8 @@ WantedBy=multi-user.target
 `,
 };
 
-export const OWN_SOCKET_ARGS = '--listen unix:/run/phoenix/phoenix.sock --socket-group www-data --socket-mode 0660 --workers 2 --pid /run/phoenix/phoenix.pid --timeout 30';
+export const OWN_SOCKET_ARGS =
+  '--listen unix:/run/phoenix/phoenix.sock --socket-group www-data --socket-mode 0660 --workers 2 --pid /run/phoenix/phoenix.pid --timeout 30';
 
 /** Boot with this upstart job as /etc/init/phoenix.conf. */
 export function upstartBoot(job: string, label: string, extra: Partial<BootSpec> = {}): BootSpec {

@@ -1,4 +1,4 @@
-import { shippedBoot, systemd, upstart } from './configs';
+import { shippedBoot } from './configs';
 import { sleep } from './context';
 import { Judge, failuresText } from './judge';
 import { firstSuccessAfter } from './load';
@@ -23,7 +23,8 @@ type F = {
 export const containerRestart: Scenario<F> = {
   name: 'container-restart',
   title: 'SIGTERM to PID 1, then docker restart of the lab, under load',
-  story: "A host reboot or `docker restart` of an old upstart container: does the app come back by itself, or do a stale socket and pid file keep it down until someone logs in?",
+  story:
+    'A host reboot or `docker restart` of an old upstart container: does the app come back by itself, or do a stale socket and pid file keep it down until someone logs in?',
   expect: {
     precise: {
       applicable: true,
@@ -44,7 +45,13 @@ export const containerRestart: Scenario<F> = {
     await ctx.act('docker', 'docker kill -s TERM (to PID 1)', () => ctx.container.kill({ signal: 'SIGTERM' }));
     await sleep(1000);
     const afterTerm = await ctx.inspect();
-    const list = (await ctx.sh(ctx.flavour === 'precise' ? '/sbin/initctl list' : 'systemctl list-units --no-legend --state=running --type=service')).stdout;
+    const list = (
+      await ctx.sh(
+        ctx.flavour === 'precise'
+          ? '/sbin/initctl list'
+          : 'systemctl list-units --no-legend --state=running --type=service',
+      )
+    ).stdout;
     const servedAfterTerm = (await ctx.get()).status === 200;
     await sleep(500);
     const restartAt = ctx.now();
@@ -61,26 +68,52 @@ export const containerRestart: Scenario<F> = {
     const serving = servingMasters(s);
     return {
       initAfterTerm: initState(afterTerm),
-      jobsRunningAfterTerm: ctx.flavour === 'precise' ? list.split('\n').filter((l) => /start\/running/.test(l)).length : list.split('\n').filter((l) => l.trim()).length,
+      jobsRunningAfterTerm:
+        ctx.flavour === 'precise'
+          ? list.split('\n').filter((l) => /start\/running/.test(l)).length
+          : list.split('\n').filter((l) => l.trim()).length,
       servedAfterTerm,
       restartMs,
       backAfterMs: back === undefined ? null : Math.round(back - restartAt),
       failedAcrossRestart: records.filter((r) => r.error && r.end >= restartAt).length,
-      pidFileLive: s.pidFile !== undefined && s.pidFile === s.init.trackedPid && serving.some((m) => m.pid === s.pidFile),
+      pidFileLive:
+        s.pidFile !== undefined && s.pidFile === s.init.trackedPid && serving.some((m) => m.pid === s.pidFile),
       initAfterRestart: initState(s),
     };
   },
   verdict({ flavour, continuity: c, facts: f }) {
     const j = new Judge();
     if (flavour === 'precise') {
-      j.check('upstart after SIGTERM', 'forgot every job (phoenix stop/waiting, nothing start/running)', `phoenix ${f.initAfterTerm}, ${f.jobsRunningAfterTerm} job(s) running`, f.initAfterTerm === 'stop/waiting' && f.jobsRunningAfterTerm === 0);
+      j.check(
+        'upstart after SIGTERM',
+        'forgot every job (phoenix stop/waiting, nothing start/running)',
+        `phoenix ${f.initAfterTerm}, ${f.jobsRunningAfterTerm} job(s) running`,
+        f.initAfterTerm === 'stop/waiting' && f.jobsRunningAfterTerm === 0,
+      );
     } else {
-      j.check('systemd after SIGTERM', 'phoenix.service still active/running', f.initAfterTerm, f.initAfterTerm === 'active/running');
+      j.check(
+        'systemd after SIGTERM',
+        'phoenix.service still active/running',
+        f.initAfterTerm,
+        f.initAfterTerm === 'active/running',
+      );
     }
     j.check('the app answered after SIGTERM', 'yes', f.servedAfterTerm ? 'yes' : 'no', f.servedAfterTerm);
-    j.check('the app is back by itself after docker restart', 'within 10 s', f.backAfterMs === null ? 'never' : `after ${f.backAfterMs} ms`, f.backAfterMs !== null && f.backAfterMs <= 10_000);
-    j.check('pid file after the restart', 'names the live master init tracks', f.pidFileLive ? 'yes' : 'no', f.pidFileLive);
-    j.note(`docker restart took ${f.restartMs} ms; ${f.failedAcrossRestart} requests failed across it (${failuresText(c)}); init after the restart: ${f.initAfterRestart}`);
+    j.check(
+      'the app is back by itself after docker restart',
+      'within 10 s',
+      f.backAfterMs === null ? 'never' : `after ${f.backAfterMs} ms`,
+      f.backAfterMs !== null && f.backAfterMs <= 10_000,
+    );
+    j.check(
+      'pid file after the restart',
+      'names the live master init tracks',
+      f.pidFileLive ? 'yes' : 'no',
+      f.pidFileLive,
+    );
+    j.note(
+      `docker restart took ${f.restartMs} ms; ${f.failedAcrossRestart} requests failed across it (${failuresText(c)}); init after the restart: ${f.initAfterRestart}`,
+    );
     return j.verdict();
   },
 };

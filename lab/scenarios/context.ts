@@ -74,7 +74,10 @@ export class ScenarioContext {
   /** sh that must succeed: its output, or an error with what the container said. */
   async must(script: string): Promise<string> {
     const r = await this.sh(script);
-    if (r.code !== 0) throw new Error(`in the ${this.flavour} container, \`${script}\` exited ${r.code}: ${(r.stderr || r.stdout).trim()}`);
+    if (r.code !== 0)
+      throw new Error(
+        `in the ${this.flavour} container, \`${script}\` exited ${r.code}: ${(r.stderr || r.stdout).trim()}`,
+      );
     return r.stdout;
   }
 
@@ -137,7 +140,12 @@ export class ScenarioContext {
       } catch {
         master = undefined;
       }
-      return { status: res.statusCode, pid: typeof pid === 'string' ? Number(pid) : undefined, generation: typeof gen === 'string' ? Number(gen) : undefined, master };
+      return {
+        status: res.statusCode,
+        pid: typeof pid === 'string' ? Number(pid) : undefined,
+        generation: typeof gen === 'string' ? Number(gen) : undefined,
+        master,
+      };
     } catch {
       return { status: 0 };
     }
@@ -196,7 +204,10 @@ export class ScenarioContext {
 
   /** phoenix's lifecycle lines and error messages: the job's upstart log, or the unit's journal. */
   async wrapperLog(): Promise<string> {
-    const cmd = this.flavour === 'precise' ? 'cat /var/log/upstart/phoenix.log 2>/dev/null' : 'journalctl --no-pager -o cat -u phoenix.service 2>/dev/null';
+    const cmd =
+      this.flavour === 'precise'
+        ? 'cat /var/log/upstart/phoenix.log 2>/dev/null'
+        : 'journalctl --no-pager -o cat -u phoenix.service 2>/dev/null';
     return (await this.sh(cmd)).stdout;
   }
 
@@ -204,7 +215,10 @@ export class ScenarioContext {
   async socketEventTimes(): Promise<number[]> {
     if (this.flavour !== 'precise') return [];
     const r = await this.sh('cut -d" " -f1 /var/log/phoenix-socket-events.log 2>/dev/null');
-    return r.stdout.split('\n').map((l) => Math.round(Number(l) * 1000)).filter((n) => Number.isFinite(n) && n > 0);
+    return r.stdout
+      .split('\n')
+      .map((l) => Math.round(Number(l) * 1000))
+      .filter((n) => Number.isFinite(n) && n > 0);
   }
 
   /** upstart: lines the socket-event-counter job wrote, one per `socket` event it saw. */

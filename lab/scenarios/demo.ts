@@ -31,11 +31,22 @@ export interface DemoIO {
 const SOCK = '/var/run/phoenix/phoenix.sock';
 const STEPS = 6;
 
-async function step(io: DemoIO, n: number, title: string, will: string, act: () => Promise<string[]>, look: (seen: string[]) => string[]): Promise<void> {
+async function step(
+  io: DemoIO,
+  n: number,
+  title: string,
+  will: string,
+  act: () => Promise<string[]>,
+  look: (seen: string[]) => string[],
+): Promise<void> {
   io.out(`\n=== step ${n}/${STEPS}: ${title} ===\n`);
   io.out(`What I will do: ${will}\n\n`);
   const seen = await act();
-  io.out(`${seen.map((l) => `  ${l}`).join('\n')}\n\nWhat to look at:\n${look(seen).map((l) => `  - ${l}`).join('\n')}\n`);
+  io.out(
+    `${seen.map((l) => `  ${l}`).join('\n')}\n\nWhat to look at:\n${look(seen)
+      .map((l) => `  - ${l}`)
+      .join('\n')}\n`,
+  );
 }
 
 async function act(flavour: Flavour, image: string, boot: BootSpec, io: DemoIO): Promise<Session> {
@@ -43,7 +54,10 @@ async function act(flavour: Flavour, image: string, boot: BootSpec, io: DemoIO):
 }
 
 /** One act of the demo as a run folder with its report, like a scenario's. */
-async function saveAct(s: Session, o: { name: string; title: string; story: string; expect: string; verdict: Verdict; startedAt: string; t: number }): Promise<ScenarioResult> {
+async function saveAct(
+  s: Session,
+  o: { name: string; title: string; story: string; expect: string; verdict: Verdict; startedAt: string; t: number },
+): Promise<ScenarioResult> {
   const records = await s.ctx.allRecords();
   const after = await s.ctx.inspect();
   const logs = await collectLogs(s.ctx);
@@ -71,7 +85,9 @@ async function saveAct(s: Session, o: { name: string; title: string; story: stri
 
 async function environ(ctx: ScenarioContext, pid: number | undefined): Promise<string> {
   if (!pid) return '(no master)';
-  const r = await ctx.sh(`tr '\\000' '\\n' < /proc/${pid}/environ | grep -E '^(UPSTART_EVENTS|UPSTART_FDS|LISTEN_FDS|LISTEN_PID)=' | tr '\\n' ' '`);
+  const r = await ctx.sh(
+    `tr '\\000' '\\n' < /proc/${pid}/environ | grep -E '^(UPSTART_EVENTS|UPSTART_FDS|LISTEN_FDS|LISTEN_PID)=' | tr '\\n' ' '`,
+  );
   return r.stdout.trim() || '(none of UPSTART_FDS, LISTEN_FDS)';
 }
 
@@ -79,7 +95,9 @@ async function actOne(flavour: Flavour, image: string, io: DemoIO): Promise<Scen
   const precise = flavour === 'precise';
   const init = precise ? 'upstart 1.5' : 'systemd';
   const owner = precise ? 'upstart-socket-bridge' : 'systemd (phoenix.socket)';
-  const boot = precise ? upstartBoot(upstart.strategy('bridge-inplace'), 'phoenix.conf = strategies/bridge-inplace.conf') : systemdBoot(systemd.service(), 'phoenix.socket + phoenix.service as shipped');
+  const boot = precise
+    ? upstartBoot(upstart.strategy('bridge-inplace'), 'phoenix.conf = strategies/bridge-inplace.conf')
+    : systemdBoot(systemd.service(), 'phoenix.socket + phoenix.service as shipped');
   const startedAt = new Date().toISOString();
   const t = Date.now();
   let s: Session | undefined;
@@ -94,7 +112,10 @@ async function actOne(flavour: Flavour, image: string, io: DemoIO): Promise<Scen
         const st = await s.ctx.inspect();
         return [`lab on ${s.ctx.origin}`, ...formatStatus(st).split('\n')];
       },
-      () => [`phoenix is ${precise ? 'stop/waiting' : 'inactive'} and no master runs, yet the socket exists: ${owner} made it and listens on it`, `the socket's owner and mode: nginx's www-data workers must be able to connect (root:www-data 0660 here)`],
+      () => [
+        `phoenix is ${precise ? 'stop/waiting' : 'inactive'} and no master runs, yet the socket exists: ${owner} made it and listens on it`,
+        `the socket's owner and mode: nginx's www-data workers must be able to connect (root:www-data 0660 here)`,
+      ],
     );
     await io.pause();
     const ctx = (s as Session).ctx;
@@ -108,11 +129,20 @@ async function actOne(flavour: Flavour, image: string, io: DemoIO): Promise<Scen
         const ms = await ctx.warmUp();
         const st = await ctx.inspect();
         tracked = st.init.trackedPid;
-        const lines = [`first 200 after ${ms} ms`, ...formatStatus(st).split('\n'), `master ${tracked ?? '?'} environment: ${await environ(ctx, tracked)}`];
+        const lines = [
+          `first 200 after ${ms} ms`,
+          ...formatStatus(st).split('\n'),
+          `master ${tracked ?? '?'} environment: ${await environ(ctx, tracked)}`,
+        ];
         if (precise) lines.push(`socket events counted by socket-event-counter: ${await ctx.socketEvents()}`);
         return lines;
       },
-      () => [`${init} now tracks master ${tracked ?? '?'}: the process it started`, precise ? 'UPSTART_EVENTS=socket and UPSTART_FDS=N: the bridge handed over its own listening socket (N changes from boot to boot)' : 'LISTEN_FDS=1 and LISTEN_PID = the master itself: systemd passed the socket as fd 3'],
+      () => [
+        `${init} now tracks master ${tracked ?? '?'}: the process it started`,
+        precise
+          ? 'UPSTART_EVENTS=socket and UPSTART_FDS=N: the bridge handed over its own listening socket (N changes from boot to boot)'
+          : 'LISTEN_FDS=1 and LISTEN_PID = the master itself: systemd passed the socket as fd 3',
+      ],
     );
     await io.pause();
     let verdict: Verdict | undefined;
@@ -130,12 +160,23 @@ async function actOne(flavour: Flavour, image: string, io: DemoIO): Promise<Scen
         const c = summarize(await load.stop());
         const j = new Judge();
         j.equal('failed requests', 0, c.failed);
-        j.check(`pid ${init} tracks after each upgrade`, `always ${tracked}`, trace.trackedAfter.join(','), trace.trackedAfter.every((p) => p === tracked));
-        j.note(`failures: ${failuresText(c)}; ${c.sent} requests; ${c.generations.length} generations served; longest gap ${c.longestGapMs} ms`);
+        j.check(
+          `pid ${init} tracks after each upgrade`,
+          `always ${tracked}`,
+          trace.trackedAfter.join(','),
+          trace.trackedAfter.every((p) => p === tracked),
+        );
+        j.note(
+          `failures: ${failuresText(c)}; ${c.sent} requests; ${c.generations.length} generations served; longest gap ${c.longestGapMs} ms`,
+        );
         verdict = j.verdict();
         return [`${verdict.outcome}`, ...verdict.reasons];
       },
-      () => ['0 failed requests while 5 generations of workers replaced each other', `the pid ${init} tracks never changed: its view stays true across upgrades`, 'in the report: the timeline changes colour at every USR2 marker, with no red'],
+      () => [
+        '0 failed requests while 5 generations of workers replaced each other',
+        `the pid ${init} tracks never changed: its view stays true across upgrades`,
+        'in the report: the timeline changes colour at every USR2 marker, with no red',
+      ],
     );
     return await saveAct(s as Session, {
       name: 'demo-1-inplace',
@@ -154,8 +195,14 @@ async function actOne(flavour: Flavour, image: string, io: DemoIO): Promise<Scen
 async function actThree(flavour: Flavour, image: string, io: DemoIO): Promise<ScenarioResult> {
   const precise = flavour === 'precise';
   const boot = precise
-    ? upstartBoot(upstart.strategy('bridge-inplace'), 'bridge-inplace.conf present at boot, socket-permissions.conf removed', { remove: [SOCKET_PERMISSIONS_JOB] })
-    : systemdBoot(systemd.service(), 'phoenix.socket with SocketGroup=root SocketMode=0755', { files: { [SOCKET_UNIT]: systemd.socketMode(systemd.socket(), 'root', '0755') } });
+    ? upstartBoot(
+        upstart.strategy('bridge-inplace'),
+        'bridge-inplace.conf present at boot, socket-permissions.conf removed',
+        { remove: [SOCKET_PERMISSIONS_JOB] },
+      )
+    : systemdBoot(systemd.service(), 'phoenix.socket with SocketGroup=root SocketMode=0755', {
+        files: { [SOCKET_UNIT]: systemd.socketMode(systemd.socket(), 'root', '0755') },
+      });
   const startedAt = new Date().toISOString();
   const t = Date.now();
   let s: Session | undefined;
@@ -166,7 +213,7 @@ async function actThree(flavour: Flavour, image: string, io: DemoIO): Promise<Sc
       5,
       'the permission failure',
       precise
-        ? 'boot a lab the way a stock 12.04 boots it: the job present at boot and nothing to fix the socket\'s mode; then send traffic'
+        ? "boot a lab the way a stock 12.04 boots it: the job present at boot and nothing to fix the socket's mode; then send traffic"
         : 'boot a lab whose phoenix.socket makes the socket root-owned 0755 (what the bridge does at boot); then send traffic',
       async () => {
         s = await act(flavour, image, boot, io);
@@ -177,9 +224,17 @@ async function actThree(flavour: Flavour, image: string, io: DemoIO): Promise<Sc
         const mode = (await ctx.sh(`stat -c '%U:%G %a' ${SOCK}`)).stdout.trim();
         const err = (await ctx.sh('grep -m1 "Permission denied" /var/log/nginx/phoenix-error.log')).stdout.trim();
         const c = summarize(ctx.loadHandle?.records ?? []);
-        return [`socket ${SOCK}: ${mode}`, `requests so far: ${c.sent}, failed ${failuresText(c)}`, `nginx error log: ${err || '(no line yet)'}`];
+        return [
+          `socket ${SOCK}: ${mode}`,
+          `requests so far: ${c.sent}, failed ${failuresText(c)}`,
+          `nginx error log: ${err || '(no line yet)'}`,
+        ];
       },
-      () => ['every request is a 502: nginx\'s workers run as www-data and may not connect to a root-owned 0755 socket (connecting needs write permission)', 'the nginx error log says "(13: Permission denied)"', 'the app itself is fine: it was never even started, because no connection ever reached the socket'],
+      () => [
+        "every request is a 502: nginx's workers run as www-data and may not connect to a root-owned 0755 socket (connecting needs write permission)",
+        'the nginx error log says "(13: Permission denied)"',
+        'the app itself is fine: it was never even started, because no connection ever reached the socket',
+      ],
     );
     await io.pause();
     const ctx = (s as Session).ctx;
@@ -188,14 +243,21 @@ async function actThree(flavour: Flavour, image: string, io: DemoIO): Promise<Sc
       io,
       6,
       'the fix',
-      `give the socket to nginx's group, with the traffic still running: chgrp www-data + chmod 0660 after ${precise ? 'the bridge' : 'systemd'} created it (${precise ? 'what socket-permissions.conf does at every boot' : "for good: SocketGroup=www-data SocketMode=0660 in the unit, as shipped"})`,
+      `give the socket to nginx's group, with the traffic still running: chgrp www-data + chmod 0660 after ${precise ? 'the bridge' : 'systemd'} created it (${precise ? 'what socket-permissions.conf does at every boot' : 'for good: SocketGroup=www-data SocketMode=0660 in the unit, as shipped'})`,
       async () => {
-        await ctx.act('apply', `chgrp www-data + chmod 0660 ${SOCK}`, () => ctx.must(`chgrp www-data ${SOCK} && chmod 0660 ${SOCK}`));
+        await ctx.act('apply', `chgrp www-data + chmod 0660 ${SOCK}`, () =>
+          ctx.must(`chgrp www-data ${SOCK} && chmod 0660 ${SOCK}`),
+        );
         await (p as Phases).hold('fixed', 2000);
         const records = await ctx.allRecords();
         const f = (p as Phases).facts(records);
         const j = new Judge();
-        j.check('broken: answered 200', 'none', `${Math.round(okShare(f, 'broken') * 100)}%`, okShare(f, 'broken') === 0);
+        j.check(
+          'broken: answered 200',
+          'none',
+          `${Math.round(okShare(f, 'broken') * 100)}%`,
+          okShare(f, 'broken') === 0,
+        );
         j.check('fixed: answered 200', 'all', `${Math.round(okShare(f, 'fixed') * 100)}%`, okShare(f, 'fixed') >= 0.98);
         for (const l of phaseLines(f)) j.note(l);
         verdict = j.verdict();
@@ -220,7 +282,11 @@ async function actThree(flavour: Flavour, image: string, io: DemoIO): Promise<Sc
   }
 }
 
-export async function runDemo(flavour: Flavour, image: string, io: DemoIO): Promise<{ reports: ScenarioResult[]; summary: string }> {
+export async function runDemo(
+  flavour: Flavour,
+  image: string,
+  io: DemoIO,
+): Promise<{ reports: ScenarioResult[]; summary: string }> {
   const started = new Date().toISOString();
   const reports: ScenarioResult[] = [];
   reports.push(await actOne(flavour, image, io));
@@ -239,14 +305,31 @@ export async function runDemo(flavour: Flavour, image: string, io: DemoIO): Prom
     },
     () =>
       flavour === 'precise'
-        ? ['upstart says phoenix stop/waiting while the new master, which it does not track, serves everything', 'every new connection makes the bridge start the job again; each of those masters finds the pid file held and exits: dozens of wasted starts', 'without a pid file those starts succeed and two masters serve at once: lab scenario run bridge-reexec-nopid']
-        : ['systemd saw its main PID exit and stopped the whole cgroup, the new master too', 'socket activation started a fresh master (generation 1 again): requests waited in the socket, none failed'],
+        ? [
+            'upstart says phoenix stop/waiting while the new master, which it does not track, serves everything',
+            'every new connection makes the bridge start the job again; each of those masters finds the pid file held and exits: dozens of wasted starts',
+            'without a pid file those starts succeed and two masters serve at once: lab scenario run bridge-reexec-nopid',
+          ]
+        : [
+            'systemd saw its main PID exit and stopped the whole cgroup, the new master too',
+            'socket activation started a fresh master (generation 1 again): requests waited in the socket, none failed',
+          ],
   );
   await io.pause();
   reports.push(await actThree(flavour, image, io));
   io.out(`\nreport of steps 5-6: ${reports[2].report}\n`);
 
   const dir = createRun('scenario', 'demo-summary', labHome());
-  const summary = writeSummary(dir, reports.map((r) => ({ scenario: r.scenario, flavour: r.flavour, outcome: r.verdict.outcome, reasons: r.verdict.reasons, reportPath: r.report })), { title: `lab demo on ${flavour}`, startedAt: started });
+  const summary = writeSummary(
+    dir,
+    reports.map((r) => ({
+      scenario: r.scenario,
+      flavour: r.flavour,
+      outcome: r.verdict.outcome,
+      reasons: r.verdict.reasons,
+      reportPath: r.report,
+    })),
+    { title: `lab demo on ${flavour}`, startedAt: started },
+  );
   return { reports, summary };
 }

@@ -1,4 +1,13 @@
-import { HERDER, OWN_SOCKET_ARGS, herderScript, nodeCommand, systemd, systemdOwnSocketBoot, upstart, upstartBoot } from './configs';
+import {
+  HERDER,
+  OWN_SOCKET_ARGS,
+  herderScript,
+  nodeCommand,
+  systemd,
+  systemdOwnSocketBoot,
+  upstart,
+  upstartBoot,
+} from './configs';
 import { sleep } from './context';
 import { Judge, failuresText } from './judge';
 import { mastersStarted, parseLifecycle, servingMasters } from './observe';
@@ -21,7 +30,8 @@ type F = {
 export const herder: Scenario<F> = {
   name: 'herder',
   title: `phoenix-herder in front of a reexec master, ${UPGRADES} upgrades under load`,
-  story: 'Teams that wanted unicorn\'s own re-exec upgrade under upstart put unicornherder (or a bash "shepherd") in front of it, so that upstart tracks something that never changes PID.',
+  story:
+    'Teams that wanted unicorn\'s own re-exec upgrade under upstart put unicornherder (or a bash "shepherd") in front of it, so that upstart tracks something that never changes PID.',
   expect: {
     precise: {
       applicable: true,
@@ -36,7 +46,10 @@ export const herder: Scenario<F> = {
     flavour === 'precise'
       ? upstartBoot(upstart.strategy('herder'), 'phoenix.conf = strategies/herder.conf (herder + own socket + reexec)')
       : systemdOwnSocketBoot(
-          systemd.ownSocketService(`${HERDER} /run/phoenix/phoenix.pid ${nodeCommand(`${OWN_SOCKET_ARGS} --upgrade reexec --quit-oldbin`)}`, 'phoenix behind phoenix-herder, own socket, reexec upgrades'),
+          systemd.ownSocketService(
+            `${HERDER} /run/phoenix/phoenix.pid ${nodeCommand(`${OWN_SOCKET_ARGS} --upgrade reexec --quit-oldbin`)}`,
+            'phoenix behind phoenix-herder, own socket, reexec upgrades',
+          ),
           'phoenix.service = phoenix-herder + reexec master with its own socket (phoenix.socket disabled)',
           { files: { [HERDER]: herderScript() }, shell: [`chmod 0755 ${HERDER}`] },
         ),
@@ -70,11 +83,23 @@ export const herder: Scenario<F> = {
   },
   verdict({ continuity: c, facts: f }) {
     const j = new Judge();
-    j.check('pid init tracks after each upgrade', `always the herder ${f.herderPid}`, f.trackedAfterEach.map((p) => p ?? 'none').join(','), f.trackedAfterEach.every((p) => p === f.herderPid));
+    j.check(
+      'pid init tracks after each upgrade',
+      `always the herder ${f.herderPid}`,
+      f.trackedAfterEach.map((p) => p ?? 'none').join(','),
+      f.trackedAfterEach.every((p) => p === f.herderPid),
+    );
     j.equal('masters started (the first + one per upgrade)', UPGRADES + 1, f.mastersStarted);
-    j.check('masters serving once each handover settled', '1 each time', f.mastersAfterEach.join(','), f.mastersAfterEach.every((n) => n === 1));
+    j.check(
+      'masters serving once each handover settled',
+      '1 each time',
+      f.mastersAfterEach.join(','),
+      f.mastersAfterEach.every((n) => n === 1),
+    );
     j.atLeast('generations that served', UPGRADES + 1, f.generationsServed);
-    j.equal('failed requests', 0, c.failed).note(`failures: ${failuresText(c)}; upgrades took ${f.upgradeMs.join(', ')} ms; longest gap ${c.longestGapMs} ms`);
+    j.equal('failed requests', 0, c.failed).note(
+      `failures: ${failuresText(c)}; upgrades took ${f.upgradeMs.join(', ')} ms; longest gap ${c.longestGapMs} ms`,
+    );
     return j.verdict();
   },
 };

@@ -1,4 +1,4 @@
-import { shippedBoot, systemd, upstart } from './configs';
+import { shippedBoot } from './configs';
 import { Judge, failuresText } from './judge';
 import { countLines, servingMasters } from './observe';
 import type { Scenario } from './types';
@@ -23,7 +23,8 @@ type F = {
 export const initctlRestart: Scenario<F> = {
   name: 'initctl-restart',
   title: 'initctl restart phoenix under load',
-  story: "A restart through init during traffic, the way a config-management run or a tired operator does it: do users see errors, and does init really start the app again?",
+  story:
+    'A restart through init during traffic, the way a config-management run or a tired operator does it: do users see errors, and does init really start the app again?',
   expect: {
     precise: {
       applicable: true,
@@ -32,14 +33,23 @@ export const initctlRestart: Scenario<F> = {
     },
     bookworm: {
       applicable: true,
-      expect: 'systemd stops the service (SIGQUIT to the cgroup, graceful) and starts it again with the socket it kept (LISTEN_FDS); connections queue in the socket meanwhile: no request fails, a new MainPID',
+      expect:
+        'systemd stops the service (SIGQUIT to the cgroup, graceful) and starts it again with the socket it kept (LISTEN_FDS); connections queue in the socket meanwhile: no request fails, a new MainPID',
     },
   },
   boot: shippedBoot,
   async run(ctx) {
     const pid = await ctx.trackedMasterUnderLoad();
     const r = await ctx.initctl('restart', 'phoenix');
-    const w = await watch(ctx, 3000, (s) => s.init.trackedPid !== undefined && s.init.trackedPid !== pid && servingMasters(s).some((m) => m.pid === s.init.trackedPid), (s) => `${ctx.driver.init} tracks new master ${s.init.trackedPid}`);
+    const w = await watch(
+      ctx,
+      3000,
+      (s) =>
+        s.init.trackedPid !== undefined &&
+        s.init.trackedPid !== pid &&
+        servingMasters(s).some((m) => m.pid === s.init.trackedPid),
+      (s) => `${ctx.driver.init} tracks new master ${s.init.trackedPid}`,
+    );
     await ctx.loadHandle!.stop();
     const log = await ctx.wrapperLog();
     return {
@@ -58,11 +68,19 @@ export const initctlRestart: Scenario<F> = {
   verdict({ flavour, continuity: c, facts: f }) {
     const j = new Judge();
     j.equal(`${f.command} exit code`, 0, f.exitCode);
-    if (flavour === 'precise') j.atLeast('masters upstart started without a socket (no UPSTART_FDS)', 1, f.startsWithoutSocket);
+    if (flavour === 'precise')
+      j.atLeast('masters upstart started without a socket (no UPSTART_FDS)', 1, f.startsWithoutSocket);
     else j.equal('masters started without a socket', 0, f.startsWithoutSocket);
-    j.check('init tracks a new live master', 'within 3 s', f.newMasterAfterMs === null ? 'never' : `after ${f.newMasterAfterMs} ms`, f.newMasterAfterMs !== null);
+    j.check(
+      'init tracks a new live master',
+      'within 3 s',
+      f.newMasterAfterMs === null ? 'never' : `after ${f.newMasterAfterMs} ms`,
+      f.newMasterAfterMs !== null,
+    );
     j.equal('failed requests', 0, c.failed);
-    j.note(`failures: ${failuresText(c)}; longest gap ${c.longestGapMs} ms; latency p99 ${c.latencyMs.p99} ms, max ${c.latencyMs.max} ms; new visitors answered ${f.probesOk}/${f.probes}`);
+    j.note(
+      `failures: ${failuresText(c)}; longest gap ${c.longestGapMs} ms; latency p99 ${c.latencyMs.p99} ms, max ${c.latencyMs.max} ms; new visitors answered ${f.probesOk}/${f.probes}`,
+    );
     j.note(`${f.command} said: ${f.output || '(nothing)'}`);
     return j.verdict();
   },

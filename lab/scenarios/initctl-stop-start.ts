@@ -1,4 +1,4 @@
-import { shippedBoot, systemd } from './configs';
+import { shippedBoot } from './configs';
 import { Judge, failuresText } from './judge';
 import { countLines, servingMasters } from './observe';
 import type { Scenario } from './types';
@@ -22,7 +22,8 @@ type F = {
 export const initctlStopStart: Scenario<F> = {
   name: 'initctl-stop-start',
   title: 'initctl stop phoenix, 2 s, initctl start phoenix, under load',
-  story: 'An operator stops the app for maintenance and finds it running again a second later; the start afterwards either fails or does nothing.',
+  story:
+    'An operator stops the app for maintenance and finds it running again a second later; the start afterwards either fails or does nothing.',
   expect: {
     precise: {
       applicable: true,
@@ -32,14 +33,22 @@ export const initctlStopStart: Scenario<F> = {
     bookworm: {
       applicable: true,
       expect:
-        "the same with systemd: phoenix.socket stays active (systemd warns that its triggering unit is still active), the next connection starts the service again within a second, and the start afterwards has nothing to do; no request fails",
+        'the same with systemd: phoenix.socket stays active (systemd warns that its triggering unit is still active), the next connection starts the service again within a second, and the start afterwards has nothing to do; no request fails',
     },
   },
   boot: shippedBoot,
   async run(ctx) {
     const pid = await ctx.trackedMasterUnderLoad();
     const stop = await ctx.initctl('stop', 'phoenix');
-    const w = await watch(ctx, 2000, (s) => s.init.trackedPid !== undefined && s.init.trackedPid !== pid && servingMasters(s).some((m) => m.pid === s.init.trackedPid), (s) => `started again by a connection: master ${s.init.trackedPid}`);
+    const w = await watch(
+      ctx,
+      2000,
+      (s) =>
+        s.init.trackedPid !== undefined &&
+        s.init.trackedPid !== pid &&
+        servingMasters(s).some((m) => m.pid === s.init.trackedPid),
+      (s) => `started again by a connection: master ${s.init.trackedPid}`,
+    );
     const start = await ctx.initctl('start', 'phoenix');
     const w2 = await watch(ctx, 1500);
     await ctx.loadHandle!.stop();
@@ -60,11 +69,20 @@ export const initctlStopStart: Scenario<F> = {
   verdict({ continuity: c, facts: f }) {
     const j = new Judge();
     j.equal('stop exit code', 0, f.stopExit);
-    j.check('started again by a connection after the stop', 'within 1.5 s', f.restartedByConnectionMs === null ? 'not within the watch' : `after ${f.restartedByConnectionMs} ms`, f.restartedByConnectionMs !== null && f.restartedByConnectionMs <= 1500);
+    j.check(
+      'started again by a connection after the stop',
+      'within 1.5 s',
+      f.restartedByConnectionMs === null ? 'not within the watch' : `after ${f.restartedByConnectionMs} ms`,
+      f.restartedByConnectionMs !== null && f.restartedByConnectionMs <= 1500,
+    );
     j.check('a master serves at the end, tracked by init', 'yes', f.trackedAfter, f.trackedAfter !== null);
     j.equal('failed requests', 0, c.failed);
-    j.note(`start said (exit ${f.startExit}): ${f.startOutput || '(nothing)'}; masters started without a socket: ${f.startsWithoutSocket}`);
-    j.note(`failures: ${failuresText(c)}; longest gap ${c.longestGapMs} ms; p99 ${c.latencyMs.p99} ms, max ${c.latencyMs.max} ms; new visitors answered ${f.probesOk}/${f.probes}`);
+    j.note(
+      `start said (exit ${f.startExit}): ${f.startOutput || '(nothing)'}; masters started without a socket: ${f.startsWithoutSocket}`,
+    );
+    j.note(
+      `failures: ${failuresText(c)}; longest gap ${c.longestGapMs} ms; p99 ${c.latencyMs.p99} ms, max ${c.latencyMs.max} ms; new visitors answered ${f.probesOk}/${f.probes}`,
+    );
     return j.verdict();
   },
 };

@@ -19,11 +19,21 @@ export class Judge {
   }
 
   atMost(what: string, max: number, seen: number | undefined | null, unit = ''): this {
-    return this.check(what, `at most ${max}${unit}`, seen === undefined || seen === null ? seen : `${seen}${unit}`, typeof seen === 'number' && seen <= max);
+    return this.check(
+      what,
+      `at most ${max}${unit}`,
+      seen === undefined || seen === null ? seen : `${seen}${unit}`,
+      typeof seen === 'number' && seen <= max,
+    );
   }
 
   atLeast(what: string, min: number, seen: number | undefined | null, unit = ''): this {
-    return this.check(what, `at least ${min}${unit}`, seen === undefined || seen === null ? seen : `${seen}${unit}`, typeof seen === 'number' && seen >= min);
+    return this.check(
+      what,
+      `at least ${min}${unit}`,
+      seen === undefined || seen === null ? seen : `${seen}${unit}`,
+      typeof seen === 'number' && seen >= min,
+    );
   }
 
   /** A measured fact that is worth reading but is not judged. */
@@ -34,7 +44,11 @@ export class Judge {
 
   verdict(): Verdict {
     const ok = this.checks.length > 0 && this.checks.every((c) => c.ok);
-    return { outcome: ok ? 'EXPECTED' : 'UNEXPECTED', checks: [...this.checks], reasons: [...this.checks.map(formatCheck), ...this.notes] };
+    return {
+      outcome: ok ? 'EXPECTED' : 'UNEXPECTED',
+      checks: [...this.checks],
+      reasons: [...this.checks.map(formatCheck), ...this.notes],
+    };
   }
 }
 

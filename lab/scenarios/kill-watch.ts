@@ -32,7 +32,10 @@ export type KillFacts = {
   samples: string[];
 };
 
-export async function killUnderLoad(ctx: ScenarioContext, o: { target: 'master' | 'worker'; watchMs: number }): Promise<KillFacts> {
+export async function killUnderLoad(
+  ctx: ScenarioContext,
+  o: { target: 'master' | 'worker'; watchMs: number },
+): Promise<KillFacts> {
   await ctx.warmUp();
   const first = await ctx.inspect();
   const master = first.init.trackedPid;
@@ -63,7 +66,12 @@ export async function killUnderLoad(ctx: ScenarioContext, o: { target: 'master' 
     if (!initRightAfter) initRightAfter = initState(s);
     const tracked = s.init.trackedPid;
     // A master counts once it has workers: a respawned one that is about to fail does not.
-    if (tracksAgain === null && tracked && (o.target === 'worker' || tracked !== pid) && servingMasters(s).some((m) => m.pid === tracked)) {
+    if (
+      tracksAgain === null &&
+      tracked &&
+      (o.target === 'worker' || tracked !== pid) &&
+      servingMasters(s).some((m) => m.pid === tracked)
+    ) {
       tracksAgain = Date.now() - t;
       if (o.target === 'master') ctx.mark('note', `${ctx.driver.init} tracks master ${tracked}`);
     }
@@ -78,15 +86,21 @@ export async function killUnderLoad(ctx: ScenarioContext, o: { target: 'master' 
   const failedAfter = records.filter((r) => r.error && r.end >= killedAt);
   const byClass: Record<string, number> = {};
   for (const r of failedAfter) byClass[r.error as string] = (byClass[r.error as string] ?? 0) + 1;
-  const fresh = records.filter((r) => !r.error && r.start >= killedAt && r.pid !== undefined && !oldWorkers.has(r.pid)).map((r) => r.end - killedAt);
-  const restarts = ctx.flavour === 'bookworm' ? Number((await ctx.unitProps('phoenix.service', ['NRestarts'])).NRestarts ?? 0) : 0;
+  const fresh = records
+    .filter((r) => !r.error && r.start >= killedAt && r.pid !== undefined && !oldWorkers.has(r.pid))
+    .map((r) => r.end - killedAt);
+  const restarts =
+    ctx.flavour === 'bookworm' ? Number((await ctx.unitProps('phoenix.service', ['NRestarts'])).NRestarts ?? 0) : 0;
   return {
     killedPid: pid,
     initRightAfter,
     initTracksAgainMs: tracksAgain,
     newWorkerAnsweredMs: fresh.length ? Math.round(Math.min(...fresh)) : null,
     failedAfterKill: failedAfter.length,
-    failuresAfterKill: Object.entries(byClass).map(([k, v]) => `${k}=${v}`).join(' ') || 'none',
+    failuresAfterKill:
+      Object.entries(byClass)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ') || 'none',
     socketAfter: after.socket ? `${after.socket.owner}:${after.socket.group} ${after.socket.mode}` : 'absent',
     badInheritedFd: countLines(log, /^phoenix: UPSTART_FDS: /),
     mastersStarted: mastersStarted(parseLifecycle(log)).length,

@@ -36,7 +36,8 @@ export function startLoad(origin: string, spec: LoadSpec, label: string): LoadHa
   let live: readonly RequestRecord[] = [];
   let finished = false;
   const slowPath = `/slow?ms=${spec.slowMs ?? 2000}`;
-  const pathFor = spec.pathFor ?? ((n: number) => (spec.slowEvery && n % spec.slowEvery === spec.slowEvery - 1 ? slowPath : '/'));
+  const pathFor =
+    spec.pathFor ?? ((n: number) => (spec.slowEvery && n % spec.slowEvery === spec.slowEvery - 1 ? slowPath : '/'));
   const done = runLoad({
     origin,
     concurrency: spec.concurrency ?? DEFAULT_CONCURRENCY,
@@ -49,7 +50,9 @@ export function startLoad(origin: string, spec: LoadSpec, label: string): LoadHa
       live = recs;
       const failed = recs.reduce((n, r) => n + (r.error ? 1 : 0), 0);
       const last = recs[recs.length - 1];
-      line.update(`  ${label} load ${(elapsed / 1000).toFixed(1)} s  sent ${recs.length}  failed ${failed}${last?.generation !== undefined ? `  gen ${last.generation}` : ''}`);
+      line.update(
+        `  ${label} load ${(elapsed / 1000).toFixed(1)} s  sent ${recs.length}  failed ${failed}${last?.generation !== undefined ? `  gen ${last.generation}` : ''}`,
+      );
     },
   }).then((recs) => {
     live = recs;
@@ -75,7 +78,9 @@ export function startLoad(origin: string, spec: LoadSpec, label: string): LoadHa
 
 /** The numbers of the requests that started in [fromMs, toMs): one phase of a scenario. */
 export function windowOf(records: readonly RequestRecord[], fromMs: number, toMs = Infinity): Continuity {
-  const inside = records.filter((r) => r.start >= fromMs && r.start < toMs).map((r) => ({ ...r, start: r.start - fromMs, end: r.end - fromMs }));
+  const inside = records
+    .filter((r) => r.start >= fromMs && r.start < toMs)
+    .map((r) => ({ ...r, start: r.start - fromMs, end: r.end - fromMs }));
   return summarize(inside);
 }
 

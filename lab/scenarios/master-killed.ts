@@ -7,12 +7,13 @@ import type { Scenario } from './types';
 export const masterKilled: Scenario<KillFacts> = {
   name: 'master-killed',
   title: 'SIGKILL of the master under load (job without respawn)',
-  story: 'The OOM killer takes the master at night; in the morning the question is whether the site stayed up and what init thinks is running.',
+  story:
+    'The OOM killer takes the master at night; in the morning the question is whether the site stayed up and what init thinks is running.',
   expect: {
     precise: {
       applicable: true,
       expect:
-        "upstart sees its main process die and marks the job stop/waiting (no respawn); the workers drain and exit; the bridge still owns the socket (the file stays, mode unchanged), so the next connection starts the job again with a fresh fd: a new master that upstart tracks serves within about a second; at most a few requests fail",
+        'upstart sees its main process die and marks the job stop/waiting (no respawn); the workers drain and exit; the bridge still owns the socket (the file stays, mode unchanged), so the next connection starts the job again with a fresh fd: a new master that upstart tracks serves within about a second; at most a few requests fail',
     },
     bookworm: {
       applicable: true,
@@ -20,16 +21,42 @@ export const masterKilled: Scenario<KillFacts> = {
         'Restart=on-failure: systemd sees the main process killed, stops the rest of the cgroup, restarts the service after RestartSec=1 s (NRestarts=1); phoenix.socket keeps the socket meanwhile, so requests queue instead of failing; at most a few fail',
     },
   },
-  boot: (flavour) => (flavour === 'precise' ? upstartBoot(upstart.strategy('bridge-inplace'), 'phoenix.conf = strategies/bridge-inplace.conf (no respawn)') : systemdBoot(systemd.service(), 'phoenix.socket + phoenix.service as shipped (Restart=on-failure)')),
+  boot: (flavour) =>
+    flavour === 'precise'
+      ? upstartBoot(upstart.strategy('bridge-inplace'), 'phoenix.conf = strategies/bridge-inplace.conf (no respawn)')
+      : systemdBoot(systemd.service(), 'phoenix.socket + phoenix.service as shipped (Restart=on-failure)'),
   run: (ctx) => killUnderLoad(ctx, { target: 'master', watchMs: 4000 }),
   verdict({ flavour, facts: f }) {
     const j = new Judge();
-    if (flavour === 'precise') j.check('upstart right after the kill', 'stop/waiting (or already started again by the bridge)', f.initRightAfter, /^(stop\/waiting|start\/)/.test(f.initRightAfter));
+    if (flavour === 'precise')
+      j.check(
+        'upstart right after the kill',
+        'stop/waiting (or already started again by the bridge)',
+        f.initRightAfter,
+        /^(stop\/waiting|start\/)/.test(f.initRightAfter),
+      );
     else j.equal('systemd restarts (NRestarts)', 1, f.systemdRestarts);
-    j.check('init tracks a live master again', 'within 3 s', f.initTracksAgainMs === null ? 'never' : `after ${f.initTracksAgainMs} ms`, f.initTracksAgainMs !== null && f.initTracksAgainMs <= 3000);
-    j.check('a new worker answers', 'within 3 s', f.newWorkerAnsweredMs === null ? 'never' : `after ${f.newWorkerAnsweredMs} ms`, f.newWorkerAnsweredMs !== null && f.newWorkerAnsweredMs <= 3000);
-    j.atMost('requests that failed after the kill', 5, f.failedAfterKill).note(`failures after the kill: ${f.failuresAfterKill}`);
-    j.check('socket after the recovery', 'there, root:www-data 0660', f.socketAfter, f.socketAfter === 'root:www-data 0660');
+    j.check(
+      'init tracks a live master again',
+      'within 3 s',
+      f.initTracksAgainMs === null ? 'never' : `after ${f.initTracksAgainMs} ms`,
+      f.initTracksAgainMs !== null && f.initTracksAgainMs <= 3000,
+    );
+    j.check(
+      'a new worker answers',
+      'within 3 s',
+      f.newWorkerAnsweredMs === null ? 'never' : `after ${f.newWorkerAnsweredMs} ms`,
+      f.newWorkerAnsweredMs !== null && f.newWorkerAnsweredMs <= 3000,
+    );
+    j.atMost('requests that failed after the kill', 5, f.failedAfterKill).note(
+      `failures after the kill: ${f.failuresAfterKill}`,
+    );
+    j.check(
+      'socket after the recovery',
+      'there, root:www-data 0660',
+      f.socketAfter,
+      f.socketAfter === 'root:www-data 0660',
+    );
     j.note(`masters started: ${f.mastersStarted}; socket events counted: ${f.socketEvents}; ${f.initStateAfter}`);
     return j.verdict();
   },
@@ -39,23 +66,44 @@ export const masterKilled: Scenario<KillFacts> = {
 export const masterKilledRespawn: Scenario<KillFacts> = {
   name: 'master-killed-respawn',
   title: 'SIGKILL of the master under load, bridge job with respawn',
-  story: "Someone adds `respawn` to the socket-activated job \"so that it comes back\"; after the next crash the job log fills with 'UPSTART_FDS ... not a listening socket'.",
+  story:
+    'Someone adds `respawn` to the socket-activated job "so that it comes back"; after the next crash the job log fills with \'UPSTART_FDS ... not a listening socket\'.',
   expect: {
     precise: {
       applicable: true,
       expect:
         'upstart respawns the master at once with the same environment, but init closed its copy of the bridge fd long ago: UPSTART_FDS names a descriptor that is no longer a listening socket, phoenix refuses it (exit 65), upstart respawns again until the respawn limit stops the job; the bridge still owns the socket, so the next NEW connection starts the job properly (connections already queued wait for it) and serving resumes within a few seconds; at most a few requests fail',
     },
-    bookworm: { applicable: false, reason: 'the shipped phoenix.service already restarts on failure (Restart=on-failure) with the socket kept by systemd: master-killed measures exactly that' },
+    bookworm: {
+      applicable: false,
+      reason:
+        'the shipped phoenix.service already restarts on failure (Restart=on-failure) with the socket kept by systemd: master-killed measures exactly that',
+    },
   },
-  boot: () => upstartBoot(upstart.withRespawn(upstart.strategy('bridge-inplace')), 'phoenix.conf = strategies/bridge-inplace.conf + respawn'),
+  boot: () =>
+    upstartBoot(
+      upstart.withRespawn(upstart.strategy('bridge-inplace')),
+      'phoenix.conf = strategies/bridge-inplace.conf + respawn',
+    ),
   run: (ctx) => killUnderLoad(ctx, { target: 'master', watchMs: 5000 }),
   verdict({ facts: f }) {
     const j = new Judge();
     j.atLeast('respawned masters that refused UPSTART_FDS (not a listening socket)', 1, f.badInheritedFd);
-    j.check('init tracks a live master again', 'within 4 s', f.initTracksAgainMs === null ? 'never' : `after ${f.initTracksAgainMs} ms`, f.initTracksAgainMs !== null && f.initTracksAgainMs <= 4000);
-    j.atMost('requests that failed after the kill', 5, f.failedAfterKill).note(`failures after the kill: ${f.failuresAfterKill}`);
-    j.check('socket after the recovery', 'there, root:www-data 0660', f.socketAfter, f.socketAfter === 'root:www-data 0660');
+    j.check(
+      'init tracks a live master again',
+      'within 4 s',
+      f.initTracksAgainMs === null ? 'never' : `after ${f.initTracksAgainMs} ms`,
+      f.initTracksAgainMs !== null && f.initTracksAgainMs <= 4000,
+    );
+    j.atMost('requests that failed after the kill', 5, f.failedAfterKill).note(
+      `failures after the kill: ${f.failuresAfterKill}`,
+    );
+    j.check(
+      'socket after the recovery',
+      'there, root:www-data 0660',
+      f.socketAfter,
+      f.socketAfter === 'root:www-data 0660',
+    );
     j.note(`masters started: ${f.mastersStarted}; socket events counted: ${f.socketEvents}; ${f.initStateAfter}`);
     return j.verdict();
   },

@@ -1,4 +1,4 @@
-import { shippedBoot, upstart } from './configs';
+import { shippedBoot } from './configs';
 import { sleep } from './context';
 import { Judge, failuresText } from './judge';
 import type { Scenario } from './types';
@@ -17,7 +17,10 @@ export const nginxReload: Scenario<F> = {
       applicable: true,
       expect: `initctl reload nginx (HUP) ${RELOADS} times: new nginx workers take over, old ones finish their requests: no request nginx accepted fails (no 5xx, nothing refused); the one thing a reload can cost is the keep-alive race: an old worker closing an idle client connection just as the client sends on it (a reset, at most one per reload, which browsers retry)`,
     },
-    bookworm: { applicable: true, expect: `systemctl reload nginx (HUP) ${RELOADS} times: the same as under upstart, no request nginx accepted fails; at most one keep-alive reset per reload` },
+    bookworm: {
+      applicable: true,
+      expect: `systemctl reload nginx (HUP) ${RELOADS} times: the same as under upstart, no request nginx accepted fails; at most one keep-alive reset per reload`,
+    },
   },
   boot: shippedBoot,
   async run(ctx) {
@@ -32,11 +35,21 @@ export const nginxReload: Scenario<F> = {
     await sleep(500);
     await load.stop();
     const s = await ctx.inspect();
-    return { reloads: RELOADS, reloadExits: exits, nginxMastersAfter: s.nginx.filter((n) => n.role === 'master').length, nginxWorkersAfter: s.nginx.filter((n) => n.role === 'worker').length };
+    return {
+      reloads: RELOADS,
+      reloadExits: exits,
+      nginxMastersAfter: s.nginx.filter((n) => n.role === 'master').length,
+      nginxWorkersAfter: s.nginx.filter((n) => n.role === 'worker').length,
+    };
   },
   verdict({ continuity: c, facts: f }) {
     const j = new Judge();
-    j.check('reload commands', `${f.reloads} x exit 0`, f.reloadExits.join(','), f.reloadExits.length === f.reloads && f.reloadExits.every((e) => e === 0));
+    j.check(
+      'reload commands',
+      `${f.reloads} x exit 0`,
+      f.reloadExits.join(','),
+      f.reloadExits.length === f.reloads && f.reloadExits.every((e) => e === 0),
+    );
     // A reset is the client's keep-alive race with an old worker closing idle connections;
     // anything else (a 502, a refusal, a timeout) would be nginx dropping a request it took.
     const resets = c.failures.reset ?? 0;

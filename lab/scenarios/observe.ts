@@ -49,13 +49,19 @@ export function initState(s: LabStatus | undefined): string {
   if (up) return `${up[1]}/${up[2]}`;
   const active = /ActiveState=(\w+)/.exec(s.init.status);
   const sub = /SubState=(\w+)/.exec(s.init.status);
-  return active ? `${active[1]}${sub ? `/${sub[1]}` : ''}` : s.init.status.split('\n')[0] ?? 'unknown';
+  return active ? `${active[1]}${sub ? `/${sub[1]}` : ''}` : (s.init.status.split('\n')[0] ?? 'unknown');
 }
 
 /** The masters that serve (have workers), tracked by init or not. */
 export function servingMasters(s: LabStatus): { pid: number; tracked: boolean; generations: number[] }[] {
   return s.masters
-    .map((m) => ({ pid: m.pid, tracked: m.trackedByInit, generations: [...new Set(s.workers.filter((w) => w.master === m.pid).map((w) => w.generation))].sort((a, b) => a - b) }))
+    .map((m) => ({
+      pid: m.pid,
+      tracked: m.trackedByInit,
+      generations: [...new Set(s.workers.filter((w) => w.master === m.pid).map((w) => w.generation))].sort(
+        (a, b) => a - b,
+      ),
+    }))
     .filter((m) => m.generations.length > 0);
 }
 
@@ -69,7 +75,11 @@ export function statusLine(s: LabStatus): string {
  * Socket events as a few timeline markers: events closer than `gapMs` form one burst, and a
  * burst is one marker ("37 socket events in 1.2 s"), so hundreds of events stay readable.
  */
-export function socketEventBursts(times: readonly number[], gapMs = 1000, max = 8): Array<{ at: number; count: number; spanMs: number }> {
+export function socketEventBursts(
+  times: readonly number[],
+  gapMs = 1000,
+  max = 8,
+): Array<{ at: number; count: number; spanMs: number }> {
   const sorted = [...times].sort((a, b) => a - b);
   const bursts: Array<{ at: number; count: number; spanMs: number }> = [];
   for (const t of sorted) {
@@ -82,7 +92,8 @@ export function socketEventBursts(times: readonly number[], gapMs = 1000, max = 
   // Too many bursts for a readable chart: merge the closest neighbours until they fit.
   while (bursts.length > max) {
     let k = 0;
-    for (let i = 1; i < bursts.length - 1; i++) if (bursts[i + 1].at - bursts[i].at < bursts[k + 1].at - bursts[k].at) k = i;
+    for (let i = 1; i < bursts.length - 1; i++)
+      if (bursts[i + 1].at - bursts[i].at < bursts[k + 1].at - bursts[k].at) k = i;
     const [a, b] = [bursts[k], bursts[k + 1]];
     bursts.splice(k, 2, { at: a.at, count: a.count + b.count, spanMs: b.at + b.spanMs - a.at });
   }

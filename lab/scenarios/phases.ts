@@ -49,7 +49,10 @@ export class Phases {
 
 /** "broken: 120 sent, 0 ok, 120 failed (http-502)" per phase. */
 export function phaseLines(f: PhaseFacts): string[] {
-  return f.phaseNames.map((n, i) => `${n}: ${f.phaseSent[i]} sent, ${f.phaseOk[i]} ok, ${f.phaseFailed[i]} failed${f.phaseFailure[i] ? ` (mostly ${f.phaseFailure[i]})` : ''}`);
+  return f.phaseNames.map(
+    (n, i) =>
+      `${n}: ${f.phaseSent[i]} sent, ${f.phaseOk[i]} ok, ${f.phaseFailed[i]} failed${f.phaseFailure[i] ? ` (mostly ${f.phaseFailure[i]})` : ''}`,
+  );
 }
 
 /** The share of a phase's requests that succeeded (0..1); -1 when the phase sent nothing. */

@@ -34,12 +34,16 @@ export type ReexecFacts = {
   samples: string[];
 };
 
-export async function reexecUnderLoad(ctx: ScenarioContext, o: { watchMs: number; quitOld?: boolean; slowEvery?: number }): Promise<ReexecFacts> {
+export async function reexecUnderLoad(
+  ctx: ScenarioContext,
+  o: { watchMs: number; quitOld?: boolean; slowEvery?: number },
+): Promise<ReexecFacts> {
   await ctx.warmUp();
   const first = await ctx.inspect();
   const pid = first.init.trackedPid;
   if (!pid) throw new Error(`init tracks no phoenix process after the first request: ${first.init.status}`);
-  const invocation = async () => (ctx.flavour === 'bookworm' ? (await ctx.unitProps('phoenix.service', ['InvocationID'])).InvocationID ?? '' : '');
+  const invocation = async () =>
+    ctx.flavour === 'bookworm' ? ((await ctx.unitProps('phoenix.service', ['InvocationID'])).InvocationID ?? '') : '';
   const inv0 = await invocation();
   const invocations = new Set<string>();
   const startsBefore = countLines(await ctx.wrapperLog(), / event=start /);
@@ -79,7 +83,8 @@ export async function reexecUnderLoad(ctx: ScenarioContext, o: { watchMs: number
   const records = await ctx.loadHandle!.stop();
   const log = await ctx.wrapperLog();
   const after = await ctx.inspect();
-  const journal = ctx.flavour === 'bookworm' ? (await ctx.sh('journalctl --no-pager -o cat -u phoenix.service')).stdout : '';
+  const journal =
+    ctx.flavour === 'bookworm' ? (await ctx.sh('journalctl --no-pager -o cat -u phoenix.service')).stdout : '';
   return {
     trackedBefore: pid,
     initLostAfterMs: lostAt,
@@ -89,9 +94,19 @@ export async function reexecUnderLoad(ctx: ScenarioContext, o: { watchMs: number
     refusedStarts: countLines(log, /^phoenix: another master is running/),
     bindFailures: countLines(log, /^phoenix: .*(cannot bind|in use|EADDRINUSE)/i),
     socketEvents: await ctx.socketEvents(),
-    restartsAfterUpgrade: ctx.flavour === 'bookworm' ? invocations.size : Math.max(0, countLines(log, / event=start /) - startsBefore - 1) + countLines(log, /^phoenix: another master is running/),
+    restartsAfterUpgrade:
+      ctx.flavour === 'bookworm'
+        ? invocations.size
+        : Math.max(0, countLines(log, / event=start /) - startsBefore - 1) +
+          countLines(log, /^phoenix: another master is running/),
     deactivations: countLines(journal, /Deactivated successfully/),
-    generationsAfter: [...new Set(records.filter((r) => !r.error && r.start > upgradeAt && r.generation !== undefined).map((r) => r.generation as number))].sort((a, b) => a - b),
+    generationsAfter: [
+      ...new Set(
+        records
+          .filter((r) => !r.error && r.start > upgradeAt && r.generation !== undefined)
+          .map((r) => r.generation as number),
+      ),
+    ].sort((a, b) => a - b),
     initStateAfter: statusLine(after),
     samples,
   };

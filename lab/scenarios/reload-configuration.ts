@@ -1,4 +1,4 @@
-import { shippedBoot, systemd, upstart } from './configs';
+import { shippedBoot } from './configs';
 import { Judge } from './judge';
 import { initState } from './observe';
 import { type PhaseFacts, Phases, okShare, phaseLines } from './phases';
@@ -21,16 +21,18 @@ const HOLDING = 'fix holding: after another quiet stop';
 export const reloadConfiguration: Scenario<F> = {
   name: 'reload-configuration',
   title: 'initctl reload-configuration strands the bridge socket; the fix, holding',
-  story: "After an `initctl reload-configuration` everything looks fine, until the app restarts: from then on nginx logs 'connect() ... failed (111: Connection refused)' and the app never comes back, although `initctl status` looks normal.",
+  story:
+    "After an `initctl reload-configuration` everything looks fine, until the app restarts: from then on nginx logs 'connect() ... failed (111: Connection refused)' and the app never comes back, although `initctl status` looks normal.",
   expect: {
     precise: {
       applicable: true,
       expect:
-        "the reload makes the bridge drop its socket without unlinking the file, and its new bind fails (address in use): while the job runs nothing shows (the master holds the same socket), but once it stops with no connection arriving meanwhile (upstart swaps in the reloaded definition only then) nobody listens: every request is a 502 (connection refused) and no connection can start the job again; removing the stale file and restarting the bridge fixes it (socket-permissions.conf re-runs on its start), and the fix holds: after another quiet stop the next connection starts the job",
+        'the reload makes the bridge drop its socket without unlinking the file, and its new bind fails (address in use): while the job runs nothing shows (the master holds the same socket), but once it stops with no connection arriving meanwhile (upstart swaps in the reloaded definition only then) nobody listens: every request is a 502 (connection refused) and no connection can start the job again; removing the stale file and restarting the bridge fixes it (socket-permissions.conf re-runs on its start), and the fix holds: after another quiet stop the next connection starts the job',
     },
     bookworm: {
       applicable: true,
-      expect: "systemd's counterpart, daemon-reload, keeps phoenix.socket's socket (systemd passes its fds across the reload): after it, a stop of the service is followed by socket activation on the next connection; no request fails at any point",
+      expect:
+        "systemd's counterpart, daemon-reload, keeps phoenix.socket's socket (systemd passes its fds across the reload): after it, a stop of the service is followed by socket activation on the next connection; no request fails at any point",
     },
   },
   boot: shippedBoot,
@@ -45,20 +47,27 @@ export const reloadConfiguration: Scenario<F> = {
     const quietStop = async () => {
       await ctx.loadHandle?.stop();
       await ctx.initctl('stop', 'phoenix');
-      await ctx.waitFor(async () => (initState(await ctx.inspect()).match(/^(stop\/waiting|inactive)/) ? true : undefined), 10_000);
+      await ctx.waitFor(
+        async () => (initState(await ctx.inspect()).match(/^(stop\/waiting|inactive)/) ? true : undefined),
+        10_000,
+      );
       traffic();
     };
 
     traffic();
     await p.hold('before', 1000);
     const reloadCommand = precise ? 'initctl reload-configuration' : 'systemctl daemon-reload';
-    const reload = await ctx.act('initctl', reloadCommand, () => ctx.sh(precise ? '/sbin/initctl reload-configuration' : 'systemctl daemon-reload'));
+    const reload = await ctx.act('initctl', reloadCommand, () =>
+      ctx.sh(precise ? '/sbin/initctl reload-configuration' : 'systemctl daemon-reload'),
+    );
     await p.hold('after the reload, job still running', 1500);
     await quietStop();
     await p.hold(STRANDED, 2000);
     const jobWhileStranded = initState(await ctx.inspect());
     if (precise) {
-      await ctx.act('apply', 'fix: rm the stale socket file, initctl restart upstart-socket-bridge', () => ctx.must(`rm -f ${SOCK} && /sbin/initctl restart upstart-socket-bridge`));
+      await ctx.act('apply', 'fix: rm the stale socket file, initctl restart upstart-socket-bridge', () =>
+        ctx.must(`rm -f ${SOCK} && /sbin/initctl restart upstart-socket-bridge`),
+      );
     } else {
       ctx.mark('note', 'nothing to fix on systemd');
     }
@@ -82,15 +91,35 @@ export const reloadConfiguration: Scenario<F> = {
       return s < 0 ? 'no requests' : `${Math.round(s * 100)}%`;
     };
     j.equal(`${f.reloadCommand} exit code`, 0, f.reloadExit);
-    j.check('after the reload, job still running: answered 200', 'all', pct('after the reload, job still running'), okShare(f, 'after the reload, job still running') >= 0.99);
+    j.check(
+      'after the reload, job still running: answered 200',
+      'all',
+      pct('after the reload, job still running'),
+      okShare(f, 'after the reload, job still running') >= 0.99,
+    );
     if (flavour === 'precise') {
-      j.check(`${STRANDED}: answered 200`, 'none (502: connection refused, for good)', pct(STRANDED), okShare(f, STRANDED) === 0);
-      j.check('phoenix while stranded', 'stop/waiting (no connection can start it)', f.jobWhileStranded, f.jobWhileStranded === 'stop/waiting');
+      j.check(
+        `${STRANDED}: answered 200`,
+        'none (502: connection refused, for good)',
+        pct(STRANDED),
+        okShare(f, STRANDED) === 0,
+      );
+      j.check(
+        'phoenix while stranded',
+        'stop/waiting (no connection can start it)',
+        f.jobWhileStranded,
+        f.jobWhileStranded === 'stop/waiting',
+      );
     } else {
       j.check(`${STRANDED}: answered 200`, 'all (socket activation)', pct(STRANDED), okShare(f, STRANDED) >= 0.99);
     }
     j.check('after the fix: answered 200', 'all', pct('after the fix'), okShare(f, 'after the fix') >= 0.99);
-    j.check(`${HOLDING}: answered 200`, 'all (the next connection starts the job)', pct(HOLDING), okShare(f, HOLDING) >= 0.98);
+    j.check(
+      `${HOLDING}: answered 200`,
+      'all (the next connection starts the job)',
+      pct(HOLDING),
+      okShare(f, HOLDING) >= 0.98,
+    );
     j.equal('socket after the fix', 'root:www-data 660', f.socketAfterFix);
     for (const l of phaseLines(f)) j.note(l);
     return j.verdict();

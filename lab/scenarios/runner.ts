@@ -48,8 +48,16 @@ export async function collectLogs(ctx: ScenarioContext): Promise<string[]> {
     await section('socket events seen by socket-event-counter', 'cat /var/log/phoenix-socket-events.log', 10);
     await section('upstart-socket-bridge log', 'cat /var/log/upstart/upstart-socket-bridge.log', 10);
   } else {
-    await section('systemd about phoenix.socket/.service', "journalctl --no-pager -o short-precise -u phoenix.socket -u phoenix.service | grep -v ' phoenix ts='", 30);
-    await section('phoenix lifecycle (journal)', "journalctl --no-pager -o cat -u phoenix.service | grep '^phoenix '", 60);
+    await section(
+      'systemd about phoenix.socket/.service',
+      "journalctl --no-pager -o short-precise -u phoenix.socket -u phoenix.service | grep -v ' phoenix ts='",
+      30,
+    );
+    await section(
+      'phoenix lifecycle (journal)',
+      "journalctl --no-pager -o cat -u phoenix.service | grep '^phoenix '",
+      60,
+    );
   }
   await section('nginx error log', 'cat /var/log/nginx/phoenix-error.log', 15);
   return out;
@@ -58,24 +66,54 @@ export async function collectLogs(ctx: ScenarioContext): Promise<string[]> {
 /** upstart: the bridge's `socket` events (as the counter job saw them) as markers on the timeline. */
 async function markSocketEvents(ctx: ScenarioContext): Promise<void> {
   for (const b of socketEventBursts(await ctx.socketEventTimes())) {
-    ctx.markAtEpoch(b.at, 'note', b.count === 1 ? 'socket event' : `${b.count} socket events in ${(b.spanMs / 1000).toFixed(1)} s`);
+    ctx.markAtEpoch(
+      b.at,
+      'note',
+      b.count === 1 ? 'socket event' : `${b.count} socket events in ${(b.spanMs / 1000).toFixed(1)} s`,
+    );
   }
 }
 
 function errorVerdict(message: string): Verdict {
-  return { outcome: 'UNEXPECTED', checks: [{ what: 'the run could be carried out', expected: 'yes', seen: message, ok: false }], reasons: [`FAIL the run could not be carried out: ${message}`] };
+  return {
+    outcome: 'UNEXPECTED',
+    checks: [{ what: 'the run could be carried out', expected: 'yes', seen: message, ok: false }],
+    reasons: [`FAIL the run could not be carried out: ${message}`],
+  };
 }
 
 /** Runs one scenario on one flavour in a fresh container, judges it, and writes its run folder. */
 export async function runScenario(scenario: Scenario, flavour: Flavour, o: RunOptions = {}): Promise<ScenarioResult> {
   const startedAt = new Date().toISOString();
   const t = Date.now();
-  const say = (line: string) => (o.say ?? ((l: string) => process.stderr.write(`${l}\n`)))(`[${scenario.name}/${flavour} ${((Date.now() - t) / 1000).toFixed(1).padStart(5)} s] ${line}`);
+  const say = (line: string) =>
+    (o.say ?? ((l: string) => process.stderr.write(`${l}\n`)))(
+      `[${scenario.name}/${flavour} ${((Date.now() - t) / 1000).toFixed(1).padStart(5)} s] ${line}`,
+    );
   const expectation = scenario.expect[flavour];
-  const base = { scenario: scenario.name, title: scenario.title, flavour, expectation, startedAt, facts: {}, actions: [], records: [], logs: [] };
+  const base = {
+    scenario: scenario.name,
+    title: scenario.title,
+    flavour,
+    expectation,
+    startedAt,
+    facts: {},
+    actions: [],
+    records: [],
+    logs: [],
+  };
   if (!expectation.applicable) {
     say(`NOT APPLICABLE: ${expectation.reason}`);
-    return saveRun({ ...base, verdict: notRun(`not applicable on ${flavour}: ${expectation.reason}`), continuity: summarize([]), seconds: 0 }, scenario.story, o.home);
+    return saveRun(
+      {
+        ...base,
+        verdict: notRun(`not applicable on ${flavour}: ${expectation.reason}`),
+        continuity: summarize([]),
+        seconds: 0,
+      },
+      scenario.story,
+      o.home,
+    );
   }
 
   let image: string;
@@ -84,7 +122,17 @@ export async function runScenario(scenario: Scenario, flavour: Flavour, o: RunOp
   } catch (err) {
     const why = (err as Error).message;
     say(`NOT RUN: no ${flavour} image: ${why}`);
-    return saveRun({ ...base, verdict: notRun(`the ${flavour} image could not be had: ${why}`), continuity: summarize([]), seconds: (Date.now() - t) / 1000, error: why }, scenario.story, o.home);
+    return saveRun(
+      {
+        ...base,
+        verdict: notRun(`the ${flavour} image could not be had: ${why}`),
+        continuity: summarize([]),
+        seconds: (Date.now() - t) / 1000,
+        error: why,
+      },
+      scenario.story,
+      o.home,
+    );
   }
 
   let records: RequestRecord[] = [];
@@ -95,7 +143,13 @@ export async function runScenario(scenario: Scenario, flavour: Flavour, o: RunOp
   let actions: ScenarioResult['actions'] = [];
   let error: string | undefined;
   say(`booting a fresh ${flavour} lab from ${image}`);
-  const session = await openSession({ flavour, image, boot: scenario.boot(flavour), label: `${scenario.name}-${flavour}`, say }).catch((err: Error) => err);
+  const session = await openSession({
+    flavour,
+    image,
+    boot: scenario.boot(flavour),
+    label: `${scenario.name}-${flavour}`,
+    say,
+  }).catch((err: Error) => err);
   if (session instanceof Error) {
     error = `the lab did not boot: ${session.message}`;
   } else {
@@ -123,16 +177,46 @@ export async function runScenario(scenario: Scenario, flavour: Flavour, o: RunOp
   }
   const continuity = summarize(records);
   const verdict = error ? errorVerdict(error) : scenario.verdict({ flavour, continuity, before, after, facts });
-  return saveRun({ ...base, image, verdict, continuity, facts, actions, records, before, after, logs, seconds: (Date.now() - t) / 1000, error }, scenario.story, o.home);
+  return saveRun(
+    {
+      ...base,
+      image,
+      verdict,
+      continuity,
+      facts,
+      actions,
+      records,
+      before,
+      after,
+      logs,
+      seconds: (Date.now() - t) / 1000,
+      error,
+    },
+    scenario.story,
+    o.home,
+  );
 }
 
 /** The run folder: meta.json, records.json, result.json (everything else) and report.html. */
 export function saveRun(r: ScenarioResult, story: string, home: string = labHome()): ScenarioResult {
   const dir = createRun('scenario', `${r.scenario}-${r.flavour}`, home);
-  const meta: RunMeta = { name: `${r.scenario}-${r.flavour}`, kind: 'scenario', startedAt: r.startedAt, origin: 'http://127.0.0.1 (a fresh container, removed)', flavour: r.flavour, options: { scenario: r.scenario, image: r.image } };
+  const meta: RunMeta = {
+    name: `${r.scenario}-${r.flavour}`,
+    kind: 'scenario',
+    startedAt: r.startedAt,
+    origin: 'http://127.0.0.1 (a fresh container, removed)',
+    flavour: r.flavour,
+    options: { scenario: r.scenario, image: r.image },
+  };
   writeJson(path.join(dir, 'meta.json'), meta);
-  const expectLine = r.expectation.applicable ? `expected on ${r.flavour}: ${r.expectation.expect}` : `not applicable on ${r.flavour}: ${r.expectation.reason}`;
-  const input: ReportInput & Omit<ScenarioResult, 'records' | 'verdict' | 'logs' | 'actions' | 'continuity' | 'startedAt' | 'flavour' | 'scenario' | 'title'> = {
+  const expectLine = r.expectation.applicable
+    ? `expected on ${r.flavour}: ${r.expectation.expect}`
+    : `not applicable on ${r.flavour}: ${r.expectation.reason}`;
+  const input: ReportInput &
+    Omit<
+      ScenarioResult,
+      'records' | 'verdict' | 'logs' | 'actions' | 'continuity' | 'startedAt' | 'flavour' | 'scenario' | 'title'
+    > = {
     title: `${r.scenario}: ${r.title}`,
     scenario: r.scenario,
     flavour: r.flavour,

@@ -35,7 +35,9 @@ function installInterrupt(): void {
   for (const [sig, code] of Object.entries(codes)) {
     process.once(sig, () => {
       process.stderr.write(`\nlab: ${sig}; removing ${live.size} scenario container(s)\n`);
-      void Promise.all([...live].map(([id, d]) => removeContainer(d, id).catch(() => undefined))).finally(() => process.exit(code));
+      void Promise.all([...live].map(([id, d]) => removeContainer(d, id).catch(() => undefined))).finally(() =>
+        process.exit(code),
+      );
     });
   }
 }
@@ -64,7 +66,11 @@ export function bootCommand(boot: BootSpec): string[] {
   for (const p of boot.remove ?? []) lines.push(`rm -f ${quote(p)}`);
   for (const [p, text] of Object.entries(boot.files ?? {})) {
     const dir = p.slice(0, p.lastIndexOf('/')) || '/';
-    lines.push(`mkdir -p ${quote(dir)}`, `printf %s ${quote(Buffer.from(text).toString('base64'))} | base64 -d > ${quote(p)}`, `chmod 0644 ${quote(p)}`);
+    lines.push(
+      `mkdir -p ${quote(dir)}`,
+      `printf %s ${quote(Buffer.from(text).toString('base64'))} | base64 -d > ${quote(p)}`,
+      `chmod 0644 ${quote(p)}`,
+    );
   }
   lines.push(...(boot.shell ?? []), 'exec /sbin/init');
   return ['/bin/sh', '-c', lines.join('\n')];
@@ -75,13 +81,25 @@ async function initReady(container: Docker.Container, flavour: Flavour): Promise
   if (flavour === 'precise') {
     const r = await execIn(container, ['/sbin/initctl', 'list']);
     const has = (job: string, state: string) => new RegExp(`^${job} ${state}`, 'm').test(r.stdout);
-    return has('upstart-socket-bridge', 'start/running') && has('nginx', 'start/running') && !has('socket-permissions', 'start/') && !has('container-boot', 'start/');
+    return (
+      has('upstart-socket-bridge', 'start/running') &&
+      has('nginx', 'start/running') &&
+      !has('socket-permissions', 'start/') &&
+      !has('container-boot', 'start/')
+    );
   }
   const r = await execIn(container, ['systemctl', 'is-system-running']);
   return /^(running|degraded)/.test(r.stdout.trim());
 }
 
-export async function openSession(o: { flavour: Flavour; image: string; boot: BootSpec; label: string; say: (line: string) => void; bootTimeoutMs?: number }): Promise<Session> {
+export async function openSession(o: {
+  flavour: Flavour;
+  image: string;
+  boot: BootSpec;
+  label: string;
+  say: (line: string) => void;
+  bootTimeoutMs?: number;
+}): Promise<Session> {
   const docker = await assertDockerReachable();
   const driver = driverFor(o.flavour);
   const instance = instanceName(o.label);
@@ -92,7 +110,14 @@ export async function openSession(o: { flavour: Flavour; image: string; boot: Bo
   for (let attempt = 0; attempt < 5 && !container; attempt++) {
     port = await freePort();
     try {
-      container = await startContainer(docker, { image: o.image, instance, flavour: o.flavour, port, hostConfig: driver.hostConfig, cmd: bootCommand(o.boot) });
+      container = await startContainer(docker, {
+        image: o.image,
+        instance,
+        flavour: o.flavour,
+        port,
+        hostConfig: driver.hostConfig,
+        cmd: bootCommand(o.boot),
+      });
     } catch (err) {
       if (!/port is already allocated|address already in use/i.test((err as Error).message) || attempt === 4) throw err;
     }
@@ -108,13 +133,16 @@ export async function openSession(o: { flavour: Flavour; image: string; boot: Bo
     const until = Date.now() + (o.bootTimeoutMs ?? 60_000);
     while (!(await initReady(c, o.flavour).catch(() => false))) {
       if (!(await c.inspect()).State.Running) throw new Error('the container stopped while booting');
-      if (Date.now() > until) throw new Error(`${driver.init} did not finish booting within ${(o.bootTimeoutMs ?? 60_000) / 1000} s`);
+      if (Date.now() > until)
+        throw new Error(`${driver.init} did not finish booting within ${(o.bootTimeoutMs ?? 60_000) / 1000} s`);
       await sleep(100);
     }
   } catch (err) {
     const out = await c.logs({ stdout: true, stderr: true, tail: 20 }).catch(() => Buffer.from(''));
     await close();
-    throw new Error(`${(err as Error).message}\nlast container output:\n${out.toString('utf8').replace(/[^\x09\x0a\x20-\x7e]/g, '')}`);
+    throw new Error(
+      `${(err as Error).message}\nlast container output:\n${out.toString('utf8').replace(/[^\x09\x0a\x20-\x7e]/g, '')}`,
+    );
   }
   const ctx = new ScenarioContext(o.flavour, driver, docker, c, `http://127.0.0.1:${port}`, o.say);
   ctx.mark('apply', `boot: ${o.boot.label}`);

@@ -1,4 +1,4 @@
-import { shippedBoot, systemd } from './configs';
+import { shippedBoot } from './configs';
 import { sleep } from './context';
 import { Judge, failuresText } from './judge';
 import type { Scenario } from './types';
@@ -21,10 +21,17 @@ type F = {
 export const slowRequests: Scenario<F> = {
   name: 'slow-requests',
   title: `requests of ${SLOW_MS / 1000} s in flight across in-place upgrades`,
-  story: 'A deploy in the middle of a long export or upload: with a graceful upgrade the old workers finish what they started, nobody gets a cut connection.',
+  story:
+    'A deploy in the middle of a long export or upload: with a graceful upgrade the old workers finish what they started, nobody gets a cut connection.',
   expect: {
-    precise: { applicable: true, expect: `every ${SLOW_MS / 1000} s request in flight across two USR2 upgrades completes with 200, answered by the generation that accepted it; no request fails` },
-    bookworm: { applicable: true, expect: `the same under systemd: every ${SLOW_MS / 1000} s request in flight across two upgrades completes with 200; no request fails` },
+    precise: {
+      applicable: true,
+      expect: `every ${SLOW_MS / 1000} s request in flight across two USR2 upgrades completes with 200, answered by the generation that accepted it; no request fails`,
+    },
+    bookworm: {
+      applicable: true,
+      expect: `the same under systemd: every ${SLOW_MS / 1000} s request in flight across two upgrades completes with 200; no request fails`,
+    },
   },
   boot: shippedBoot,
   async run(ctx) {
@@ -33,7 +40,10 @@ export const slowRequests: Scenario<F> = {
     const load = ctx.load({ durationMs: 60_000, rate: 60, concurrency: 32, slowEvery: 8, slowMs: SLOW_MS });
     await sleep(1500);
     const trace = await upgrades(ctx, pid, 2, 'master', 1200);
-    const usr2 = ctx.actions().filter((a) => a.kind === 'signal').map((a) => a.at);
+    const usr2 = ctx
+      .actions()
+      .filter((a) => a.kind === 'signal')
+      .map((a) => a.at);
     await sleep(SLOW_MS + 500);
     const records = await load.stop();
     const slow = records.filter((r) => r.path.startsWith('/slow'));
@@ -53,7 +63,9 @@ export const slowRequests: Scenario<F> = {
     j.atLeast(`${SLOW_MS / 1000} s requests in flight across an upgrade`, 4, f.slowAcrossUpgrade);
     j.equal('of those, completed with 200', f.slowAcrossUpgrade, f.slowAcrossUpgradeOk);
     j.atLeast('of those, answered by an older generation (drained, not cut)', 1, f.servedByOldGeneration);
-    j.equal('failed requests', 0, c.failed).note(`failures: ${failuresText(c)}; slow requests ${f.slowOk}/${f.slowSent} ok; upgrades took ${f.upgradeMs.join(', ')} ms`);
+    j.equal('failed requests', 0, c.failed).note(
+      `failures: ${failuresText(c)}; slow requests ${f.slowOk}/${f.slowSent} ok; upgrades took ${f.upgradeMs.join(', ')} ms`,
+    );
     return j.verdict();
   },
 };

@@ -9,7 +9,8 @@ const HOLD = 1500;
 
 type F = PhaseFacts & { socketAtBoot: string; socketAfterOwnSocket: string };
 
-const stat = async (ctx: ScenarioContext) => (await ctx.sh(`stat -c '%U:%G %a' ${SOCK} 2>/dev/null || echo absent`)).stdout.trim();
+const stat = async (ctx: ScenarioContext) =>
+  (await ctx.sh(`stat -c '%U:%G %a' ${SOCK} 2>/dev/null || echo absent`)).stdout.trim();
 
 async function nginxUser(ctx: ScenarioContext, user: string): Promise<void> {
   await ctx.must(`sed -i 's/^user [^;]*;/user ${user};/' /etc/nginx/nginx.conf && /usr/sbin/nginx -t 2>/dev/null`);
@@ -20,8 +21,9 @@ async function nginxUser(ctx: ScenarioContext, user: string): Promise<void> {
 /** The seed's troubleshooting item: a socket nginx's www-data workers may not connect to, and three fixes. */
 export const socketPermissions: Scenario<F> = {
   name: 'socket-permissions',
-  title: "a root-owned 0755 socket and nginx as www-data: 502, and three fixes compared",
-  story: 'Every request answers 502 Bad Gateway and nginx logs "connect() to unix:/var/run/app.sock failed (13: Permission denied)"; the advice found online is to run nginx as root.',
+  title: 'a root-owned 0755 socket and nginx as www-data: 502, and three fixes compared',
+  story:
+    'Every request answers 502 Bad Gateway and nginx logs "connect() to unix:/var/run/app.sock failed (13: Permission denied)"; the advice found online is to run nginx as root.',
   expect: {
     precise: {
       applicable: true,
@@ -36,15 +38,23 @@ export const socketPermissions: Scenario<F> = {
   },
   boot: (flavour) =>
     flavour === 'precise'
-      ? upstartBoot(upstart.strategy('bridge-inplace'), 'phoenix.conf = bridge-inplace.conf present at boot; socket-permissions.conf removed', { remove: [SOCKET_PERMISSIONS_JOB] })
-      : systemdBoot(systemd.service(), 'phoenix.socket with SocketGroup=root SocketMode=0755', { files: { [SOCKET_UNIT]: systemd.socketMode(systemd.socket(), 'root', '0755') } }),
+      ? upstartBoot(
+          upstart.strategy('bridge-inplace'),
+          'phoenix.conf = bridge-inplace.conf present at boot; socket-permissions.conf removed',
+          { remove: [SOCKET_PERMISSIONS_JOB] },
+        )
+      : systemdBoot(systemd.service(), 'phoenix.socket with SocketGroup=root SocketMode=0755', {
+          files: { [SOCKET_UNIT]: systemd.socketMode(systemd.socket(), 'root', '0755') },
+        }),
   async run(ctx) {
     const socketAtBoot = await stat(ctx);
     const load = ctx.load({ durationMs: 120_000, rate: 100, concurrency: 4 });
     const p = new Phases(ctx);
     await p.hold('broken', HOLD);
 
-    await ctx.act('apply', `chgrp www-data + chmod 0660 ${SOCK}`, () => ctx.must(`chgrp www-data ${SOCK} && chmod 0660 ${SOCK}`));
+    await ctx.act('apply', `chgrp www-data + chmod 0660 ${SOCK}`, () =>
+      ctx.must(`chgrp www-data ${SOCK} && chmod 0660 ${SOCK}`),
+    );
     await p.hold('fix: chmod', HOLD);
     await ctx.act('apply', 'undo: chgrp root + chmod 0755', () => ctx.must(`chgrp root ${SOCK} && chmod 0755 ${SOCK}`));
     await p.hold('broken again', HOLD);
@@ -57,12 +67,20 @@ export const socketPermissions: Scenario<F> = {
     if (ctx.flavour === 'precise') {
       // The class is replaced when the running job stops: the bridge then drops its socket and
       // phoenix, started by init, binds its own over the stale file.
-      await ctx.applyConfig('phoenix.conf', upstart.strategy('exec-respawn'), 'lab apply phoenix.conf = strategies/exec-respawn.conf (own socket, www-data 0660)');
+      await ctx.applyConfig(
+        'phoenix.conf',
+        upstart.strategy('exec-respawn'),
+        'lab apply phoenix.conf = strategies/exec-respawn.conf (own socket, www-data 0660)',
+      );
       await ctx.initctl('stop', 'phoenix');
       const r = await ctx.initctl('start', 'phoenix');
       if (r.code !== 0) throw new Error(`initctl start phoenix: ${(r.stderr || r.stdout).trim()}`);
     } else {
-      await ctx.applyConfig('phoenix.socket', systemd.socket(), 'lab apply phoenix.socket (SocketGroup=www-data SocketMode=0660)');
+      await ctx.applyConfig(
+        'phoenix.socket',
+        systemd.socket(),
+        'lab apply phoenix.socket (SocketGroup=www-data SocketMode=0660)',
+      );
     }
     await ctx.waitFor(async () => ((await ctx.get()).status === 200 ? true : undefined), 5000);
     await p.hold('fix: socket made for www-data', HOLD);
@@ -74,14 +92,26 @@ export const socketPermissions: Scenario<F> = {
     j.equal('socket at boot', 'root:root 755', f.socketAtBoot);
     for (const broken of ['broken', 'broken again', 'broken once more']) {
       const s = okShare(f, broken);
-      j.check(`${broken}: requests answered 200`, 'none (all 502)', s < 0 ? 'no requests' : `${Math.round(s * 100)}%`, s === 0);
+      j.check(
+        `${broken}: requests answered 200`,
+        'none (all 502)',
+        s < 0 ? 'no requests' : `${Math.round(s * 100)}%`,
+        s === 0,
+      );
     }
     for (const fix of ['fix: chmod', 'fix: nginx as root', 'fix: socket made for www-data']) {
       const s = okShare(f, fix);
-      j.check(`${fix}: requests answered 200`, 'at least 98%', s < 0 ? 'no requests' : `${Math.round(s * 100)}%`, s >= 0.98);
+      j.check(
+        `${fix}: requests answered 200`,
+        'at least 98%',
+        s < 0 ? 'no requests' : `${Math.round(s * 100)}%`,
+        s >= 0.98,
+      );
     }
     j.equal('socket after the last fix', 'root:www-data 660', f.socketAfterOwnSocket);
-    j.note('nginx as root works only because root ignores file permissions: every nginx worker then runs as root, so do not ship it');
+    j.note(
+      'nginx as root works only because root ignores file permissions: every nginx worker then runs as root, so do not ship it',
+    );
     for (const l of phaseLines(f)) j.note(l);
     return j.verdict();
   },

@@ -21,18 +21,33 @@ export function latestGeneration(ctx: ScenarioContext): number {
 }
 
 /** Waits until a generation above `gen` answers (from the live load, else by asking). */
-export async function waitForGenerationAbove(ctx: ScenarioContext, gen: number, timeoutMs: number): Promise<number | undefined> {
-  return ctx.waitFor(async () => {
-    const seen = ctx.loadHandle ? latestGeneration(ctx) : ((await ctx.get()).generation ?? 0);
-    return seen > gen ? seen : undefined;
-  }, timeoutMs, 50);
+export async function waitForGenerationAbove(
+  ctx: ScenarioContext,
+  gen: number,
+  timeoutMs: number,
+): Promise<number | undefined> {
+  return ctx.waitFor(
+    async () => {
+      const seen = ctx.loadHandle ? latestGeneration(ctx) : ((await ctx.get()).generation ?? 0);
+      return seen > gen ? seen : undefined;
+    },
+    timeoutMs,
+    50,
+  );
 }
 
 /**
  * `count` USR2 upgrades to `pid` (the master, or a herder), `pauseMs` apart; `settle` runs after
  * each (a reexec upgrade must wait for the old master to leave: a USR2 before that is refused).
  */
-export async function upgrades(ctx: ScenarioContext, pid: number, count: number, who: string, pauseMs = 250, settle?: () => Promise<void>): Promise<UpgradeTrace> {
+export async function upgrades(
+  ctx: ScenarioContext,
+  pid: number,
+  count: number,
+  who: string,
+  pauseMs = 250,
+  settle?: () => Promise<void>,
+): Promise<UpgradeTrace> {
   const trace: UpgradeTrace = { tookMs: [], trackedAfter: [] };
   for (let i = 1; i <= count; i++) {
     const gen = Math.max(latestGeneration(ctx), (await ctx.get()).generation ?? 0);

@@ -17,7 +17,12 @@ export interface Watched {
  * visitor would: the load's own connections can all be waiting in a queue nobody accepts,
  * while on a real site new connections keep arriving (each one a `socket` event for the bridge).
  */
-export async function watch(ctx: ScenarioContext, ms: number, when?: (s: LabStatus) => boolean, label?: (s: LabStatus) => string): Promise<Watched> {
+export async function watch(
+  ctx: ScenarioContext,
+  ms: number,
+  when?: (s: LabStatus) => boolean,
+  label?: (s: LabStatus) => string,
+): Promise<Watched> {
   const t = Date.now();
   const w: Watched = { samples: [], metAfterMs: null, probes: 0, probesOk: 0 };
   const pending: Promise<void>[] = [];

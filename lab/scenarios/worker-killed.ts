@@ -1,4 +1,4 @@
-import { shippedBoot, systemd, upstart } from './configs';
+import { shippedBoot } from './configs';
 import { Judge } from './judge';
 import { type KillFacts, killUnderLoad } from './kill-watch';
 import type { Scenario } from './types';
@@ -7,19 +7,40 @@ import type { Scenario } from './types';
 export const workerKilled: Scenario<KillFacts> = {
   name: 'worker-killed',
   title: 'SIGKILL of one worker under load',
-  story: 'A worker is OOM-killed now and then: a handful of users get a 502 and the pool is full again a moment later; init never notices.',
+  story:
+    'A worker is OOM-killed now and then: a handful of users get a 502 and the pool is full again a moment later; init never notices.',
   expect: {
-    precise: { applicable: true, expect: 'the master replaces the worker within a second; only requests that worker had in flight fail (nginx 502); upstart keeps tracking the same master' },
-    bookworm: { applicable: true, expect: 'the same as under upstart: the master replaces the worker within a second, only its in-flight requests fail; systemd keeps the same MainPID and does not restart anything' },
+    precise: {
+      applicable: true,
+      expect:
+        'the master replaces the worker within a second; only requests that worker had in flight fail (nginx 502); upstart keeps tracking the same master',
+    },
+    bookworm: {
+      applicable: true,
+      expect:
+        'the same as under upstart: the master replaces the worker within a second, only its in-flight requests fail; systemd keeps the same MainPID and does not restart anything',
+    },
   },
   boot: shippedBoot,
   run: (ctx) => killUnderLoad(ctx, { target: 'worker', watchMs: 3000 }),
   verdict({ flavour, facts: f, before, after }) {
     const j = new Judge();
-    j.check('a new worker answers', 'within 1.5 s', f.newWorkerAnsweredMs === null ? 'never' : `after ${f.newWorkerAnsweredMs} ms`, f.newWorkerAnsweredMs !== null && f.newWorkerAnsweredMs <= 1500);
-    j.atMost('requests that failed after the kill (in flight on that worker)', 8, f.failedAfterKill).note(`failures after the kill: ${f.failuresAfterKill}`);
+    j.check(
+      'a new worker answers',
+      'within 1.5 s',
+      f.newWorkerAnsweredMs === null ? 'never' : `after ${f.newWorkerAnsweredMs} ms`,
+      f.newWorkerAnsweredMs !== null && f.newWorkerAnsweredMs <= 1500,
+    );
+    j.atMost('requests that failed after the kill (in flight on that worker)', 8, f.failedAfterKill).note(
+      `failures after the kill: ${f.failuresAfterKill}`,
+    );
     const same = before?.init.trackedPid !== undefined && after?.init.trackedPid === before.init.trackedPid;
-    j.check(`${flavour === 'precise' ? 'upstart' : 'systemd'} tracks the same master`, `${before?.init.trackedPid ?? '?'}`, after?.init.trackedPid, same);
+    j.check(
+      `${flavour === 'precise' ? 'upstart' : 'systemd'} tracks the same master`,
+      `${before?.init.trackedPid ?? '?'}`,
+      after?.init.trackedPid,
+      same,
+    );
     if (flavour === 'bookworm') j.equal('systemd restarts (NRestarts)', 0, f.systemdRestarts);
     j.note(f.initStateAfter);
     return j.verdict();

@@ -21,14 +21,24 @@ type F = {
 export const workerTimeout: Scenario<F> = {
   name: 'worker-timeout',
   title: `a worker stuck in one request longer than --timeout ${TIMEOUT_S}`,
-  story: 'One pathological request pins a worker at 100% CPU; with unicorn-style timeouts that user gets a 502 and everyone else is served by the other workers.',
+  story:
+    'One pathological request pins a worker at 100% CPU; with unicorn-style timeouts that user gets a 502 and everyone else is served by the other workers.',
   expect: {
-    precise: { applicable: true, expect: `the master SIGKILLs the stuck worker after about ${TIMEOUT_S} s and starts another; the stuck request ends in a 502, the other requests are served by the other worker; upstart is not involved` },
-    bookworm: { applicable: true, expect: `the same under systemd: the stuck worker is killed after about ${TIMEOUT_S} s and replaced, only the stuck request fails; MainPID unchanged` },
+    precise: {
+      applicable: true,
+      expect: `the master SIGKILLs the stuck worker after about ${TIMEOUT_S} s and starts another; the stuck request ends in a 502, the other requests are served by the other worker; upstart is not involved`,
+    },
+    bookworm: {
+      applicable: true,
+      expect: `the same under systemd: the stuck worker is killed after about ${TIMEOUT_S} s and replaced, only the stuck request fails; MainPID unchanged`,
+    },
   },
   boot: (flavour) =>
     flavour === 'precise'
-      ? upstartBoot(upstart.timeout(upstart.strategy('bridge-inplace'), TIMEOUT_S), `phoenix.conf = strategies/bridge-inplace.conf with --timeout ${TIMEOUT_S}`)
+      ? upstartBoot(
+          upstart.timeout(upstart.strategy('bridge-inplace'), TIMEOUT_S),
+          `phoenix.conf = strategies/bridge-inplace.conf with --timeout ${TIMEOUT_S}`,
+        )
       : systemdBoot(systemd.timeout(systemd.service(), TIMEOUT_S), `phoenix.service with --timeout ${TIMEOUT_S}`),
   async run(ctx) {
     await ctx.warmUp();
@@ -60,9 +70,22 @@ export const workerTimeout: Scenario<F> = {
   verdict({ facts: f }) {
     const j = new Judge();
     j.equal('worker timeouts logged by the master', 1, f.timeouts);
-    j.check('the stuck request', `a 502 after about ${TIMEOUT_S} s`, `${f.blockStatus ?? 'not sent'} after ${f.blockMs ?? '?'} ms`, f.blockStatus === 'http-502' && f.blockMs !== null && f.blockMs >= TIMEOUT_S * 1000 - 200 && f.blockMs <= TIMEOUT_S * 1000 + 2500);
+    j.check(
+      'the stuck request',
+      `a 502 after about ${TIMEOUT_S} s`,
+      `${f.blockStatus ?? 'not sent'} after ${f.blockMs ?? '?'} ms`,
+      f.blockStatus === 'http-502' &&
+        f.blockMs !== null &&
+        f.blockMs >= TIMEOUT_S * 1000 - 200 &&
+        f.blockMs <= TIMEOUT_S * 1000 + 2500,
+    );
     j.atMost('other requests that failed', 2, f.otherFailures);
-    j.check('init tracks the same master', `${f.trackedBefore}`, f.trackedAfter, f.trackedBefore !== null && f.trackedAfter === f.trackedBefore);
+    j.check(
+      'init tracks the same master',
+      `${f.trackedBefore}`,
+      f.trackedAfter,
+      f.trackedBefore !== null && f.trackedAfter === f.trackedBefore,
+    );
     return j.verdict();
   },
 };

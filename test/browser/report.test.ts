@@ -25,7 +25,19 @@ function chromium(dir: string, args: string[]): { stdout: string; stderr: string
   try {
     const r = spawnSync(
       CHROMIUM as string,
-      ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--hide-scrollbars', `--user-data-dir=${profile}`, ...args],
+      [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--hide-scrollbars',
+        `--user-data-dir=${profile}`,
+        ...args,
+      ],
       { encoding: 'utf8', timeout: 120_000, maxBuffer: 64 * 1024 * 1024 },
     );
     assert.equal(r.error, undefined, String(r.error));
@@ -47,9 +59,11 @@ interface Png {
 /** Just enough PNG to look at chromium's screenshots: 8-bit, non-interlaced, grey/RGB/RGBA. */
 function decodePng(buf: Buffer): Png {
   assert.equal(buf.subarray(0, 8).toString('hex'), '89504e470d0a1a0a', 'PNG signature');
-  let width = 0, height = 0, channels = 0;
+  let width = 0,
+    height = 0,
+    channels = 0;
   const idat: Buffer[] = [];
-  for (let off = 8; off < buf.length; ) {
+  for (let off = 8; off < buf.length;) {
     const len = buf.readUInt32BE(off);
     const type = buf.toString('latin1', off + 4, off + 8);
     const data = buf.subarray(off + 8, off + 8 + len);
@@ -94,18 +108,27 @@ describe('report in headless chromium', { skip }, () => {
 
   const { records, actions: story } = sampleRun();
   // A label that would forge a second marker if it were not escaped.
-  const actions: Action[] = [...story, { at: 18_500, kind: 'note', label: '"><g class="action-marker" data-label="forged"></g><b>' }];
+  const actions: Action[] = [
+    ...story,
+    { at: 18_500, kind: 'note', label: '"><g class="action-marker" data-label="forged"></g><b>' },
+  ];
   const report = writeReport(join(dir, 'run'), {
     title: 'bridge-reexec: USR2 reexec behind the socket bridge (sample data)',
     scenario: 'bridge-reexec',
     flavour: 'precise',
-    verdict: { outcome: 'UNEXPECTED', reasons: ['two masters served at once', 'failed requests: http-502, refused, reset, timeout, http-504'] },
+    verdict: {
+      outcome: 'UNEXPECTED',
+      reasons: ['two masters served at once', 'failed requests: http-502, refused, reset, timeout, http-504'],
+    },
     continuity: summarize(records),
     records,
     actions,
     initBefore: 'unicorn start/running, process 1200\nunicorn-bridge start/running, process 310',
     initAfter: 'unicorn stop/waiting\nunicorn-bridge start/running, process 310',
-    logs: ['init: unicorn main process (1388) killed by KILL signal', 'nginx: connect() to unix:/run/unicorn.sock failed (111: Connection refused)'],
+    logs: [
+      'init: unicorn main process (1388) killed by KILL signal',
+      'nginx: connect() to unix:/run/unicorn.sock failed (111: Connection refused)',
+    ],
     startedAt: '2024-05-01T10:00:00.000Z',
   });
   const url = pathToFileURL(report).href;

@@ -26,15 +26,26 @@ export interface Selection {
  */
 export function selection(env: NodeJS.ProcessEnv = process.env): Selection {
   const raw = (env.LAB_FLAVOUR ?? '').trim() || 'bookworm';
-  const names = raw === 'all' ? [...FLAVOURS] : raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const names =
+    raw === 'all'
+      ? [...FLAVOURS]
+      : raw
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s !== '');
   const flavours: Flavour[] = [];
   for (const name of names) {
-    if (!isFlavour(name)) throw new Error(`LAB_FLAVOUR=${raw}: "${name}" is not a flavour (use ${FLAVOURS.join(', ')}, a comma-separated list, or all)`);
+    if (!isFlavour(name))
+      throw new Error(
+        `LAB_FLAVOUR=${raw}: "${name}" is not a flavour (use ${FLAVOURS.join(', ')}, a comma-separated list, or all)`,
+      );
     if (!flavours.includes(name)) flavours.push(name);
   }
   const image = (env.LAB_IMAGE ?? '').trim() || undefined;
   if (image !== undefined && flavours.length !== 1) {
-    throw new Error(`LAB_IMAGE=${image} names one image: give exactly one flavour with it (LAB_FLAVOUR=precise or bookworm)`);
+    throw new Error(
+      `LAB_IMAGE=${image} names one image: give exactly one flavour with it (LAB_FLAVOUR=precise or bookworm)`,
+    );
   }
   return { flavours, image };
 }
@@ -49,7 +60,11 @@ export type ImageOutcome =
  * suite reports as skipped; a build that fails or a wrapper that was never
  * compiled throws, which fails the suite.
  */
-export async function flavourImage(flavour: Flavour, explicit: string | undefined, log: (line: string) => void): Promise<ImageOutcome> {
+export async function flavourImage(
+  flavour: Flavour,
+  explicit: string | undefined,
+  log: (line: string) => void,
+): Promise<ImageOutcome> {
   let docker: Docker;
   try {
     docker = await assertDockerReachable();
@@ -63,7 +78,9 @@ export async function flavourImage(flavour: Flavour, explicit: string | undefine
     }
     const labelled = (await docker.getImage(explicit).inspect()).Config.Labels?.[FLAVOUR_LABEL];
     if (labelled !== undefined && labelled !== flavour) {
-      throw new Error(`LAB_IMAGE=${explicit} is a ${labelled} image (label ${FLAVOUR_LABEL}), not ${flavour}: set LAB_FLAVOUR=${labelled}`);
+      throw new Error(
+        `LAB_IMAGE=${explicit} is a ${labelled} image (label ${FLAVOUR_LABEL}), not ${flavour}: set LAB_FLAVOUR=${labelled}`,
+      );
     }
     return { kind: 'ready', docker, image: explicit, built: false, buildSeconds: 0 };
   }
@@ -79,7 +96,10 @@ export async function flavourImage(flavour: Flavour, explicit: string | undefine
 
 /** A GenericContainer that publishes its ports on 127.0.0.1 only and can share the host's cgroup namespace. */
 class LabContainer extends GenericContainer {
-  constructor(image: string, private readonly hostCgroupns: boolean) {
+  constructor(
+    image: string,
+    private readonly hostCgroupns: boolean,
+  ) {
     super(image);
   }
 
@@ -134,7 +154,8 @@ export async function startLab(flavour: Flavour, image: string, instance: string
     } catch (err) {
       last = (err as Error).message;
     }
-    if (Date.now() > deadline) throw new Error(`no 200 through nginx on 127.0.0.1:${port} within ${timeoutMs} ms (last: ${last})`);
+    if (Date.now() > deadline)
+      throw new Error(`no 200 through nginx on 127.0.0.1:${port} within ${timeoutMs} ms (last: ${last})`);
     await sleep(50);
   }
   return { flavour, container: started, id: started.getId(), port, startMs, firstOkMs: Date.now() - t0 };
@@ -146,7 +167,9 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 export async function sh(lab: Lab, command: string): Promise<string> {
   const result = await lab.container.exec(['/bin/sh', '-c', command]);
   if (result.exitCode !== 0) {
-    throw new Error(`in the ${lab.flavour} container, \`${command}\` exited ${result.exitCode}: ${result.output.trim()}`);
+    throw new Error(
+      `in the ${lab.flavour} container, \`${command}\` exited ${result.exitCode}: ${result.output.trim()}`,
+    );
   }
   return result.stdout;
 }
@@ -174,6 +197,10 @@ export async function initView(lab: Lab): Promise<InitView> {
 export async function removeRun(docker: Docker | undefined, instance: string): Promise<string[]> {
   if (docker === undefined) return [];
   const found = await docker.listContainers({ all: true, filters: { label: [`${INSTANCE_LABEL}=${instance}`] } });
-  for (const c of found) await docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined);
+  for (const c of found)
+    await docker
+      .getContainer(c.Id)
+      .remove({ force: true, v: true })
+      .catch(() => undefined);
   return found.map((c) => c.Id.slice(0, 12));
 }

@@ -65,20 +65,25 @@ for (const flavour of chosen.flavours) {
       return lab;
     }
 
-    before(async () => {
-      const log = (line: string): void => void process.stderr.write(`[e2e ${flavour}] ${line}\n`);
-      const outcome = await flavourImage(flavour, chosen.image, log);
-      if (outcome.kind === 'unavailable') {
-        skip = `${flavour} image not available: ${outcome.reason.replace(/\s*\n\s*/g, ' ')}`;
-        log(`SKIPPING: ${skip}`);
-        return;
-      }
-      docker = outcome.docker;
-      image = outcome.image;
-      log(`image ${image} (${outcome.built ? `built in ${outcome.buildSeconds.toFixed(1)} s` : 'already built'})`);
-      lab = await startLab(flavour, image, instance);
-      log(`container ${lab.id.slice(0, 12)}: nginx on 127.0.0.1:${lab.port}; started in ${lab.startMs} ms, first 200 after ${lab.firstOkMs} ms`);
-    }, { timeout: 30 * 60_000 });
+    before(
+      async () => {
+        const log = (line: string): void => void process.stderr.write(`[e2e ${flavour}] ${line}\n`);
+        const outcome = await flavourImage(flavour, chosen.image, log);
+        if (outcome.kind === 'unavailable') {
+          skip = `${flavour} image not available: ${outcome.reason.replace(/\s*\n\s*/g, ' ')}`;
+          log(`SKIPPING: ${skip}`);
+          return;
+        }
+        docker = outcome.docker;
+        image = outcome.image;
+        log(`image ${image} (${outcome.built ? `built in ${outcome.buildSeconds.toFixed(1)} s` : 'already built'})`);
+        lab = await startLab(flavour, image, instance);
+        log(
+          `container ${lab.id.slice(0, 12)}: nginx on 127.0.0.1:${lab.port}; started in ${lab.startMs} ms, first 200 after ${lab.firstOkMs} ms`,
+        );
+      },
+      { timeout: 30 * 60_000 },
+    );
 
     after(async () => {
       const removed = await removeRun(docker, instance);
@@ -130,19 +135,35 @@ for (const flavour of chosen.flavours) {
 
       const view = await initView(l);
       assert.ok(view.mainPid !== undefined, `init follows no phoenix process: ${view.text}`);
-      assert.equal(served.master, view.mainPid, `the master serving (${served.master}) is the process init follows (${view.text})`);
+      assert.equal(
+        served.master,
+        view.mainPid,
+        `the master serving (${served.master}) is the process init follows (${view.text})`,
+      );
 
       // Started by init's socket mechanism, with the socket init made.
       const environ = (await sh(l, `tr '\\0' '\\n' < /proc/${view.mainPid}/environ`)).split('\n');
       if (flavour === 'bookworm') {
-        assert.ok(environ.includes('LISTEN_FDS=1'), `LISTEN_FDS in the master's environment: ${environ.filter((e) => e.startsWith('LISTEN')).join(' ')}`);
+        assert.ok(
+          environ.includes('LISTEN_FDS=1'),
+          `LISTEN_FDS in the master's environment: ${environ.filter((e) => e.startsWith('LISTEN')).join(' ')}`,
+        );
         assert.ok(environ.includes(`LISTEN_PID=${view.mainPid}`), 'LISTEN_PID is the master itself');
         const triggered = (await sh(l, 'systemctl show -p TriggeredBy phoenix.service')).trim();
         assert.match(triggered, /phoenix\.socket/);
       } else {
-        assert.ok(environ.includes('UPSTART_EVENTS=socket'), `started by a socket event: ${environ.filter((e) => e.startsWith('UPSTART')).join(' ')}`);
-        assert.ok(environ.some((e) => /^UPSTART_FDS=\d+$/.test(e)), 'UPSTART_FDS names the bridge\'s socket');
-        assert.ok(environ.includes(`PATH=${SOCKET}`), 'the event\'s PATH= replaced the job\'s PATH (what the job files allow for)');
+        assert.ok(
+          environ.includes('UPSTART_EVENTS=socket'),
+          `started by a socket event: ${environ.filter((e) => e.startsWith('UPSTART')).join(' ')}`,
+        );
+        assert.ok(
+          environ.some((e) => /^UPSTART_FDS=\d+$/.test(e)),
+          "UPSTART_FDS names the bridge's socket",
+        );
+        assert.ok(
+          environ.includes(`PATH=${SOCKET}`),
+          "the event's PATH= replaced the job's PATH (what the job files allow for)",
+        );
       }
       // nginx's workers (www-data) can connect: not the 0755 root socket of the troubleshooting section.
       const mode = (await sh(l, `stat -c '%U:%G %a' ${SOCKET}`)).trim();
@@ -150,61 +171,81 @@ for (const flavour of chosen.flavours) {
       t.diagnostic(`init: ${view.text}; socket ${SOCKET} ${mode}`);
     });
 
-    it(`${UPGRADES} USR2 upgrades (in-place) under load lose no request and init keeps the same main PID`, { timeout: 180_000 }, async (t) => {
-      const l = ready(t);
-      if (l === undefined) return;
-      const initBefore = await initView(l);
-      assert.ok(initBefore.mainPid !== undefined, initBefore.text);
-      const first = await generationServing(l.port);
-      assert.equal(first.master, initBefore.mainPid);
+    it(
+      `${UPGRADES} USR2 upgrades (in-place) under load lose no request and init keeps the same main PID`,
+      { timeout: 180_000 },
+      async (t) => {
+        const l = ready(t);
+        if (l === undefined) return;
+        const initBefore = await initView(l);
+        assert.ok(initBefore.mainPid !== undefined, initBefore.text);
+        const first = await generationServing(l.port);
+        assert.equal(first.master, initBefore.mainPid);
 
-      const stop = new AbortController();
-      const load = runLoad({
-        origin: `http://127.0.0.1:${l.port}`,
-        concurrency: 8,
-        durationMs: 150_000,
-        pathFor: (n) => (n % 10 === 0 ? SLOW : '/'),
-        signal: stop.signal,
-      });
-      const started = Date.now();
-      const upgradeMs: number[] = [];
-      try {
-        await sleep(500);
-        for (let i = 1; i <= UPGRADES; i++) {
-          const t0 = Date.now();
-          await sh(l, `kill -USR2 ${initBefore.mainPid}`);
-          await waitForGeneration(l.port, first.generation + i);
-          upgradeMs.push(Date.now() - t0);
-          const view = await initView(l);
-          assert.equal(view.mainPid, initBefore.mainPid, `after upgrade ${i}, init follows ${view.text}`);
-          await sleep(300);
+        const stop = new AbortController();
+        const load = runLoad({
+          origin: `http://127.0.0.1:${l.port}`,
+          concurrency: 8,
+          durationMs: 150_000,
+          pathFor: (n) => (n % 10 === 0 ? SLOW : '/'),
+          signal: stop.signal,
+        });
+        const started = Date.now();
+        const upgradeMs: number[] = [];
+        try {
+          await sleep(500);
+          for (let i = 1; i <= UPGRADES; i++) {
+            const t0 = Date.now();
+            await sh(l, `kill -USR2 ${initBefore.mainPid}`);
+            await waitForGeneration(l.port, first.generation + i);
+            upgradeMs.push(Date.now() - t0);
+            const view = await initView(l);
+            assert.equal(view.mainPid, initBefore.mainPid, `after upgrade ${i}, init follows ${view.text}`);
+            await sleep(300);
+          }
+          await sleep(500);
+        } finally {
+          stop.abort();
         }
-        await sleep(500);
-      } finally {
-        stop.abort();
-      }
-      const records = await load;
-      const summary = summarize(records);
-      t.diagnostic(formatContinuity(summary).replace(/\n/g, '; '));
-      t.diagnostic(`USR2 to new generation serving: ${upgradeMs.join(', ')} ms; run ${((Date.now() - started) / 1000).toFixed(1)} s`);
+        const records = await load;
+        const summary = summarize(records);
+        t.diagnostic(formatContinuity(summary).replace(/\n/g, '; '));
+        t.diagnostic(
+          `USR2 to new generation serving: ${upgradeMs.join(', ')} ms; run ${((Date.now() - started) / 1000).toFixed(1)} s`,
+        );
 
-      const initAfter = await initView(l);
-      t.diagnostic(`init before: ${initBefore.text}; after: ${initAfter.text}`);
-      if (flavour === 'precise') {
-        const events = (await l.container.exec(['/bin/sh', '-c', 'wc -l < /var/log/phoenix-socket-events.log'])).stdout.trim();
-        t.diagnostic(`socket events counted by socket-event-counter: ${events || 0} (for ${records.length} requests)`);
-      }
+        const initAfter = await initView(l);
+        t.diagnostic(`init before: ${initBefore.text}; after: ${initAfter.text}`);
+        if (flavour === 'precise') {
+          const events = (
+            await l.container.exec(['/bin/sh', '-c', 'wc -l < /var/log/phoenix-socket-events.log'])
+          ).stdout.trim();
+          t.diagnostic(
+            `socket events counted by socket-event-counter: ${events || 0} (for ${records.length} requests)`,
+          );
+        }
 
-      assert.ok(summary.sent > 200, `only ${summary.sent} requests were sent`);
-      assert.equal(summary.failed, 0, `failed requests: ${JSON.stringify(summary.failures)}`);
-      assert.equal(initAfter.mainPid, initBefore.mainPid, `init's main PID changed: ${initBefore.text} -> ${initAfter.text}`);
-      const last = await generationServing(l.port);
-      assert.equal(last.master, initBefore.mainPid, 'the same master serves');
-      assert.ok(last.generation >= first.generation + UPGRADES, `generation ${last.generation} after ${UPGRADES} upgrades from ${first.generation}`);
-      assert.ok(summary.generations.length >= UPGRADES, `generations seen under load: ${summary.generations.map((g) => g.generation).join(',')}`);
-      const workerPids = new Set(records.filter((r) => !r.error).map((r) => r.pid));
-      assert.ok(workerPids.size > UPGRADES, `worker pids seen: ${workerPids.size}; each generation has new workers`);
-    });
+        assert.ok(summary.sent > 200, `only ${summary.sent} requests were sent`);
+        assert.equal(summary.failed, 0, `failed requests: ${JSON.stringify(summary.failures)}`);
+        assert.equal(
+          initAfter.mainPid,
+          initBefore.mainPid,
+          `init's main PID changed: ${initBefore.text} -> ${initAfter.text}`,
+        );
+        const last = await generationServing(l.port);
+        assert.equal(last.master, initBefore.mainPid, 'the same master serves');
+        assert.ok(
+          last.generation >= first.generation + UPGRADES,
+          `generation ${last.generation} after ${UPGRADES} upgrades from ${first.generation}`,
+        );
+        assert.ok(
+          summary.generations.length >= UPGRADES,
+          `generations seen under load: ${summary.generations.map((g) => g.generation).join(',')}`,
+        );
+        const workerPids = new Set(records.filter((r) => !r.error).map((r) => r.pid));
+        assert.ok(workerPids.size > UPGRADES, `worker pids seen: ${workerPids.size}; each generation has new workers`);
+      },
+    );
 
     it(`docker stop ends the container within ${STOP_WITHIN_MS / 1000} s`, { timeout: 60_000 }, async (t) => {
       const l = ready(t);

@@ -20,7 +20,11 @@ const LAB = path.join(ROOT, 'dist', 'lab', 'cli.js');
 const home = fs.mkdtempSync(path.join(os.tmpdir(), 'lab-e2e-'));
 
 function lab(args: string[]): { code: number; out: string; err: string } {
-  const r = spawnSync(process.execPath, [LAB, ...args], { encoding: 'utf8', env: { ...process.env, LAB_HOME: home }, timeout: 300_000 });
+  const r = spawnSync(process.execPath, [LAB, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, LAB_HOME: home },
+    timeout: 300_000,
+  });
   return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
 }
 
@@ -48,7 +52,12 @@ for (const flavour of selection().flavours) {
       if (!ready(t)) return;
       const r = lab(['status', '--name', name, '--json']);
       assert.equal(r.code, 0, r.err);
-      const s = JSON.parse(r.out) as { flavour: string; init: { trackedPid?: number }; masters: { pid: number; trackedByInit: boolean }[]; socket?: { group: string; mode: string } };
+      const s = JSON.parse(r.out) as {
+        flavour: string;
+        init: { trackedPid?: number };
+        masters: { pid: number; trackedByInit: boolean }[];
+        socket?: { group: string; mode: string };
+      };
       assert.equal(s.flavour, flavour);
       assert.equal(s.masters.length, 1);
       assert.equal(s.masters[0].trackedByInit, true);
@@ -80,11 +89,15 @@ for (const flavour of selection().flavours) {
 
     it('a socket www-data cannot reach gives 502; lab apply of the fix restores 200', async (t) => {
       if (!ready(t)) return;
-      if (flavour !== 'bookworm') return t.skip('precise: the boot-time 0755 socket case is the socket-permissions scenario');
+      if (flavour !== 'bookworm')
+        return t.skip('precise: the boot-time 0755 socket case is the socket-permissions scenario');
       const good = fs.readFileSync(path.join(ROOT, 'images', 'conf', 'systemd', 'phoenix.socket'), 'utf8');
       const dir = fs.mkdtempSync(path.join(home, 'units-'));
       const broken = path.join(dir, 'phoenix.socket');
-      fs.writeFileSync(broken, good.replace(/^SocketGroup=.*$/m, 'SocketGroup=root').replace(/^SocketMode=.*$/m, 'SocketMode=0600'));
+      fs.writeFileSync(
+        broken,
+        good.replace(/^SocketGroup=.*$/m, 'SocketGroup=root').replace(/^SocketMode=.*$/m, 'SocketMode=0600'),
+      );
       let r = lab(['apply', '--name', name, broken]);
       assert.equal(r.code, 0, r.err);
       assert.equal((await get(port)).status, 502, 'nginx (www-data) must be refused by a root 0600 socket');
@@ -99,7 +112,10 @@ for (const flavour of selection().flavours) {
     it('a rejected nginx site leaves the running one in place', async (t) => {
       if (!ready(t)) return;
       const bad = path.join(home, 'bad-site.conf');
-      fs.writeFileSync(bad, 'server {\n  listen 80;\n  location / { proxy_pass http://unix:/var/run/phoenix/phoenix.sock:; }\n  this_is_not_a_directive on;\n}\n');
+      fs.writeFileSync(
+        bad,
+        'server {\n  listen 80;\n  location / { proxy_pass http://unix:/var/run/phoenix/phoenix.sock:; }\n  this_is_not_a_directive on;\n}\n',
+      );
       const r = lab(['apply', '--name', name, bad]);
       assert.equal(r.code, 1);
       assert.match(r.err, /nginx -t rejected .*the previous site was put back/s);
@@ -109,7 +125,9 @@ for (const flavour of selection().flavours) {
     it('lab down leaves no container', (t) => {
       if (!ready(t)) return;
       assert.equal(lab(['down', '--name', name]).code, 0);
-      const left = spawnSync('docker', ['ps', '-aq', '--filter', `label=upstart-unicorn-lab.instance=${name}`], { encoding: 'utf8' });
+      const left = spawnSync('docker', ['ps', '-aq', '--filter', `label=upstart-unicorn-lab.instance=${name}`], {
+        encoding: 'utf8',
+      });
       assert.equal(left.stdout.trim(), '');
     });
   });

@@ -26,12 +26,42 @@ const CASES: Case[] = [
   { name: 'an unknown flag', args: () => ['--frobnicate'], code: 64, message: /unknown option '--frobnicate'/ },
   { name: 'a flag without its value', args: () => ['--workers'], code: 64, message: /--workers needs a value/ },
   { name: 'a bad worker count', args: () => ['--workers', 'many'], code: 64, message: /'many' is not a worker count/ },
-  { name: 'UPSTART_FDS=abc', env: { UPSTART_FDS: 'abc' }, code: 65, message: /UPSTART_FDS='abc' is not a list of fd numbers/ },
-  { name: 'a closed fd in UPSTART_FDS', via: () => ({ kind: 'fd', fdKind: 'closed', style: 'upstart', fd: 57 }), code: 65, message: /fd 57 is not open/ },
-  { name: 'a regular file as UPSTART_FDS', via: () => ({ kind: 'fd', fdKind: 'file', style: 'upstart' }), code: 65, message: /fd 11 is not a socket \(it is \/etc\/hostname\)/ },
-  { name: 'a connected socket as UPSTART_FDS', via: () => ({ kind: 'fd', fdKind: 'connected', style: 'upstart' }), code: 65, message: /fd 11 .* is a connected socket, not a listening one/ },
-  { name: 'a UDP socket as UPSTART_FDS', via: () => ({ kind: 'fd', fdKind: 'udp', style: 'upstart' }), code: 65, message: /fd 11 is a socket but neither a unix nor a TCP stream socket/ },
-  { name: 'junk in UNICORN_FD', env: { UNICORN_FD: '3,x' }, code: 65, message: /UNICORN_FD='3,x' is not a list of fd numbers/ },
+  {
+    name: 'UPSTART_FDS=abc',
+    env: { UPSTART_FDS: 'abc' },
+    code: 65,
+    message: /UPSTART_FDS='abc' is not a list of fd numbers/,
+  },
+  {
+    name: 'a closed fd in UPSTART_FDS',
+    via: () => ({ kind: 'fd', fdKind: 'closed', style: 'upstart', fd: 57 }),
+    code: 65,
+    message: /fd 57 is not open/,
+  },
+  {
+    name: 'a regular file as UPSTART_FDS',
+    via: () => ({ kind: 'fd', fdKind: 'file', style: 'upstart' }),
+    code: 65,
+    message: /fd 11 is not a socket \(it is \/etc\/hostname\)/,
+  },
+  {
+    name: 'a connected socket as UPSTART_FDS',
+    via: () => ({ kind: 'fd', fdKind: 'connected', style: 'upstart' }),
+    code: 65,
+    message: /fd 11 .* is a connected socket, not a listening one/,
+  },
+  {
+    name: 'a UDP socket as UPSTART_FDS',
+    via: () => ({ kind: 'fd', fdKind: 'udp', style: 'upstart' }),
+    code: 65,
+    message: /fd 11 is a socket but neither a unix nor a TCP stream socket/,
+  },
+  {
+    name: 'junk in UNICORN_FD',
+    env: { UNICORN_FD: '3,x' },
+    code: 65,
+    message: /UNICORN_FD='3,x' is not a list of fd numbers/,
+  },
   { name: 'UNICORN_FD naming stdout', env: { UNICORN_FD: '1' }, code: 65, message: /names fd 0, 1 or 2/ },
   {
     name: 'LISTEN_PID of another process',
@@ -39,7 +69,13 @@ const CASES: Case[] = [
     code: 65,
     message: /LISTEN_PID=1 is not this process/,
   },
-  { name: 'a missing app module', args: (h) => ['--listen', `unix:${h.file('a.sock')}`, '--app', '/nonexistent/app.js'], code: 66, message: /app module \/nonexistent\/app.js not found/, absent: (h) => [h.file('a.sock')] },
+  {
+    name: 'a missing app module',
+    args: (h) => ['--listen', `unix:${h.file('a.sock')}`, '--app', '/nonexistent/app.js'],
+    code: 66,
+    message: /app module \/nonexistent\/app.js not found/,
+    absent: (h) => [h.file('a.sock')],
+  },
   {
     name: 'an app that throws while loading',
     setup: (h) => fs.writeFileSync(h.file('boom.js'), "throw new Error('database unreachable');\n"),
@@ -56,7 +92,13 @@ const CASES: Case[] = [
     message: /exports no request handler/,
     absent: (h) => [h.file('n.sock')],
   },
-  { name: 'an unwritable pid file', args: (h) => ['--listen', `unix:${h.file('p.sock')}`, '--pid', '/nonexistent-dir/phoenix.pid'], code: 73, message: /cannot write pid file \/nonexistent-dir\/phoenix.pid/, absent: (h) => [h.file('p.sock')] },
+  {
+    name: 'an unwritable pid file',
+    args: (h) => ['--listen', `unix:${h.file('p.sock')}`, '--pid', '/nonexistent-dir/phoenix.pid'],
+    code: 73,
+    message: /cannot write pid file \/nonexistent-dir\/phoenix.pid/,
+    absent: (h) => [h.file('p.sock')],
+  },
   {
     name: 'a socket path held by a regular file',
     setup: (h) => fs.writeFileSync(h.file('file.sock'), 'precious data'),
@@ -64,9 +106,20 @@ const CASES: Case[] = [
     code: 69,
     message: /exists and is not a socket; phoenix will not replace it/,
   },
-  { name: 'a socket directory that does not exist', args: () => ['--listen', 'unix:/nonexistent-dir/x.sock'], code: 69, message: /directory \/nonexistent-dir does not exist/ },
+  {
+    name: 'a socket directory that does not exist',
+    args: () => ['--listen', 'unix:/nonexistent-dir/x.sock'],
+    code: 69,
+    message: /directory \/nonexistent-dir does not exist/,
+  },
   { name: 'no socket at all', args: () => [], code: 64, message: /no socket to serve/ },
-  { name: 'a config file with an unknown key', setup: (h) => fs.writeFileSync(h.file('c.json'), '{"wokers": 3}'), args: (h) => ['--config', h.file('c.json')], code: 64, message: /unknown key 'wokers'/ },
+  {
+    name: 'a config file with an unknown key',
+    setup: (h) => fs.writeFileSync(h.file('c.json'), '{"wokers": 3}'),
+    args: (h) => ['--config', h.file('c.json')],
+    code: 64,
+    message: /unknown key 'wokers'/,
+  },
 ];
 
 describe('bad input: one clear message, a documented exit code, nothing left behind', () => {
@@ -83,7 +136,10 @@ describe('bad input: one clear message, a documented exit code, nothing left beh
       const [k, v] = tag.split('=');
       const p = h.startPhoenix(c.args?.(h) ?? [], { via: c.via?.(h), env: { ...c.env, [k]: v } });
       const { code } = await p.exited;
-      const errLines = p.stderr().split('\n').filter((l) => l.startsWith('phoenix: '));
+      const errLines = p
+        .stderr()
+        .split('\n')
+        .filter((l) => l.startsWith('phoenix: '));
       assert.equal(code, c.code, `exit code; stderr:\n${p.stderr()}`);
       assert.equal(errLines.length, 1, `exactly one error message; stderr:\n${p.stderr()}`);
       assert.match(errLines[0], c.message);

@@ -22,10 +22,17 @@ function liveWorkers(p: Proc): Map<number, { gen: number; slot: number; ready: b
   return live;
 }
 
-async function startMaster(h: Harness, name: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<{ p: Proc; sock: string; tag: string }> {
+async function startMaster(
+  h: Harness,
+  name: string,
+  extra: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ p: Proc; sock: string; tag: string }> {
   const sock = h.file(`${name}.sock`);
   const tag = randomUUID();
-  const p = h.startPhoenix(['--listen', `unix:${sock}`, '--pid', h.file(`${name}.pid`), ...extra], { env: { PHOENIX_TEST_TAG: tag, ...env } });
+  const p = h.startPhoenix(['--listen', `unix:${sock}`, '--pid', h.file(`${name}.pid`), ...extra], {
+    env: { PHOENIX_TEST_TAG: tag, ...env },
+  });
   await p.waitFor((e) => e.role === 'master' && e.event === 'ready');
   return { p, sock, tag };
 }
@@ -46,7 +53,12 @@ describe('master and worker signals do what unicorn documents', () => {
     let from = p.events().length;
     p.child.kill('SIGHUP');
     await p.waitFor((e) => e.event === 'generation-live', 10_000, from);
-    await waitUntil(() => [...liveWorkers(p).values()].filter((w) => w.gen === 2 && w.ready).length === 3 && liveWorkers(p).size === 3, 5000, '3 workers of generation 2');
+    await waitUntil(
+      () =>
+        [...liveWorkers(p).values()].filter((w) => w.gen === 2 && w.ready).length === 3 && liveWorkers(p).size === 3,
+      5000,
+      '3 workers of generation 2',
+    );
     const afterHup = await getJson<Who>(sock);
     assert.equal(afterHup.master, before.master, 'HUP keeps the master');
     assert.equal(afterHup.generation, 2);
@@ -93,7 +105,11 @@ describe('master and worker signals do what unicorn documents', () => {
     const log = h.file('phoenix.log');
     const p = h.startPhoenix(['--listen', `unix:${h.file('usr1.sock')}`, '--log-file', log]);
     // With --log-file the lifecycle lines go to the file, not to stderr.
-    await waitUntil(() => fs.existsSync(log) && /role=master event=ready/.test(fs.readFileSync(log, 'utf8')), 5000, 'ready in the log file');
+    await waitUntil(
+      () => fs.existsSync(log) && /role=master event=ready/.test(fs.readFileSync(log, 'utf8')),
+      5000,
+      'ready in the log file',
+    );
     h.track(p.pid);
     fs.renameSync(log, `${log}.1`);
     p.child.kill('SIGUSR1');
@@ -121,7 +137,10 @@ describe('master and worker signals do what unicorn documents', () => {
     await sleep(50);
     p.child.kill('SIGTTOU');
     await waitUntil(() => liveWorkers(p).size === 1, 5000, '1 worker');
-    assert.deepEqual([...liveWorkers(p).values()].map((w) => w.slot), [0]);
+    assert.deepEqual(
+      [...liveWorkers(p).values()].map((w) => w.slot),
+      [0],
+    );
   });
 
   test('a worker QUIT finishes its request; a worker TERM dies now; the master replaces both', async () => {
@@ -131,7 +150,11 @@ describe('master and worker signals do what unicorn documents', () => {
     await sleep(150);
     process.kill(first.pid, 'SIGQUIT');
     assert.equal((await slow).status, 200);
-    await waitUntil(() => [...liveWorkers(p).entries()].some(([pid, w]) => pid !== first.pid && w.ready), 5000, 'a replacement');
+    await waitUntil(
+      () => [...liveWorkers(p).entries()].some(([pid, w]) => pid !== first.pid && w.ready),
+      5000,
+      'a replacement',
+    );
     const second = await getJson<Who>(sock);
     assert.notEqual(second.pid, first.pid);
     const cut = get(sock, '/slow?ms=3000').then(
@@ -141,7 +164,11 @@ describe('master and worker signals do what unicorn documents', () => {
     await sleep(150);
     process.kill(second.pid, 'SIGTERM');
     assert.equal(await cut, 'cut');
-    await waitUntil(() => [...liveWorkers(p).entries()].some(([pid, w]) => pid !== second.pid && w.ready), 5000, 'another replacement');
+    await waitUntil(
+      () => [...liveWorkers(p).entries()].some(([pid, w]) => pid !== second.pid && w.ready),
+      5000,
+      'another replacement',
+    );
     assert.equal((await get(sock)).status, 200);
   });
 
@@ -150,12 +177,14 @@ describe('master and worker signals do what unicorn documents', () => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
     const ask = (path: string) =>
       new Promise<http.IncomingMessage & { body: string; conn: import('node:net').Socket }>((resolve, reject) => {
-        http.get({ socketPath: sock, path, agent }, (res) => {
-          let body = '';
-          const conn = res.socket;
-          res.on('data', (d: Buffer) => (body += d));
-          res.on('end', () => resolve(Object.assign(res, { body, conn })));
-        }).on('error', reject);
+        http
+          .get({ socketPath: sock, path, agent }, (res) => {
+            let body = '';
+            const conn = res.socket;
+            res.on('data', (d: Buffer) => (body += d));
+            res.on('end', () => resolve(Object.assign(res, { body, conn })));
+          })
+          .on('error', reject);
       });
     try {
       const idle = await ask('/');
@@ -270,20 +299,24 @@ describe('inits and nginx: the socket handed over the way each init does it', ()
     await p.exited;
   });
 
-  test("upstart's 0755 root socket: nginx's www-data workers get 502; the wrapper's own socket (0666) works", { skip: process.getuid?.() !== 0 && 'needs root: nginx workers run as www-data' }, async () => {
-    const { h, nginx, port } = fx;
-    const sock = h.file('init.sock');
-    const p = h.startPhoenix([], { via: { kind: 'upstart', socket: sock, mode: '0755' } });
-    await p.waitFor((e) => e.role === 'master' && e.event === 'ready');
-    assert.equal((await get(port)).status, 502);
-    assert.match(nginx.errorLog(), /connect\(\) to unix:\S+init.sock failed \(13: Permission denied\)/);
-    p.child.kill('SIGTERM');
-    await p.exited;
-    const own = h.startPhoenix(['--listen', `unix:${sock}`]);
-    await own.waitFor((e) => e.role === 'master' && e.event === 'ready');
-    assert.equal(fs.statSync(sock).mode & 0o777, 0o666);
-    assert.equal((await get(port)).status, 200);
-    own.child.kill('SIGTERM');
-    await own.exited;
-  });
+  test(
+    "upstart's 0755 root socket: nginx's www-data workers get 502; the wrapper's own socket (0666) works",
+    { skip: process.getuid?.() !== 0 && 'needs root: nginx workers run as www-data' },
+    async () => {
+      const { h, nginx, port } = fx;
+      const sock = h.file('init.sock');
+      const p = h.startPhoenix([], { via: { kind: 'upstart', socket: sock, mode: '0755' } });
+      await p.waitFor((e) => e.role === 'master' && e.event === 'ready');
+      assert.equal((await get(port)).status, 502);
+      assert.match(nginx.errorLog(), /connect\(\) to unix:\S+init.sock failed \(13: Permission denied\)/);
+      p.child.kill('SIGTERM');
+      await p.exited;
+      const own = h.startPhoenix(['--listen', `unix:${sock}`]);
+      await own.waitFor((e) => e.role === 'master' && e.event === 'ready');
+      assert.equal(fs.statSync(sock).mode & 0o777, 0o666);
+      assert.equal((await get(port)).status, 200);
+      own.child.kill('SIGTERM');
+      await own.exited;
+    },
+  );
 });

@@ -11,7 +11,10 @@ const UPGRADES = 20;
 const SLOW = '/slow?ms=300';
 
 /** Load through nginx until `act` is done, then a little longer, and return what was recorded. */
-async function underLoad(port: number, act: (served: (generation: number) => Promise<void>) => Promise<void>): Promise<{ records: RequestRecord[]; t0: number }> {
+async function underLoad(
+  port: number,
+  act: (served: (generation: number) => Promise<void>) => Promise<void>,
+): Promise<{ records: RequestRecord[]; t0: number }> {
   const stop = new AbortController();
   const t0 = Date.now();
   let live: readonly RequestRecord[] = [];
@@ -24,7 +27,12 @@ async function underLoad(port: number, act: (served: (generation: number) => Pro
     onProgress: (recs) => (live = recs),
   });
   // Each upgrade waits until its generation has really served: every handover happens under load.
-  const served = (generation: number) => waitUntil(() => live.some((r) => r.generation === generation && !r.error), 10_000, `generation ${generation} to serve a request`);
+  const served = (generation: number) =>
+    waitUntil(
+      () => live.some((r) => r.generation === generation && !r.error),
+      10_000,
+      `generation ${generation} to serve a request`,
+    );
   try {
     await sleep(300);
     await act(served);
@@ -51,7 +59,9 @@ describe('USR2 upgrades under continuous load through a real nginx', () => {
 
   test(`${UPGRADES} in-place upgrades on a socket from upstart-socket-bridge (UPSTART_FDS): no failed request, same master pid`, async () => {
     const { h, nginx, port } = fx;
-    const p: Proc = h.startPhoenix(['--workers', '2', '--pid', h.file('inplace.pid')], { via: { kind: 'upstart', socket: h.file('app.sock') } });
+    const p: Proc = h.startPhoenix(['--workers', '2', '--pid', h.file('inplace.pid')], {
+      via: { kind: 'upstart', socket: h.file('app.sock') },
+    });
     await p.waitFor((e) => e.role === 'master' && e.event === 'ready');
     await nginx.start();
     const master = p.pid;
@@ -85,16 +95,34 @@ describe('USR2 upgrades under continuous load through a real nginx', () => {
       const pidFile = h.file(`reexec-${quit}.pid`);
       const sock = h.file('app.sock');
       fs.rmSync(sock, { force: true });
-      const p = h.startPhoenix(['--listen', `unix:${sock}`, '--workers', '2', '--pid', pidFile, '--upgrade', 'reexec', `--quit-oldbin=${quit}`]);
+      const p = h.startPhoenix([
+        '--listen',
+        `unix:${sock}`,
+        '--workers',
+        '2',
+        '--pid',
+        pidFile,
+        '--upgrade',
+        'reexec',
+        `--quit-oldbin=${quit}`,
+      ]);
       await p.waitFor((e) => e.role === 'master' && e.event === 'ready');
       const { records } = await underLoad(port, async (served) => {
         for (let i = 1; i <= count; i++) {
           const old = readPid(pidFile)!;
           const from = p.events().length;
           process.kill(old, 'SIGUSR2');
-          await waitUntil(() => !isRunning(old) && readPid(pidFile) !== old && !fs.existsSync(`${pidFile}.oldbin`), 10_000, `old master ${old} to hand over`);
+          await waitUntil(
+            () => !isRunning(old) && readPid(pidFile) !== old && !fs.existsSync(`${pidFile}.oldbin`),
+            10_000,
+            `old master ${old} to hand over`,
+          );
           h.track(readPid(pidFile)!);
-          const ready = await p.waitFor((e) => e.event === 'ready' && e.role === 'master' && e.pid !== String(old), 10_000, from);
+          const ready = await p.waitFor(
+            (e) => e.event === 'ready' && e.role === 'master' && e.pid !== String(old),
+            10_000,
+            from,
+          );
           await served(Number(ready.gen));
         }
       });
@@ -103,7 +131,10 @@ describe('USR2 upgrades under continuous load through a real nginx', () => {
       assert.equal(p.events().filter((e) => e.event === 'reexec').length, count);
       assert.equal(c.generations.length, count + 1, 'every master generation served requests');
       const exits = p.events().filter((e) => e.event === 'exit' && e.role === 'master');
-      assert.ok(exits.length >= count && exits.every((e) => e.handedOver === 'true'), 'every old master must leave saying it handed over');
+      assert.ok(
+        exits.length >= count && exits.every((e) => e.handedOver === 'true'),
+        'every old master must leave saying it handed over',
+      );
       const last = readPid(pidFile)!;
       process.kill(last, 'SIGQUIT');
       await waitUntil(() => !isRunning(last), 10_000, 'the last master to stop');

@@ -76,7 +76,9 @@ describe('portable node runtime', () => {
     context = await fs.mkdtemp(path.join(os.tmpdir(), 'uul-runtime-probe-'));
     await fs.writeFile(path.join(context, 'Dockerfile'), PROBE_DOCKERFILE);
     await fs.writeFile(path.join(context, 'probe.js'), PROBE);
-    probeRef = (await buildImage(docker, { name: 'runtime-probe', contextDir: context, buildArgs: { RUNTIME: runtimeRef } })).ref;
+    probeRef = (
+      await buildImage(docker, { name: 'runtime-probe', contextDir: context, buildArgs: { RUNTIME: runtimeRef } })
+    ).ref;
   });
 
   after(async () => {
@@ -112,8 +114,9 @@ describe('portable node runtime', () => {
       assert.equal(out.child.stdout.trim(), `child ${out.version} /opt/phoenix/runtime/bin/node`);
       assert.equal(out.libc, false, 'no /lib/x86_64-linux-gnu/libc.so.6 in the image');
       assert.equal(out.loader, false, 'no /lib64/ld-linux-x86-64.so.2 in the image');
-      for (const dir of ['lib', 'lib64', 'usr', 'bin']) assert.ok(!out.root.includes(dir), `no /${dir}: ${out.root.join(' ')}`);
-      assert.equal(out.user, 'root', 'getpwuid via the runtime\'s libnss_compat');
+      for (const dir of ['lib', 'lib64', 'usr', 'bin'])
+        assert.ok(!out.root.includes(dir), `no /${dir}: ${out.root.join(' ')}`);
+      assert.equal(out.user, 'root', "getpwuid via the runtime's libnss_compat");
     } finally {
       // --rm removes it when it exits; this covers a timeout or a failed start.
       await run('docker', ['rm', '-f', name]).catch(() => undefined);

@@ -21,14 +21,22 @@ import { imageFor, runScenario } from '../../lab/scenarios/runner';
 
 function flavours(): Flavour[] {
   const raw = (process.env.LAB_FLAVOUR ?? '').trim() || 'bookworm';
-  const names = raw === 'all' ? [...FLAVOURS] : raw.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const n of names) if (!isFlavour(n)) throw new Error(`LAB_FLAVOUR=${raw}: '${n}' is not a flavour (${FLAVOURS.join(', ')}, or all)`);
+  const names =
+    raw === 'all'
+      ? [...FLAVOURS]
+      : raw
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
+  for (const n of names)
+    if (!isFlavour(n)) throw new Error(`LAB_FLAVOUR=${raw}: '${n}' is not a flavour (${FLAVOURS.join(', ')}, or all)`);
   return names as Flavour[];
 }
 
 const chosen = flavours();
 const explicitImage = (process.env.LAB_IMAGE ?? '').trim() || undefined;
-if (explicitImage && chosen.length !== 1) throw new Error('LAB_IMAGE names one image: give exactly one flavour with it');
+if (explicitImage && chosen.length !== 1)
+  throw new Error('LAB_IMAGE names one image: give exactly one flavour with it');
 
 for (const flavour of chosen) {
   describe(`scenarios on ${flavour}`, { concurrency: 1 }, () => {
@@ -36,17 +44,20 @@ for (const flavour of chosen) {
     let skip: string | undefined;
     const log = (line: string) => void process.stderr.write(`[scenarios ${flavour}] ${line}\n`);
 
-    before(async () => {
-      try {
-        await assertDockerReachable();
-        image = explicitImage ?? (await imageFor(flavour, log));
-        log(`image ${image}`);
-      } catch (err) {
-        // No Docker, or no base for precise: every scenario is reported skipped with the reason.
-        skip = `${flavour} cannot run here: ${(err as Error).message.split('\n')[0]}`;
-        log(`SKIPPING: ${skip}`);
-      }
-    }, { timeout: 30 * 60_000 });
+    before(
+      async () => {
+        try {
+          await assertDockerReachable();
+          image = explicitImage ?? (await imageFor(flavour, log));
+          log(`image ${image}`);
+        } catch (err) {
+          // No Docker, or no base for precise: every scenario is reported skipped with the reason.
+          skip = `${flavour} cannot run here: ${(err as Error).message.split('\n')[0]}`;
+          log(`SKIPPING: ${skip}`);
+        }
+      },
+      { timeout: 30 * 60_000 },
+    );
 
     for (const s of CATALOGUE) {
       it(`${s.name}: ${s.title}`, { timeout: 180_000 }, async (t) => {
@@ -55,7 +66,11 @@ for (const flavour of chosen) {
         if (skip !== undefined) return void t.skip(skip);
         const r = await runScenario(s, flavour, { image, say: log });
         for (const line of formatResult(r).split('\n')) t.diagnostic(line);
-        assert.equal(r.verdict.outcome, 'EXPECTED', `${s.name} on ${flavour} was ${r.verdict.outcome}:\n${r.verdict.reasons.join('\n')}\nreport: ${r.report}`);
+        assert.equal(
+          r.verdict.outcome,
+          'EXPECTED',
+          `${s.name} on ${flavour} was ${r.verdict.outcome}:\n${r.verdict.reasons.join('\n')}\nreport: ${r.report}`,
+        );
       });
     }
   });

@@ -16,7 +16,8 @@ export interface LogLine {
 export function parseLogLine(line: string): LogLine | undefined {
   if (!line.startsWith('phoenix ')) return undefined;
   const out: LogLine = {};
-  for (const m of line.slice(8).matchAll(/(\w+)=("(?:[^"\\]|\\.)*"|\S+)/g)) out[m[1]] = m[2].startsWith('"') ? (JSON.parse(m[2]) as string) : m[2];
+  for (const m of line.slice(8).matchAll(/(\w+)=("(?:[^"\\]|\\.)*"|\S+)/g))
+    out[m[1]] = m[2].startsWith('"') ? (JSON.parse(m[2]) as string) : m[2];
   return out;
 }
 
@@ -35,7 +36,12 @@ export type Via =
   | { kind: 'direct' }
   | { kind: 'upstart'; socket: string; mode?: string; fd?: number }
   | { kind: 'systemd'; socket: string; listenPid?: string }
-  | { kind: 'fd'; fdKind: 'connected' | 'file' | 'udp' | 'closed' | 'listen-tcp'; style: 'upstart' | 'systemd' | 'unicorn'; fd?: number };
+  | {
+      kind: 'fd';
+      fdKind: 'connected' | 'file' | 'udp' | 'closed' | 'listen-tcp';
+      style: 'upstart' | 'systemd' | 'unicorn';
+      fd?: number;
+    };
 
 /**
  * Owns a temp dir and every process a test starts. cleanup() kills everything it ever saw a
@@ -60,7 +66,8 @@ export class Harness {
   startPhoenix(args: string[], opts: { via?: Via; env?: NodeJS.ProcessEnv } = {}): Proc {
     const via = opts.via ?? { kind: 'direct' };
     const env = { ...process.env, ...opts.env };
-    for (const k of ['UPSTART_FDS', 'UNICORN_FD', 'LISTEN_FDS', 'LISTEN_PID', 'PHOENIX_WORKER']) if (!(opts.env && k in opts.env)) delete env[k];
+    for (const k of ['UPSTART_FDS', 'UNICORN_FD', 'LISTEN_FDS', 'LISTEN_PID', 'PHOENIX_WORKER'])
+      if (!(opts.env && k in opts.env)) delete env[k];
     const cmd = [process.execPath, PHOENIX, ...args];
     let argv: string[];
     switch (via.kind) {
@@ -68,13 +75,51 @@ export class Harness {
         argv = cmd;
         break;
       case 'upstart':
-        argv = ['python3', FD_PARENT, '--kind', 'listen-unix', '--path', via.socket, '--mode', via.mode ?? '0777', '--fd', String(via.fd ?? 11), '--style', 'upstart', '--', ...cmd];
+        argv = [
+          'python3',
+          FD_PARENT,
+          '--kind',
+          'listen-unix',
+          '--path',
+          via.socket,
+          '--mode',
+          via.mode ?? '0777',
+          '--fd',
+          String(via.fd ?? 11),
+          '--style',
+          'upstart',
+          '--',
+          ...cmd,
+        ];
         break;
       case 'systemd':
-        argv = ['python3', FD_PARENT, '--kind', 'listen-unix', '--path', via.socket, '--style', 'systemd', ...(via.listenPid ? ['--listen-pid', via.listenPid] : []), '--', ...cmd];
+        argv = [
+          'python3',
+          FD_PARENT,
+          '--kind',
+          'listen-unix',
+          '--path',
+          via.socket,
+          '--style',
+          'systemd',
+          ...(via.listenPid ? ['--listen-pid', via.listenPid] : []),
+          '--',
+          ...cmd,
+        ];
         break;
       case 'fd':
-        argv = ['python3', FD_PARENT, '--kind', via.fdKind, '--fd', String(via.fd ?? 11), '--style', via.style, '--', ...cmd];
+        argv = [
+          'python3',
+          FD_PARENT,
+          '--kind',
+          via.fdKind,
+          '--fd',
+          String(via.fd ?? 11),
+          '--style',
+          via.style,
+          '--',
+          ...cmd,
+        ];
         break;
     }
     const child = spawn(argv[0], argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -90,7 +135,11 @@ export class Harness {
       err += d.toString();
       notify();
     });
-    const events = () => err.split('\n').map(parseLogLine).filter((e): e is LogLine => e !== undefined);
+    const events = () =>
+      err
+        .split('\n')
+        .map(parseLogLine)
+        .filter((e): e is LogLine => e !== undefined);
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
       child.once('exit', (code, signal) => {
         notify();
@@ -114,9 +163,15 @@ export class Harness {
           const check = () => {
             const hit = events().slice(from).find(pred);
             if (hit) return done(() => resolve(hit));
-            if (isExited) return done(() => reject(new Error(`process exited before the awaited log line; stderr:\n${err.slice(-3000)}`)));
+            if (isExited)
+              return done(() =>
+                reject(new Error(`process exited before the awaited log line; stderr:\n${err.slice(-3000)}`)),
+              );
           };
-          const t = setTimeout(() => done(() => reject(new Error(`no awaited log line within ${ms} ms; stderr:\n${err.slice(-3000)}`))), ms);
+          const t = setTimeout(
+            () => done(() => reject(new Error(`no awaited log line within ${ms} ms; stderr:\n${err.slice(-3000)}`))),
+            ms,
+          );
           const done = (f: () => void) => {
             clearTimeout(t);
             waiters.delete(check);
@@ -140,7 +195,8 @@ export class Harness {
     const pids = new Set<number>(this.extraPids);
     for (const p of this.procs) {
       if (p.child.pid) pids.add(p.child.pid);
-      for (const e of p.events()) for (const k of ['pid', 'wpid', 'child']) if (e[k] && /^\d+$/.test(e[k])) pids.add(Number(e[k]));
+      for (const e of p.events())
+        for (const k of ['pid', 'wpid', 'child']) if (e[k] && /^\d+$/.test(e[k])) pids.add(Number(e[k]));
     }
     return [...pids];
   }

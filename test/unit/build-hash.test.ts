@@ -91,10 +91,7 @@ describe('content hash of build inputs', () => {
     assert.notEqual(await hashBuildInputs(await inputs({ BASE: 'base:1', X: '' })), base);
     assert.notEqual(await hashBuildInputs({ ...(await inputs()), dockerfile: 'conf/app.conf' }), base);
     // Field boundaries are unambiguous: moving characters between key and value changes the hash.
-    assert.notEqual(
-      await hashBuildInputs(await inputs({ AB: 'C' })),
-      await hashBuildInputs(await inputs({ A: 'BC' })),
-    );
+    assert.notEqual(await hashBuildInputs(await inputs({ AB: 'C' })), await hashBuildInputs(await inputs({ A: 'BC' })));
   });
 
   it('rejects names that escape the context or repeat, and unreadable inputs', async () => {
@@ -102,7 +99,11 @@ describe('content hash of build inputs', () => {
       assert.throws(() => checkContextFiles([{ name, source: extra }]), BuildContextError, name);
     }
     assert.throws(
-      () => checkContextFiles([{ name: 'a', source: extra }, { name: 'a', source: extra }]),
+      () =>
+        checkContextFiles([
+          { name: 'a', source: extra },
+          { name: 'a', source: extra },
+        ]),
       /appears twice/,
     );
     await assert.rejects(

@@ -4,21 +4,43 @@ import { summarize } from '../../lab/check/continuity';
 import type { RequestRecord } from '../../lab/load/record';
 import { classifyError, classifyStatus } from '../../lab/load/record';
 
-const ok = (start: number, end: number, generation: number, pid = 100 + generation): RequestRecord => ({ start, end, path: '/', status: 200, generation, pid });
-const failed = (start: number, end: number, error: RequestRecord['error']): RequestRecord => ({ start, end, path: '/', error });
+const ok = (start: number, end: number, generation: number, pid = 100 + generation): RequestRecord => ({
+  start,
+  end,
+  path: '/',
+  status: 200,
+  generation,
+  pid,
+});
+const failed = (start: number, end: number, error: RequestRecord['error']): RequestRecord => ({
+  start,
+  end,
+  path: '/',
+  error,
+});
 
 test('a clean run: no failures, generations in the order they took over', () => {
   const c = summarize([ok(0, 10, 1), ok(10, 20, 1), ok(20, 30, 2), ok(30, 40, 2), ok(35, 45, 3)]);
   assert.equal(c.sent, 5);
   assert.equal(c.failed, 0);
   assert.deepEqual(c.failures, {});
-  assert.deepEqual(c.generations.map((g) => g.generation), [1, 2, 3]);
+  assert.deepEqual(
+    c.generations.map((g) => g.generation),
+    [1, 2, 3],
+  );
   assert.equal(c.generations[0].requests, 2);
   assert.equal(c.longestGapMs, 10);
 });
 
 test('failures are counted by class and the longest gap spans them', () => {
-  const c = summarize([ok(0, 10, 1), failed(10, 11, 'http-502'), failed(11, 12, 'refused'), failed(12, 500, 'timeout'), failed(13, 14, 'http-502'), ok(20, 900, 2)]);
+  const c = summarize([
+    ok(0, 10, 1),
+    failed(10, 11, 'http-502'),
+    failed(11, 12, 'refused'),
+    failed(12, 500, 'timeout'),
+    failed(13, 14, 'http-502'),
+    ok(20, 900, 2),
+  ]);
   assert.equal(c.failed, 4);
   assert.deepEqual(c.failures, { 'http-502': 2, refused: 1, timeout: 1 });
   assert.equal(c.longestGapMs, 890);

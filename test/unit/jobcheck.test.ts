@@ -13,8 +13,10 @@ import { checkJobFile, checkJobFiles, CheckOptions, Problem } from '../../lab/jo
 const ROOT = resolve(__dirname, '..', '..');
 
 const job = (...lines: string[]): string => `${lines.join('\n')}\n`;
-const errors = (text: string, options?: CheckOptions): Problem[] => checkJobFile(text, 'test.conf', options).filter((p) => p.severity === 'error');
-const warnings = (text: string, options?: CheckOptions): Problem[] => checkJobFile(text, 'test.conf', options).filter((p) => p.severity === 'warning');
+const errors = (text: string, options?: CheckOptions): Problem[] =>
+  checkJobFile(text, 'test.conf', options).filter((p) => p.severity === 'error');
+const warnings = (text: string, options?: CheckOptions): Problem[] =>
+  checkJobFile(text, 'test.conf', options).filter((p) => p.severity === 'warning');
 
 function assertProblem(found: Problem[], line: number, pattern: RegExp): void {
   assert.ok(
@@ -23,8 +25,10 @@ function assertProblem(found: Problem[], line: number, pattern: RegExp): void {
   );
 }
 
-const assertError = (text: string, line: number, pattern: RegExp, options?: CheckOptions): void => assertProblem(errors(text, options), line, pattern);
-const assertWarning = (text: string, line: number, pattern: RegExp): void => assertProblem(warnings(text), line, pattern);
+const assertError = (text: string, line: number, pattern: RegExp, options?: CheckOptions): void =>
+  assertProblem(errors(text, options), line, pattern);
+const assertWarning = (text: string, line: number, pattern: RegExp): void =>
+  assertProblem(warnings(text), line, pattern);
 
 function assertClean(text: string, options?: CheckOptions): void {
   const found = errors(text, options);
@@ -82,20 +86,24 @@ describe('jobcheck: valid files', () => {
   });
 
   it("accepts upstart 1.5's own socket bridge job and a task", () => {
-    assertClean(job(
-      'description "Bridge socket events into upstart"',
-      'emits socket',
-      'start on net-device-up IFACE=lo',
-      'stop on runlevel [!2345]',
-      'expect daemon',
-      'respawn',
-      'exec upstart-socket-bridge --daemon',
-    ));
+    assertClean(
+      job(
+        'description "Bridge socket events into upstart"',
+        'emits socket',
+        'start on net-device-up IFACE=lo',
+        'stop on runlevel [!2345]',
+        'expect daemon',
+        'respawn',
+        'exec upstart-socket-bridge --daemon',
+      ),
+    );
     assertClean(job('start on startup', 'task', 'script', '  initctl emit --no-wait filesystem', 'end script'));
   });
 
   it('accepts `respawn limit unlimited`, `oom never`, numeric normal exit and limit values', () => {
-    assertClean(job('respawn', 'respawn limit unlimited', 'oom never', 'normal exit 2', 'limit core 0 0', 'exec /bin/true'));
+    assertClean(
+      job('respawn', 'respawn limit unlimited', 'oom never', 'normal exit 2', 'limit core 0 0', 'exec /bin/true'),
+    );
   });
 
   it('accepts a job with only pre-start (a state job) without a warning, and warns for a job that runs nothing', () => {
@@ -106,7 +114,11 @@ describe('jobcheck: valid files', () => {
 
 describe('jobcheck: stanzas upstart 1.5 does not have', () => {
   it('names an unknown stanza and suggests the close one', () => {
-    assertError(job('start on startup', 'respwan', 'exec /bin/true'), 2, /unknown stanza 'respwan'.*did you mean `respawn`/);
+    assertError(
+      job('start on startup', 'respwan', 'exec /bin/true'),
+      2,
+      /unknown stanza 'respwan'.*did you mean `respawn`/,
+    );
   });
 
   it('treats `constructor` as unknown (no prototype lookups)', () => {
@@ -129,15 +141,45 @@ describe('jobcheck: stanzas upstart 1.5 does not have', () => {
 
 describe('jobcheck: stanza arguments', () => {
   const cases: Array<[string, string[], number, RegExp]> = [
-    ['expect with an unknown value', ['exec /bin/true', 'expect forks'], 2, /expect.*'forks'.*expect fork.*expect daemon.*expect stop/],
+    [
+      'expect with an unknown value',
+      ['exec /bin/true', 'expect forks'],
+      2,
+      /expect.*'forks'.*expect fork.*expect daemon.*expect stop/,
+    ],
     ['expect with an extra word', ['exec /bin/true', 'expect fork twice'], 2, /unexpected 'twice'/],
-    ['respawn limit with one number', ['respawn', 'respawn limit 10', 'exec /bin/true'], 2, /respawn limit.*COUNT and INTERVAL.*respawn limit 10 5/],
-    ['respawn limit with words', ['respawn', 'respawn limit ten five', 'exec /bin/true'], 2, /respawn limit.*whole numbers/],
-    ['respawn limit beyond strtol', ['respawn', 'respawn limit 10000000000000000000 5', 'exec /bin/true'], 2, /respawn limit/],
-    ['respawn with an unknown word', ['respawn forever', 'exec /bin/true'], 1, /respawn forever.*respawn limit COUNT INTERVAL/],
+    [
+      'respawn limit with one number',
+      ['respawn', 'respawn limit 10', 'exec /bin/true'],
+      2,
+      /respawn limit.*COUNT and INTERVAL.*respawn limit 10 5/,
+    ],
+    [
+      'respawn limit with words',
+      ['respawn', 'respawn limit ten five', 'exec /bin/true'],
+      2,
+      /respawn limit.*whole numbers/,
+    ],
+    [
+      'respawn limit beyond strtol',
+      ['respawn', 'respawn limit 10000000000000000000 5', 'exec /bin/true'],
+      2,
+      /respawn limit/,
+    ],
+    [
+      'respawn with an unknown word',
+      ['respawn forever', 'exec /bin/true'],
+      1,
+      /respawn forever.*respawn limit COUNT INTERVAL/,
+    ],
     ['kill timeout with a word', ['exec /bin/true', 'kill timeout soon'], 2, /kill timeout.*'soon'.*kill timeout 30/],
     ['kill timeout negative', ['exec /bin/true', 'kill timeout -1'], 2, /kill timeout.*>= 0/],
-    ['kill signal as a number (crashes 1.5)', ['exec /bin/true', 'kill signal 15'], 2, /kill signal 15.*numeric.*1\.6.*kill signal TERM/],
+    [
+      'kill signal as a number (crashes 1.5)',
+      ['exec /bin/true', 'kill signal 15'],
+      2,
+      /kill signal 15.*numeric.*1\.6.*kill signal TERM/,
+    ],
     ['kill signal unknown', ['exec /bin/true', 'kill signal BOGUS'], 2, /kill signal BOGUS.*unknown signal/],
     ['kill without a sub-stanza', ['exec /bin/true', 'kill'], 2, /kill timeout SECONDS.*kill signal NAME/],
     ['kill with an unknown sub-stanza', ['exec /bin/true', 'kill after 5'], 2, /kill after.*kill timeout SECONDS/],
@@ -150,7 +192,12 @@ describe('jobcheck: stanza arguments', () => {
     ['old oom out of range', ['exec /bin/true', 'oom 20'], 2, /oom score N/],
     ['limit with one value', ['exec /bin/true', 'limit nofile 4096'], 2, /limit nofile.*SOFT and a HARD/],
     ['limit of an unknown resource', ['exec /bin/true', 'limit files 1 2'], 2, /limit files.*unknown resource/],
-    ['description of several words', ['description a job', 'exec /bin/true'], 1, /description.*exactly one value.*quote/],
+    [
+      'description of several words',
+      ['description a job', 'exec /bin/true'],
+      1,
+      /description.*exactly one value.*quote/,
+    ],
     ['env with two words', ['env A=1 B=2', 'exec /bin/true'], 1, /env.*exactly one value/],
     ['export without a name', ['export', 'exec /bin/true'], 1, /export.*at least one/],
     ['emits without a name', ['emits', 'exec /bin/true'], 1, /emits.*at least one/],
@@ -159,9 +206,24 @@ describe('jobcheck: stanza arguments', () => {
     ['start without on', ['start in runlevel [2345]', 'exec /bin/true'], 1, /`start` must be followed by `on EVENT/],
     ['stop with nothing', ['stop', 'exec /bin/true'], 1, /`stop` must be followed by `on EVENT.*got nothing/],
     ['exec without a command', ['start on startup', 'exec # nothing'], 2, /`exec` needs a command/],
-    ['exec starting with an assignment', ['exec NODE_ENV=production /usr/bin/node app.js'], 1, /assignment 'NODE_ENV=production'.*env NODE_ENV=/],
-    ['pre-start without exec or script', ['pre-start', 'exec /bin/true'], 1, /`pre-start` must be followed by `exec COMMAND` or by `script`/],
-    ['post-stop with an unknown form', ['post-stop run /bin/true', 'exec /bin/true'], 1, /`post-stop` must be followed by `exec COMMAND`/],
+    [
+      'exec starting with an assignment',
+      ['exec NODE_ENV=production /usr/bin/node app.js'],
+      1,
+      /assignment 'NODE_ENV=production'.*env NODE_ENV=/,
+    ],
+    [
+      'pre-start without exec or script',
+      ['pre-start', 'exec /bin/true'],
+      1,
+      /`pre-start` must be followed by `exec COMMAND` or by `script`/,
+    ],
+    [
+      'post-stop with an unknown form',
+      ['post-stop run /bin/true', 'exec /bin/true'],
+      1,
+      /`post-stop` must be followed by `exec COMMAND`/,
+    ],
     ['words after script', ['script set -e', '  /bin/true', 'end script'], 1, /nothing may follow `script`.*'set'/],
     ['unterminated quote', ['exec /bin/true', 'description "no end', 'task'], 2, /unterminated " quote/],
   ];
@@ -176,29 +238,42 @@ describe('jobcheck: stanza arguments', () => {
 
 describe('jobcheck: process blocks', () => {
   it('reports a script block without `end script` at its opening line', () => {
-    assertError(job('start on startup', 'task', 'script', '  /bin/true', '  # end script is only a comment here'), 3, /`script` block has no `end script`/);
+    assertError(
+      job('start on startup', 'task', 'script', '  /bin/true', '  # end script is only a comment here'),
+      3,
+      /`script` block has no `end script`/,
+    );
   });
 
   it('reports a pre-start script block without `end script` at its opening line', () => {
-    assertError(job('exec /bin/true', 'pre-start script', '  /bin/true', 'end scripts'), 2, /`pre-start script` block has no `end script`/);
+    assertError(
+      job('exec /bin/true', 'pre-start script', '  /bin/true', 'end scripts'),
+      2,
+      /`pre-start script` block has no `end script`/,
+    );
   });
 
   it('reports exec and script both present at the later one', () => {
-    assertError(job('exec /bin/true', 'task', 'script', '  /bin/true', 'end script'), 3, /`script` replaces the main process `exec` of line 1/);
-    assertError(job('pre-start exec /bin/true', 'pre-start script', '  /bin/true', 'end script', 'exec /bin/true'), 2, /`pre-start script` replaces/);
+    assertError(
+      job('exec /bin/true', 'task', 'script', '  /bin/true', 'end script'),
+      3,
+      /`script` replaces the main process `exec` of line 1/,
+    );
+    assertError(
+      job('pre-start exec /bin/true', 'pre-start script', '  /bin/true', 'end script', 'exec /bin/true'),
+      2,
+      /`pre-start script` replaces/,
+    );
   });
 
   it('keeps line numbers right after continuations, quotes across lines and blocks', () => {
-    const text = job(
-      'exec /bin/true \\',
-      '    --one \\',
-      '    --two',
-      'description "one',
-      'two"',
-      'script-like',
-    );
+    const text = job('exec /bin/true \\', '    --one \\', '    --two', 'description "one', 'two"', 'script-like');
     assertError(text, 6, /unknown stanza 'script-like'/);
-    assertError(job('start on (startup', '  and', '  bogus-paren (x))', 'exec /bin/true'), 3, /'\(' on line 3 follows the event 'bogus-paren'/);
+    assertError(
+      job('start on (startup', '  and', '  bogus-paren (x))', 'exec /bin/true'),
+      3,
+      /'\(' on line 3 follows the event 'bogus-paren'/,
+    );
   });
 });
 
@@ -214,7 +289,12 @@ describe('jobcheck: start on / stop on expressions', () => {
     ['an operator before a closing parenthesis', 'start on (startup or) and runlevel', 1, /dangling 'or'/],
     ['empty parentheses', 'start on startup and ()', 1, /empty parentheses/],
     ['a group right after an event', 'start on startup (runlevel)', 1, /follows the event 'startup' without and\/or/],
-    ['a positional value after KEY=VALUE', 'start on runlevel RUNLEVEL=2 5', 1, /positional value '5'.*expected variable/],
+    [
+      'a positional value after KEY=VALUE',
+      'start on runlevel RUNLEVEL=2 5',
+      1,
+      /positional value '5'.*expected variable/,
+    ],
     ['no event at all', 'stop on', 1, /`stop on` needs an event/],
   ];
   for (const [name, stanza, line, pattern] of cases) {
@@ -231,7 +311,11 @@ describe('jobcheck: start on / stop on expressions', () => {
   });
 
   it('warns about and/or mixed without parentheses', () => {
-    assertWarning(job('start on startup or runlevel and filesystem', 'exec /bin/true'), 1, /mixed without parentheses.*left to right/);
+    assertWarning(
+      job('start on startup or runlevel and filesystem', 'exec /bin/true'),
+      1,
+      /mixed without parentheses.*left to right/,
+    );
   });
 
   it('warns about an unknown event and names the fix', () => {
@@ -239,16 +323,27 @@ describe('jobcheck: start on / stop on expressions', () => {
   });
 
   it('knows events from knownEvents, from emits in any checked file, and from emits patterns', () => {
-    const consumer = { fileName: 'consumer.conf', text: job('start on phoenix-ready or net-device-added', 'exec /bin/true') };
-    const warned = (reports: ReturnType<typeof checkJobFiles>): Problem[] => reports[0].problems.filter((p) => /unknown event/.test(p.message));
+    const consumer = {
+      fileName: 'consumer.conf',
+      text: job('start on phoenix-ready or net-device-added', 'exec /bin/true'),
+    };
+    const warned = (reports: ReturnType<typeof checkJobFiles>): Problem[] =>
+      reports[0].problems.filter((p) => /unknown event/.test(p.message));
     assert.equal(warned(checkJobFiles([consumer])).length, 2);
     assert.equal(warned(checkJobFiles([consumer], { knownEvents: ['phoenix-ready', 'net-device-added'] })).length, 0);
-    const emitter = { fileName: 'emitter.conf', text: job('emits phoenix-ready', 'emits *-device-added', 'exec /bin/true') };
+    const emitter = {
+      fileName: 'emitter.conf',
+      text: job('emits phoenix-ready', 'emits *-device-added', 'exec /bin/true'),
+    };
     assert.equal(warned(checkJobFiles([consumer, emitter])).length, 0);
   });
 
   it('warns when a second start on replaces the first', () => {
-    assertWarning(job('start on startup', 'start on runlevel [2345]', 'exec /bin/true'), 2, /replaces the one on line 1.*or/);
+    assertWarning(
+      job('start on startup', 'start on runlevel [2345]', 'exec /bin/true'),
+      2,
+      /replaces the one on line 1.*or/,
+    );
   });
 });
 
@@ -261,19 +356,35 @@ describe('jobcheck: the socket bridge', () => {
   });
 
   const cases: Array<[string, string, RegExp]> = [
-    ['SOCKET_PATH=', 'start on socket PROTO=unix SOCKET_PATH=/var/run/app.sock', /SOCKET_PATH= is ignored.*PATH=\/var\/run\/app\.sock/],
+    [
+      'SOCKET_PATH=',
+      'start on socket PROTO=unix SOCKET_PATH=/var/run/app.sock',
+      /SOCKET_PATH= is ignored.*PATH=\/var\/run\/app\.sock/,
+    ],
     ['PATH before PROTO', 'start on socket PATH=/var/run/app.sock PROTO=unix', /PROTO= must come first/],
     ['PROTO=unix without PATH', 'start on socket PROTO=unix', /PROTO=unix without PATH=.*add PATH=/],
     ['PROTO=inet without PORT', 'start on socket PROTO=inet ADDR=127.0.0.1', /PROTO=inet without PORT=/],
     ['an unknown PROTO', 'start on socket PROTO=tcp PORT=80', /PROTO=tcp is not supported/],
     ['a relative PATH', 'start on socket PROTO=unix PATH=app.sock', /PATH=app\.sock is not absolute/],
-    ['PORT with a unix socket', 'start on socket PROTO=unix PATH=/var/run/a.sock PORT=80', /PORT= only counts after PROTO=inet/],
+    [
+      'PORT with a unix socket',
+      'start on socket PROTO=unix PATH=/var/run/a.sock PORT=80',
+      /PORT= only counts after PROTO=inet/,
+    ],
     ['a PORT that is not a number', 'start on socket PROTO=inet PORT=http', /PORT=http is not a port number/],
-    ['an ADDR that is not IPv4', 'start on socket PROTO=inet PORT=80 ADDR=localhost', /ADDR=localhost is not an IPv4 address/],
+    [
+      'an ADDR that is not IPv4',
+      'start on socket PROTO=inet PORT=80 ADDR=localhost',
+      /ADDR=localhost is not an IPv4 address/,
+    ],
     ['a positional value', 'start on socket unix', /'unix' has no variable name/],
     ['an unknown variable', 'start on socket PROTO=unix PATH=/var/run/a.sock MODE=0666', /does not know MODE=/],
     ['PATH twice', 'start on socket PROTO=unix PATH=/var/run/a.sock PATH=/var/run/b.sock', /PATH= given twice/],
-    ['a PATH too long for sun_path', `start on socket PROTO=unix PATH=/${'x'.repeat(120)}`, /longer than a unix socket path/],
+    [
+      'a PATH too long for sun_path',
+      `start on socket PROTO=unix PATH=/${'x'.repeat(120)}`,
+      /longer than a unix socket path/,
+    ],
   ];
   for (const [name, stanza, pattern] of cases) {
     it(`${name} -> error on line 2`, () => assertError(job('# socket job', stanza, 'exec /usr/bin/app'), 2, pattern));
@@ -285,8 +396,16 @@ describe('jobcheck: the socket bridge', () => {
   });
 
   it('rejects an exec command found through PATH in a bridge-started job', () => {
-    assertError(job(SOCKET, 'exec node /srv/app.js'), 2, /'node' is found through PATH.*start on socket.*absolute path/);
-    assertError(job(SOCKET, 'exec /usr/bin/app', 'pre-start exec mkdir -p /var/run/app'), 3, /'mkdir' is found through PATH/);
+    assertError(
+      job(SOCKET, 'exec node /srv/app.js'),
+      2,
+      /'node' is found through PATH.*start on socket.*absolute path/,
+    );
+    assertError(
+      job(SOCKET, 'exec /usr/bin/app', 'pre-start exec mkdir -p /var/run/app'),
+      3,
+      /'mkdir' is found through PATH/,
+    );
   });
 
   it('does not apply the PATH rule to inet sockets or to jobs the bridge does not start', () => {
@@ -307,7 +426,11 @@ describe('jobcheck: the socket bridge', () => {
       'end script',
     );
     const found = errors(text);
-    assert.deepEqual(found.map((p) => p.line), [6], JSON.stringify(found));
+    assert.deepEqual(
+      found.map((p) => p.line),
+      [6],
+      JSON.stringify(found),
+    );
     assert.match(found[0].message, /'cat' is found through PATH.*export PATH=/);
   });
 
@@ -330,7 +453,11 @@ describe('jobcheck: the socket bridge', () => {
       'end script',
     );
     const found = errors(text);
-    assert.deepEqual(found.map((p) => [p.line, /'(\w+)'/.exec(p.message)?.[1]]), [[13, 'date']], JSON.stringify(found));
+    assert.deepEqual(
+      found.map((p) => [p.line, /'(\w+)'/.exec(p.message)?.[1]]),
+      [[13, 'date']],
+      JSON.stringify(found),
+    );
   });
 
   it('warns that respawn breaks a bridge-started job', () => {
@@ -344,12 +471,19 @@ describe('jobcheck: other warnings', () => {
   });
 
   it('warns when a file does not end in .conf', () => {
-    assert.ok(checkJobFile(job('exec /bin/true'), 'phoenix').some((p) => p.severity === 'warning' && /\.conf/.test(p.message)));
+    assert.ok(
+      checkJobFile(job('exec /bin/true'), 'phoenix').some((p) => p.severity === 'warning' && /\.conf/.test(p.message)),
+    );
   });
 
   it('sorts problems by line', () => {
-    const lines = checkJobFile(job('exec /bin/true', 'bogus', 'expect nothing', 'nice 99'), 'x.conf').map((p) => p.line);
-    assert.deepEqual(lines, [...lines].sort((a, b) => a - b));
+    const lines = checkJobFile(job('exec /bin/true', 'bogus', 'expect nothing', 'nice 99'), 'x.conf').map(
+      (p) => p.line,
+    );
+    assert.deepEqual(
+      lines,
+      [...lines].sort((a, b) => a - b),
+    );
   });
 });
 
@@ -370,7 +504,10 @@ describe('jobcheck: cli', () => {
       writeFileSync(good, job('start on phoenix-up', 'exec /bin/true'));
       const failed = run([bad, good]);
       assert.equal(failed.code, 1);
-      assert.match(failed.out[0], new RegExp(`^${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2: error: .*reload signal`));
+      assert.match(
+        failed.out[0],
+        new RegExp(`^${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2: error: .*reload signal`),
+      );
       assert.ok(failed.out.some((l) => l.startsWith(`${good}:1: warning: unknown event 'phoenix-up'`)));
       const passed = run(['--known-event', 'phoenix-up', good]);
       assert.deepEqual(passed, { code: 0, out: [], err: [] });
@@ -418,7 +555,9 @@ describe('jobcheck: the job files under images/', () => {
 
   it('every upstart job under images/**/upstart/ passes with zero errors (checked as one /etc/init)', () => {
     const reports = checkJobFiles(files.map((f) => ({ fileName: relative(ROOT, f), text: readFileSync(f, 'utf8') })));
-    const failures = reports.flatMap((r) => r.problems.filter((p) => p.severity === 'error').map((p) => `${r.fileName}:${p.line}: ${p.message}`));
+    const failures = reports.flatMap((r) =>
+      r.problems.filter((p) => p.severity === 'error').map((p) => `${r.fileName}:${p.line}: ${p.message}`),
+    );
     assert.deepEqual(failures, []);
   });
 
@@ -441,7 +580,10 @@ describe('jobcheck: the job files under images/', () => {
     assert.match(read('bridge-inplace.conf'), /--upgrade in-place/);
     assert.match(read('bridge-reexec.conf'), /--upgrade reexec \\\n\s+--quit-oldbin/);
     assert.match(read('exec-respawn.conf'), /^respawn$/m);
-    assert.match(read('exec-respawn.conf'), /--listen unix:\/var\/run\/phoenix\/phoenix\.sock[\s\S]*--socket-group www-data[\s\S]*--socket-mode 0660/);
+    assert.match(
+      read('exec-respawn.conf'),
+      /--listen unix:\/var\/run\/phoenix\/phoenix\.sock[\s\S]*--socket-group www-data[\s\S]*--socket-mode 0660/,
+    );
     assert.match(read('herder.conf'), /^exec \/usr\/local\/bin\/phoenix-herder \/var\/run\/phoenix\/phoenix\.pid /m);
   });
 });

@@ -23,13 +23,35 @@ const PROBE = [
 
 test('the container probe is read into masters, workers by generation, nginx and the socket', () => {
   const s = parseProbe(PROBE, 50);
-  assert.deepEqual(s.masters.map((m) => [m.pid, m.trackedByInit]), [[50, true], [60, false]]);
-  assert.deepEqual(s.workers.map((w) => [w.pid, w.master, w.generation, w.slot]), [[51, 50, 3, 0], [52, 50, 3, 1], [61, 60, 1, 0]]);
+  assert.deepEqual(
+    s.masters.map((m) => [m.pid, m.trackedByInit]),
+    [
+      [50, true],
+      [60, false],
+    ],
+  );
+  assert.deepEqual(
+    s.workers.map((w) => [w.pid, w.master, w.generation, w.slot]),
+    [
+      [51, 50, 3, 0],
+      [52, 50, 3, 1],
+      [61, 60, 1, 0],
+    ],
+  );
   assert.deepEqual(s.herders, [{ pid: 70, trackedByInit: false }], 'the herder is not a master');
-  assert.deepEqual(s.nginx.map((n) => [n.pid, n.user, n.role]), [[40, 'root', 'master'], [41, 'www-data', 'worker']]);
+  assert.deepEqual(
+    s.nginx.map((n) => [n.pid, n.user, n.role]),
+    [
+      [40, 'root', 'master'],
+      [41, 'www-data', 'worker'],
+    ],
+  );
   assert.deepEqual(s.socket, { path: '/var/run/phoenix/phoenix.sock', owner: 'root', group: 'root', mode: '0755' });
   assert.equal(s.pidFile, 60);
-  const text = formatStatus({ init: { name: 'upstart 1.5', trackedPid: 50, status: 'phoenix start/running, process 50' }, ...s });
+  const text = formatStatus({
+    init: { name: 'upstart 1.5', trackedPid: 50, status: 'phoenix start/running, process 50' },
+    ...s,
+  });
   assert.match(text, /master 60 \(NOT tracked by init, pid file\)/);
   assert.match(text, /WARNING: 2 masters serve the same socket/);
 });
@@ -51,14 +73,20 @@ test("init's words: upstart's status line and systemd's MainPID", () => {
 });
 
 test('initctl on bookworm: known verbs become systemctl, the rest is refused', () => {
-  assert.deepEqual(bookworm.initctl(['restart', 'phoenix']), { cmd: ['systemctl', 'restart', 'phoenix.service'], note: 'systemd equivalent: systemctl restart phoenix.service' });
+  assert.deepEqual(bookworm.initctl(['restart', 'phoenix']), {
+    cmd: ['systemctl', 'restart', 'phoenix.service'],
+    note: 'systemd equivalent: systemctl restart phoenix.service',
+  });
   assert.ok('refuse' in bookworm.initctl(['emit', 'socket']));
   assert.deepEqual(precise.initctl(['emit', 'foo']), { cmd: ['/sbin/initctl', 'emit', 'foo'] });
   assert.ok('refuse' in precise.initctl([]));
 });
 
 test('apply tells job files, units, nginx sites and wrapper configs apart', () => {
-  assert.equal(classify('phoenix.conf', 'start on socket PROTO=unix PATH=/var/run/a.sock\nexec /bin/true\n'), 'upstart-job');
+  assert.equal(
+    classify('phoenix.conf', 'start on socket PROTO=unix PATH=/var/run/a.sock\nexec /bin/true\n'),
+    'upstart-job',
+  );
   assert.equal(classify('site.conf', 'server {\n  listen 80;\n}\n'), 'nginx-site');
   assert.equal(classify('phoenix.socket', '[Socket]\n'), 'systemd-unit');
   assert.equal(classify('phoenix.json', '{}'), 'wrapper-config');
@@ -82,7 +110,10 @@ test('flags and durations', () => {
 
 test('the socket a bridge-started job listens on is found, also across a continued start on', async () => {
   const { bridgeSocketPath } = await import('../../lab/apply');
-  assert.equal(bridgeSocketPath('start on socket PROTO=unix PATH=/var/run/a.sock\nexec /bin/true\n'), '/var/run/a.sock');
+  assert.equal(
+    bridgeSocketPath('start on socket PROTO=unix PATH=/var/run/a.sock\nexec /bin/true\n'),
+    '/var/run/a.sock',
+  );
   assert.equal(bridgeSocketPath('start on (socket PROTO=unix \\\n  PATH=/run/b.sock)\n'), '/run/b.sock');
   assert.equal(bridgeSocketPath('start on runlevel [2345]\nenv PATH=/usr/bin\n'), undefined);
 });

@@ -60,29 +60,35 @@ function sandbox(site: string, port: number): Sandbox {
   chmodSync(dir, 0o755);
   let text = site
     .replace(/^(\s*listen\s+)[^;]*;/gm, `$1127.0.0.1:${port};`)
-    .replace(/^(\s*(?:access_log|error_log)\s+)(\/[^\s;]+)/gm, (_all, head: string, path: string) => `${head}${join(dir, basename(path))}`);
+    .replace(
+      /^(\s*(?:access_log|error_log)\s+)(\/[^\s;]+)/gm,
+      (_all, head: string, path: string) => `${head}${join(dir, basename(path))}`,
+    );
   const socket = join(dir, 'phoenix.sock');
   text = text.replace(/unix:\/[^\s;]+/g, `unix:${socket}`);
   assert.match(text, new RegExp(`listen\\s+127\\.0\\.0\\.1:${port};`), 'the site has no listen directive to rewrite');
   writeFileSync(join(dir, 'site.conf'), text);
   const conf = join(dir, 'nginx.conf');
-  writeFileSync(conf, [
-    'user www-data;',
-    'worker_processes 1;',
-    `pid ${dir}/nginx.pid;`,
-    `error_log ${dir}/error.log;`,
-    'events { worker_connections 64; }',
-    'http {',
-    `    client_body_temp_path ${dir}/client_body;`,
-    `    proxy_temp_path ${dir}/proxy;`,
-    `    fastcgi_temp_path ${dir}/fastcgi;`,
-    `    uwsgi_temp_path ${dir}/uwsgi;`,
-    `    scgi_temp_path ${dir}/scgi;`,
-    `    access_log ${dir}/access.log;`,
-    `    include ${dir}/site.conf;`,
-    '}',
-    '',
-  ].join('\n'));
+  writeFileSync(
+    conf,
+    [
+      'user www-data;',
+      'worker_processes 1;',
+      `pid ${dir}/nginx.pid;`,
+      `error_log ${dir}/error.log;`,
+      'events { worker_connections 64; }',
+      'http {',
+      `    client_body_temp_path ${dir}/client_body;`,
+      `    proxy_temp_path ${dir}/proxy;`,
+      `    fastcgi_temp_path ${dir}/fastcgi;`,
+      `    uwsgi_temp_path ${dir}/uwsgi;`,
+      `    scgi_temp_path ${dir}/scgi;`,
+      `    access_log ${dir}/access.log;`,
+      `    include ${dir}/site.conf;`,
+      '}',
+      '',
+    ].join('\n'),
+  );
   return { dir, conf, socket };
 }
 
@@ -122,7 +128,10 @@ const stripComments = (text: string): string => text.replace(/#.*$/gm, '');
 
 describe('nginx sites under images/**/nginx/', () => {
   it('includes the phoenix site', () => {
-    assert.ok(SITES.some((s) => s.endsWith(join('images', 'conf', 'nginx', 'phoenix-site.conf'))), `found: ${SITES.join(', ')}`);
+    assert.ok(
+      SITES.some((s) => s.endsWith(join('images', 'conf', 'nginx', 'phoenix-site.conf'))),
+      `found: ${SITES.join(', ')}`,
+    );
   });
 
   for (const site of SITES) {
@@ -190,7 +199,9 @@ describe('the phoenix site, served by a real nginx', () => {
     const port = await freePort();
     const box = sandbox(readFileSync(join(ROOT, 'images/conf/nginx/phoenix-site.conf'), 'utf8'), port);
     const socket = box.socket;
-    const upstream: Server = createServer((req, res) => res.end(`phoenix saw ${req.url} via ${req.headers['x-real-ip'] ?? '?'}`));
+    const upstream: Server = createServer((req, res) =>
+      res.end(`phoenix saw ${req.url} via ${req.headers['x-real-ip'] ?? '?'}`),
+    );
     await new Promise<void>((done) => upstream.listen(socket, done));
     // The socket's mode follows the umask (0755): www-data could not connect.
     chmodSync(socket, 0o666);
@@ -206,7 +217,10 @@ describe('the phoenix site, served by a real nginx', () => {
       assert.equal(reply.status, 200, reply.body);
       assert.equal(reply.body, 'phoenix saw /hello via 127.0.0.1');
       const log = join(box.dir, 'phoenix-access.log');
-      await waitFor(() => existsSync(log) && /urt=\d+\.\d+/.test(readFileSync(log, 'utf8')), 'an access log line with the upstream response time');
+      await waitFor(
+        () => existsSync(log) && /urt=\d+\.\d+/.test(readFileSync(log, 'utf8')),
+        'an access log line with the upstream response time',
+      );
     } finally {
       if (nginx?.pid !== undefined && nginx.exitCode === null) {
         const exited = new Promise((done) => nginx?.once('exit', done));

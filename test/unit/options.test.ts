@@ -27,7 +27,10 @@ test('listen specs normalise to the form inherited sockets are described in', ()
   assert.equal(parseListenSpec('0.0.0.0:80', 'f'), 'tcp:0.0.0.0:80');
   assert.equal(parseListenSpec('[::1]:80', 'f'), 'tcp:::1:80');
   for (const bad of ['unix:relative.sock', 'host:', '99999', 'example.com:80']) {
-    assert.throws(() => parseListenSpec(bad, '--listen'), (e: PhoenixError) => e.exitCode === 64 && /--listen/.test(e.message));
+    assert.throws(
+      () => parseListenSpec(bad, '--listen'),
+      (e: PhoenixError) => e.exitCode === 64 && /--listen/.test(e.message),
+    );
   }
 });
 
@@ -41,7 +44,10 @@ test('flags: both --flag value and --flag=value; errors name the flag', () => {
   assert.equal(o.timeout, 2.5);
   assert.throws(() => parseArgs(['--upgrade', 'phoenix']), /'phoenix' is not an upgrade mode: use in-place or reexec/);
   assert.throws(() => parseArgs(['--socket-mode', '999']), /not an octal file mode/);
-  assert.throws(() => parseArgs(['--quit-oldbin=yes']), /'yes' is not when to QUIT the old master: use ready or spawned/);
+  assert.throws(
+    () => parseArgs(['--quit-oldbin=yes']),
+    /'yes' is not when to QUIT the old master: use ready or spawned/,
+  );
   assert.throws(() => parseArgs(['--check=1']), /takes no value/);
   assert.throws(() => parseArgs(['--timeout', '0']), /not a timeout/);
   assert.equal(parseArgs(['--help']).kind, 'help');
@@ -51,7 +57,17 @@ test('config file: same keys as flags in camelCase, paths relative to the file, 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'phoenix-opts-'));
   try {
     const cfg = path.join(dir, 'phoenix.json');
-    fs.writeFileSync(cfg, JSON.stringify({ workers: 5, upgrade: 'reexec', quitOldbin: true, pid: 'run/p.pid', listen: ['unix:/tmp/a.sock', 9000], socketMode: '0600' }));
+    fs.writeFileSync(
+      cfg,
+      JSON.stringify({
+        workers: 5,
+        upgrade: 'reexec',
+        quitOldbin: true,
+        pid: 'run/p.pid',
+        listen: ['unix:/tmp/a.sock', 9000],
+        socketMode: '0600',
+      }),
+    );
     const o = run(['--config', cfg, '--workers', '3']);
     assert.equal(o.workers, 3, 'the flag wins');
     assert.equal(o.upgrade, 'reexec');

@@ -18,10 +18,23 @@ import { renderSummary } from '../../lab/report/summary';
 import { type Action, renderTimeline } from '../../lab/report/timeline';
 import { writeReport, writeSummary } from '../../lab/report/write';
 
-const count = (text: string, needle: string | RegExp) => (typeof needle === 'string' ? text.split(needle).length - 1 : (text.match(needle) ?? []).length);
+const count = (text: string, needle: string | RegExp) =>
+  typeof needle === 'string' ? text.split(needle).length - 1 : (text.match(needle) ?? []).length;
 const markers = (svg: string) => count(svg, 'class="action-marker"');
-const ok = (end: number, generation: number, pid = 100 + generation): RequestRecord => ({ start: end - 5, end, path: '/', status: 200, generation, pid });
-const failed = (end: number, error: RequestRecord['error']): RequestRecord => ({ start: end - 5, end, path: '/', error });
+const ok = (end: number, generation: number, pid = 100 + generation): RequestRecord => ({
+  start: end - 5,
+  end,
+  path: '/',
+  status: 200,
+  generation,
+  pid,
+});
+const failed = (end: number, error: RequestRecord['error']): RequestRecord => ({
+  start: end - 5,
+  end,
+  path: '/',
+  error,
+});
 
 describe('timeline', () => {
   it('draws exactly one .action-marker per action, carrying its label', () => {
@@ -41,7 +54,11 @@ describe('timeline', () => {
   });
 
   it('keeps one marker per action when 60 labels crowd a short run', () => {
-    const actions: Action[] = Array.from({ length: 60 }, (_, i) => ({ at: i * 50, kind: 'signal', label: `USR2 #${i} → master ${1000 + i}` }));
+    const actions: Action[] = Array.from({ length: 60 }, (_, i) => ({
+      at: i * 50,
+      kind: 'signal',
+      label: `USR2 #${i} → master ${1000 + i}`,
+    }));
     const svg = renderTimeline([ok(10, 1), ok(2990, 1)], actions);
     assert.equal(markers(svg), 60);
     // The overflow shrinks to numbered badges instead of overlapping text.
@@ -49,16 +66,31 @@ describe('timeline', () => {
   });
 
   it('stacks successes by generation (palette in generation order) and failures by class', () => {
-    const records = [ok(50, 9), ok(60, 5), ok(150, 9), failed(160, 'refused'), failed(170, 'http-502'), failed(180, 'http-503'), failed(190, 'error-EHOSTUNREACH'), failed(250, 'reset'), failed(260, 'timeout'), failed(270, 'http-504')];
+    const records = [
+      ok(50, 9),
+      ok(60, 5),
+      ok(150, 9),
+      failed(160, 'refused'),
+      failed(170, 'http-502'),
+      failed(180, 'http-503'),
+      failed(190, 'error-EHOSTUNREACH'),
+      failed(250, 'reset'),
+      failed(260, 'timeout'),
+      failed(270, 'http-504'),
+    ];
     const svg = renderTimeline(records, []);
     // gen 5 is the older generation: first colour; gen 9 the second.
     assert.ok(svg.includes(`class="bar gen-5" fill="${generationColour(0)}"`));
     assert.ok(svg.includes(`class="bar gen-9" fill="${generationColour(1)}"`));
-    for (const k of ['refused', 'reset', 'timeout', 'http-502', 'http-504'] as const) assert.ok(svg.includes(`class="bar fail-${k}" fill="${FAILURE_COLOURS[k]}"`), k);
+    for (const k of ['refused', 'reset', 'timeout', 'http-502', 'http-504'] as const)
+      assert.ok(svg.includes(`class="bar fail-${k}" fill="${FAILURE_COLOURS[k]}"`), k);
     // 503 and client errors share the "other" colour.
     assert.ok(svg.includes(`class="bar fail-other" fill="${FAILURE_COLOURS.other}"`));
     assert.equal(count(svg, 'class="bar fail-other"'), 1, 'one stacked segment for two "other" failures in one bucket');
-    assert.ok(svg.includes('0.1–0.2 s: 1 ok (gen 9), 1 refused, 1 HTTP 502, 2 other error'), 'bucket by completion time, described in its title');
+    assert.ok(
+      svg.includes('0.1–0.2 s: 1 ok (gen 9), 1 refused, 1 HTTP 502, 2 other error'),
+      'bucket by completion time, described in its title',
+    );
     assert.ok(svg.includes('>failed<') && svg.includes('>gen 5<') && svg.includes('>gen 9<'), 'lanes');
   });
 
@@ -74,7 +106,11 @@ describe('timeline', () => {
     assert.ok(!svg.includes('<script'));
     assert.equal(count(svg, '</svg>'), 1);
     assert.ok(!svg.includes('\u0001'));
-    assert.ok(svg.includes(`data-label="&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;q&#39;  ]]&gt; &lt;/svg&gt;"`));
+    assert.ok(
+      svg.includes(
+        `data-label="&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;q&#39;  ]]&gt; &lt;/svg&gt;"`,
+      ),
+    );
     assert.equal(markers(svg), 1);
     assert.equal(escapeXml('a\u0000b\tc\n'), 'ab\tc\n');
   });
@@ -96,14 +132,21 @@ describe('timeline', () => {
   });
 
   it('ignores records with a non-finite end instead of drawing NaN', () => {
-    const svg = renderTimeline([ok(Number.NaN, 1), ok(Number.POSITIVE_INFINITY, 1), ok(100, 1)], [{ at: Number.NaN, kind: 'note', label: 'bad' }]);
+    const svg = renderTimeline(
+      [ok(Number.NaN, 1), ok(Number.POSITIVE_INFINITY, 1), ok(100, 1)],
+      [{ at: Number.NaN, kind: 'note', label: 'bad' }],
+    );
     assert.ok(!/NaN|Infinity/.test(svg));
     assert.equal(count(svg, 'class="bar gen-1"'), 1);
   });
 
   it('merges a 10-minute run into wider buckets and stays under 1 MB', () => {
     const { records } = sampleRun({ seconds: 600, rate: 100 });
-    const actions: Action[] = Array.from({ length: 40 }, (_, i) => ({ at: i * 15_000, kind: 'signal', label: `USR2 ${i}` }));
+    const actions: Action[] = Array.from({ length: 40 }, (_, i) => ({
+      at: i * 15_000,
+      kind: 'signal',
+      label: `USR2 ${i}`,
+    }));
     const svg = renderTimeline(records, actions);
     assert.ok(svg.length < 1_000_000, `${svg.length} bytes`);
     assert.equal(markers(svg), 40);
@@ -164,7 +207,17 @@ describe('report page', () => {
   });
 
   it('renders a run that never started', () => {
-    const html = renderReport(input({ verdict: { outcome: 'NOT RUN', reasons: [] }, records: [], actions: [], continuity: summarize([]), logs: undefined, initBefore: undefined, initAfter: undefined }));
+    const html = renderReport(
+      input({
+        verdict: { outcome: 'NOT RUN', reasons: [] },
+        records: [],
+        actions: [],
+        continuity: summarize([]),
+        logs: undefined,
+        initBefore: undefined,
+        initAfter: undefined,
+      }),
+    );
     assert.ok(html.includes('>NOT RUN<') && html.includes('no requests recorded') && html.includes('not recorded'));
   });
 });
@@ -178,11 +231,16 @@ describe('files', () => {
     const path = writeReport(join(dir, 'runs', 'bridge-inplace@precise'), i);
     assert.equal(path, join(dir, 'runs', 'bridge-inplace@precise', 'report.html'));
     assert.ok(readFileSync(path, 'utf8').includes('class="timeline"'));
-    const result = JSON.parse(readFileSync(join(dir, 'runs', 'bridge-inplace@precise', 'result.json'), 'utf8')) as Record<string, unknown>;
+    const result = JSON.parse(
+      readFileSync(join(dir, 'runs', 'bridge-inplace@precise', 'result.json'), 'utf8'),
+    ) as Record<string, unknown>;
     assert.equal(result.records, undefined);
     assert.equal(result.recordsFile, 'records.json');
     assert.deepEqual(result.verdict, i.verdict);
-    assert.deepEqual(JSON.parse(readFileSync(join(dir, 'runs', 'bridge-inplace@precise', 'records.json'), 'utf8')), i.records);
+    assert.deepEqual(
+      JSON.parse(readFileSync(join(dir, 'runs', 'bridge-inplace@precise', 'records.json'), 'utf8')),
+      i.records,
+    );
   });
 
   it('writeSummary links each cell to its report relative to the summary', () => {
@@ -202,7 +260,13 @@ describe('summary page', () => {
     const html = renderSummary([
       { scenario: 'bridge-inplace', flavour: 'precise', outcome: 'UNEXPECTED', href: 'old/report.html' },
       { scenario: 'bridge-inplace', flavour: 'precise', outcome: 'EXPECTED', href: 'runs/1/report.html' },
-      { scenario: 'bridge-reexec', flavour: 'bookworm', outcome: 'UNEXPECTED', reasons: ['<two masters>'], href: 'javascript:alert(1)' },
+      {
+        scenario: 'bridge-reexec',
+        flavour: 'bookworm',
+        outcome: 'UNEXPECTED',
+        reasons: ['<two masters>'],
+        href: 'javascript:alert(1)',
+      },
       { scenario: 'master-killed', flavour: 'precise', outcome: 'NOT RUN' },
     ]);
     assert.equal(count(html, '<tr><th>') - 1, 3, 'a header row, then one row per scenario');

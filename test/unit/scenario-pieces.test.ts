@@ -10,7 +10,14 @@ import { test } from 'node:test';
 import type { RequestRecord } from '../../lab/load/record';
 import { DROP_LINE, edit, systemd, upstart } from '../../lab/scenarios/configs';
 import { firstSuccessAfter, windowOf } from '../../lab/scenarios/load';
-import { countEvents, countLines, initState, mastersStarted, parseLifecycle, socketEventBursts } from '../../lab/scenarios/observe';
+import {
+  countEvents,
+  countLines,
+  initState,
+  mastersStarted,
+  parseLifecycle,
+  socketEventBursts,
+} from '../../lab/scenarios/observe';
 import { okShare, phaseLines } from '../../lab/scenarios/phases';
 import { bootCommand, instanceName } from '../../lab/scenarios/session';
 
@@ -44,10 +51,19 @@ test('configs are the shipped files with one edit each, comments left alone', ()
   assert.match(reexec, /^ExecStart=.*--upgrade reexec --quit-oldbin/m);
   assert.match(reexec, /^# - --upgrade in-place/m, 'the comment that quotes the flag is untouched');
   const noPid = upstart.withoutPidFile(upstart.strategy('bridge-reexec'));
-  assert.doesNotMatch(noPid.split('\n').filter((l) => !l.startsWith('#')).join('\n'), /--pid/);
+  assert.doesNotMatch(
+    noPid
+      .split('\n')
+      .filter((l) => !l.startsWith('#'))
+      .join('\n'),
+    /--pid/,
+  );
   assert.match(upstart.withRespawn(upstart.strategy('bridge-inplace')), /^respawn$/m);
   assert.match(systemd.socketMode(systemd.socket(), 'root', '0755'), /^SocketGroup=root$[\s\S]*^SocketMode=0755$/m);
-  assert.throws(() => edit('# only --flag here\n', '--flag', 'x', 'test'), /no longer contains --flag outside comments/);
+  assert.throws(
+    () => edit('# only --flag here\n', '--flag', 'x', 'test'),
+    /no longer contains --flag outside comments/,
+  );
   assert.equal(edit('a\nb\nc', 'b', DROP_LINE, 'drop'), 'a\nc');
 });
 
@@ -55,7 +71,12 @@ test('the boot command writes files byte for byte, removes others, then becomes 
   const dir = mkdtempSync(join(tmpdir(), 'scn-boot-'));
   try {
     const text = "a job with 'quotes', $VARS and \\ backslashes\n";
-    const [sh, flag, script] = bootCommand({ label: 't', files: { [`${dir}/sub/job.conf`]: text }, remove: [`${dir}/gone`], shell: [`touch ${dir}/ran`] });
+    const [sh, flag, script] = bootCommand({
+      label: 't',
+      files: { [`${dir}/sub/job.conf`]: text },
+      remove: [`${dir}/gone`],
+      shell: [`touch ${dir}/ran`],
+    });
     assert.deepEqual([sh, flag], ['/bin/sh', '-c']);
     assert.match(script, /exec \/sbin\/init$/);
     const r = spawnSync('/bin/sh', ['-c', script.replace(/exec \/sbin\/init$/, 'true')], { encoding: 'utf8' });
@@ -82,7 +103,13 @@ test('windows, first success and phase shares', () => {
   assert.equal(windowOf(recs, 50, 150).failed, 1);
   assert.equal(windowOf(recs, 50).sent, 2);
   assert.equal(firstSuccessAfter(recs, 50), 205);
-  const f = { phaseNames: ['broken', 'fixed', 'empty'], phaseSent: [10, 10, 0], phaseOk: [0, 9, 0], phaseFailed: [10, 1, 0], phaseFailure: ['http-502', 'reset', ''] };
+  const f = {
+    phaseNames: ['broken', 'fixed', 'empty'],
+    phaseSent: [10, 10, 0],
+    phaseOk: [0, 9, 0],
+    phaseFailed: [10, 1, 0],
+    phaseFailure: ['http-502', 'reset', ''],
+  };
   assert.equal(okShare(f, 'broken'), 0);
   assert.equal(okShare(f, 'fixed'), 0.9);
   assert.equal(okShare(f, 'empty'), -1);
@@ -99,5 +126,8 @@ test('socket events become a few bursts on the timeline', () => {
   const many = Array.from({ length: 20 }, (_, i) => i * 5000);
   const b = socketEventBursts(many, 1000, 8);
   assert.equal(b.length, 8);
-  assert.equal(b.reduce((n, x) => n + x.count, 0), 20);
+  assert.equal(
+    b.reduce((n, x) => n + x.count, 0),
+    20,
+  );
 });

@@ -27,17 +27,23 @@ function records(n: number, o: { generations?: number[]; fail?: Record<number, F
     const r: RequestRecord = { start: i * 5, end: i * 5 + 2, path: '/' };
     const error = o.fail?.[i];
     if (error) r.error = error;
-    else Object.assign(r, { status: 200, generation: gens[Math.floor((i * gens.length) / n)], pid: 100 + i % 2 });
+    else Object.assign(r, { status: 200, generation: gens[Math.floor((i * gens.length) / n)], pid: 100 + (i % 2) });
     return r;
   });
 }
 
 function status(tracked: number | undefined, masters: Array<[number, number[]]>): LabStatus {
   return {
-    init: { name: 'upstart 1.5', trackedPid: tracked, status: tracked ? `phoenix start/running, process ${tracked}` : 'phoenix stop/waiting' },
+    init: {
+      name: 'upstart 1.5',
+      trackedPid: tracked,
+      status: tracked ? `phoenix start/running, process ${tracked}` : 'phoenix stop/waiting',
+    },
     masters: masters.map(([pid]) => ({ pid, ppid: 1, trackedByInit: pid === tracked })),
     herders: [],
-    workers: masters.flatMap(([pid, gens]) => gens.map((generation, slot) => ({ pid: pid + 10 + slot, master: pid, generation, slot }))),
+    workers: masters.flatMap(([pid, gens]) =>
+      gens.map((generation, slot) => ({ pid: pid + 10 + slot, master: pid, generation, slot })),
+    ),
     nginx: [],
     socket: { path: '/var/run/phoenix/phoenix.sock', owner: 'root', group: 'www-data', mode: '0660' },
   };
@@ -49,28 +55,52 @@ function judge<F extends Facts>(s: Scenario<F>, seen: Omit<Seen<F>, 'continuity'
 }
 
 /** The first run of bridge-inplace on the precise image, as recorded (numbers from result.json). */
-const INPLACE_PRECISE = { trackedBefore: 83, trackedAfterEach: Array(11).fill(83) as number[], upgradeMs: [93, 145, 145, 150, 146, 147, 151, 150, 141, 170], generationsServed: 11, masters: 1 };
+const INPLACE_PRECISE = {
+  trackedBefore: 83,
+  trackedAfterEach: Array(11).fill(83) as number[],
+  upgradeMs: [93, 145, 145, 150, 146, 147, 151, 150, 141, 170],
+  generationsServed: 11,
+  masters: 1,
+};
 
 describe('bridge-inplace', () => {
   it('is EXPECTED with no failure, the same pid throughout and a generation per upgrade', () => {
-    const v = judge(bridgeInplace, { flavour: 'precise', facts: INPLACE_PRECISE, records: records(1322, { generations: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11] }) });
+    const v = judge(bridgeInplace, {
+      flavour: 'precise',
+      facts: INPLACE_PRECISE,
+      records: records(1322, { generations: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11] }),
+    });
     assert.equal(v.outcome, 'EXPECTED', v.reasons.join('\n'));
     assert.ok(v.checks.every((c) => c.ok));
   });
 
   it('is UNEXPECTED when one request failed, and says which and how many', () => {
-    const v = judge(bridgeInplace, { flavour: 'precise', facts: INPLACE_PRECISE, records: records(1322, { fail: { 700: 'http-502' } }) });
+    const v = judge(bridgeInplace, {
+      flavour: 'precise',
+      facts: INPLACE_PRECISE,
+      records: records(1322, { fail: { 700: 'http-502' } }),
+    });
     assert.equal(v.outcome, 'UNEXPECTED');
     const failed = v.checks.find((c) => c.what === 'failed requests');
     assert.deepEqual([failed?.expected, failed?.seen, failed?.ok], ['0', '1', false]);
-    assert.ok(v.reasons.some((r) => r.includes('http-502=1')), v.reasons.join('\n'));
+    assert.ok(
+      v.reasons.some((r) => r.includes('http-502=1')),
+      v.reasons.join('\n'),
+    );
   });
 
   it('is UNEXPECTED when init stopped tracking the master after an upgrade', () => {
     const facts = { ...INPLACE_PRECISE, trackedAfterEach: [83, 83, null, 412, 412, 412, 412, 412, 412, 412, 412] };
-    const v = judge(bridgeInplace, { flavour: 'precise', facts, records: records(1322, { generations: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11] }) });
+    const v = judge(bridgeInplace, {
+      flavour: 'precise',
+      facts,
+      records: records(1322, { generations: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11] }),
+    });
     assert.equal(v.outcome, 'UNEXPECTED');
-    assert.match(v.reasons.join('\n'), /FAIL pid init tracks after each upgrade: expected always 83, seen 83,83,none,412/);
+    assert.match(
+      v.reasons.join('\n'),
+      /FAIL pid init tracks after each upgrade: expected always 83, seen 83,83,none,412/,
+    );
   });
 });
 
@@ -92,32 +122,63 @@ const REEXEC_PRECISE: ReexecFacts = {
 
 describe('bridge-reexec', () => {
   it('on upstart: EXPECTED when upstart lost the master, an untracked one served and the bridge restarts were refused', () => {
-    const v = judge(bridgeReexec, { flavour: 'precise', facts: REEXEC_PRECISE, records: records(910, { generations: [1, 2] }) });
+    const v = judge(bridgeReexec, {
+      flavour: 'precise',
+      facts: REEXEC_PRECISE,
+      records: records(910, { generations: [1, 2] }),
+    });
     assert.equal(v.outcome, 'EXPECTED', v.reasons.join('\n'));
   });
 
   it('on upstart: UNEXPECTED when upstart kept tracking the master (as in-place would)', () => {
-    const v = judge(bridgeReexec, { flavour: 'precise', facts: { ...REEXEC_PRECISE, initLostAfterMs: null, untrackedServing: false, restartsAfterUpgrade: 0, refusedStarts: 0 }, records: records(900) });
+    const v = judge(bridgeReexec, {
+      flavour: 'precise',
+      facts: {
+        ...REEXEC_PRECISE,
+        initLostAfterMs: null,
+        untrackedServing: false,
+        restartsAfterUpgrade: 0,
+        refusedStarts: 0,
+      },
+      records: records(900),
+    });
     assert.equal(v.outcome, 'UNEXPECTED');
     assert.equal(v.checks.filter((c) => !c.ok).length, 4, v.reasons.join('\n'));
   });
 
   it('on upstart: UNEXPECTED when two masters served at once (the pid file guard did not hold)', () => {
-    const v = judge(bridgeReexec, { flavour: 'precise', facts: { ...REEXEC_PRECISE, maxServingMasters: 2 }, records: records(900, { generations: [1, 2] }) });
+    const v = judge(bridgeReexec, {
+      flavour: 'precise',
+      facts: { ...REEXEC_PRECISE, maxServingMasters: 2 },
+      records: records(900, { generations: [1, 2] }),
+    });
     assert.equal(v.outcome, 'UNEXPECTED');
     assert.match(v.reasons.join('\n'), /FAIL most masters serving at once: expected 1, seen 2/);
   });
 
-  it("on systemd: EXPECTED when the cgroup was stopped and socket activation started generation 1 again", () => {
-    const facts = { ...REEXEC_PRECISE, deactivations: 1, restartsAfterUpgrade: 1, refusedStarts: 0, generationsAfter: [1, 2], socketEvents: 0 };
-    assert.equal(judge(bridgeReexec, { flavour: 'bookworm', facts, records: records(988, { generations: [1, 2] }) }).outcome, 'EXPECTED');
+  it('on systemd: EXPECTED when the cgroup was stopped and socket activation started generation 1 again', () => {
+    const facts = {
+      ...REEXEC_PRECISE,
+      deactivations: 1,
+      restartsAfterUpgrade: 1,
+      refusedStarts: 0,
+      generationsAfter: [1, 2],
+      socketEvents: 0,
+    };
+    assert.equal(
+      judge(bridgeReexec, { flavour: 'bookworm', facts, records: records(988, { generations: [1, 2] }) }).outcome,
+      'EXPECTED',
+    );
   });
 
   it('on systemd: UNEXPECTED when the re-executed master survived the main PID (systemd kept serving gen 2 only)', () => {
     const facts = { ...REEXEC_PRECISE, deactivations: 0, restartsAfterUpgrade: 0, generationsAfter: [2] };
     const v = judge(bridgeReexec, { flavour: 'bookworm', facts, records: records(965, { generations: [1, 2] }) });
     assert.equal(v.outcome, 'UNEXPECTED');
-    assert.match(v.reasons.join('\n'), /FAIL systemd after MainPID exited: expected service deactivated, cgroup stopped, seen 0 deactivation\(s\)/);
+    assert.match(
+      v.reasons.join('\n'),
+      /FAIL systemd after MainPID exited: expected service deactivated, cgroup stopped, seen 0 deactivation\(s\)/,
+    );
   });
 });
 
@@ -145,8 +206,19 @@ describe('master-killed and worker-killed', () => {
   });
 
   it('master-killed: UNEXPECTED when nothing came back (requests queued for ever, timeouts)', () => {
-    const facts = { ...KILL, initRightAfter: 'stop/waiting', initTracksAgainMs: null, newWorkerAnsweredMs: null, failedAfterKill: 8, failuresAfterKill: 'timeout=8' };
-    const v = judge(masterKilled, { flavour: 'precise', facts, records: records(179, { fail: { 171: 'timeout', 172: 'timeout' } }) });
+    const facts = {
+      ...KILL,
+      initRightAfter: 'stop/waiting',
+      initTracksAgainMs: null,
+      newWorkerAnsweredMs: null,
+      failedAfterKill: 8,
+      failuresAfterKill: 'timeout=8',
+    };
+    const v = judge(masterKilled, {
+      flavour: 'precise',
+      facts,
+      records: records(179, { fail: { 171: 'timeout', 172: 'timeout' } }),
+    });
     assert.equal(v.outcome, 'UNEXPECTED');
     assert.deepEqual(
       v.checks.filter((c) => !c.ok).map((c) => c.what),
@@ -155,56 +227,131 @@ describe('master-killed and worker-killed', () => {
   });
 
   it('master-killed on systemd: UNEXPECTED without a restart counted', () => {
-    const v = judge(masterKilled, { flavour: 'bookworm', facts: { ...KILL, systemdRestarts: 0, initTracksAgainMs: 1637, newWorkerAnsweredMs: 1524 }, records: records(725) });
+    const v = judge(masterKilled, {
+      flavour: 'bookworm',
+      facts: { ...KILL, systemdRestarts: 0, initTracksAgainMs: 1637, newWorkerAnsweredMs: 1524 },
+      records: records(725),
+    });
     assert.equal(v.outcome, 'UNEXPECTED');
     assert.match(v.reasons.join('\n'), /FAIL systemd restarts \(NRestarts\): expected 1, seen 0/);
   });
 
   it('worker-killed: init must keep the same master; a different tracked pid is UNEXPECTED', () => {
     const facts = { ...KILL, failedAfterKill: 2, failuresAfterKill: 'http-502=2' };
-    const ok = judge(workerKilled, { flavour: 'precise', facts, before: status(84, [[84, [1, 1]]]), after: status(84, [[84, [1, 1]]]), records: records(825, { fail: { 400: 'http-502', 401: 'http-502' } }) });
+    const ok = judge(workerKilled, {
+      flavour: 'precise',
+      facts,
+      before: status(84, [[84, [1, 1]]]),
+      after: status(84, [[84, [1, 1]]]),
+      records: records(825, { fail: { 400: 'http-502', 401: 'http-502' } }),
+    });
     assert.equal(ok.outcome, 'EXPECTED', ok.reasons.join('\n'));
-    const moved = judge(workerKilled, { flavour: 'precise', facts, before: status(84, [[84, [1, 1]]]), after: status(300, [[300, [1, 1]]]), records: records(825) });
+    const moved = judge(workerKilled, {
+      flavour: 'precise',
+      facts,
+      before: status(84, [[84, [1, 1]]]),
+      after: status(300, [[300, [1, 1]]]),
+      records: records(825),
+    });
     assert.equal(moved.outcome, 'UNEXPECTED');
   });
 });
 
 describe('phase scenarios', () => {
-  const phases = (names: string[], ok: number[]) => ({ phaseNames: names, phaseSent: names.map(() => 120), phaseOk: ok, phaseFailed: ok.map((n) => 120 - n), phaseFailure: ok.map((n) => (n < 120 ? 'http-502' : '')) });
-  const PERM = ['broken', 'fix: chmod', 'broken again', 'fix: nginx as root', 'broken once more', 'fix: socket made for www-data'];
+  const phases = (names: string[], ok: number[]) => ({
+    phaseNames: names,
+    phaseSent: names.map(() => 120),
+    phaseOk: ok,
+    phaseFailed: ok.map((n) => 120 - n),
+    phaseFailure: ok.map((n) => (n < 120 ? 'http-502' : '')),
+  });
+  const PERM = [
+    'broken',
+    'fix: chmod',
+    'broken again',
+    'fix: nginx as root',
+    'broken once more',
+    'fix: socket made for www-data',
+  ];
 
   it('socket-permissions: EXPECTED when broken phases are all 502 and every fix all 200', () => {
-    const facts = { ...phases(PERM, [0, 120, 0, 120, 0, 120]), socketAtBoot: 'root:root 755', socketAfterOwnSocket: 'root:www-data 660' };
+    const facts = {
+      ...phases(PERM, [0, 120, 0, 120, 0, 120]),
+      socketAtBoot: 'root:root 755',
+      socketAfterOwnSocket: 'root:www-data 660',
+    };
     assert.equal(judge(socketPermissions, { flavour: 'precise', facts, records: records(720) }).outcome, 'EXPECTED');
   });
 
   it('socket-permissions: UNEXPECTED when the socket was never 0755 (nothing was reproduced)', () => {
-    const facts = { ...phases(PERM, [120, 120, 120, 120, 120, 120]), socketAtBoot: 'root:www-data 660', socketAfterOwnSocket: 'root:www-data 660' };
+    const facts = {
+      ...phases(PERM, [120, 120, 120, 120, 120, 120]),
+      socketAtBoot: 'root:www-data 660',
+      socketAfterOwnSocket: 'root:www-data 660',
+    };
     const v = judge(socketPermissions, { flavour: 'precise', facts, records: records(720) });
     assert.equal(v.outcome, 'UNEXPECTED');
     assert.equal(v.checks.filter((c) => !c.ok).length, 4);
   });
 
   it('reload-configuration: on upstart the stranded phase must fail, on systemd it must not', () => {
-    const names = ['before', 'after the reload, job still running', 'job stopped after the reload', 'after the fix', 'fix holding: after another quiet stop'];
+    const names = [
+      'before',
+      'after the reload, job still running',
+      'job stopped after the reload',
+      'after the fix',
+      'fix holding: after another quiet stop',
+    ];
     const base = { reloadCommand: 'initctl reload-configuration', reloadExit: 0, socketAfterFix: 'root:www-data 660' };
     const stranded = { ...phases(names, [120, 120, 0, 120, 120]), ...base, jobWhileStranded: 'stop/waiting' };
-    assert.equal(judge(reloadConfiguration, { flavour: 'precise', facts: stranded, records: records(600) }).outcome, 'EXPECTED');
+    assert.equal(
+      judge(reloadConfiguration, { flavour: 'precise', facts: stranded, records: records(600) }).outcome,
+      'EXPECTED',
+    );
     // The same numbers on systemd mean daemon-reload lost the socket: unexpected there.
-    assert.equal(judge(reloadConfiguration, { flavour: 'bookworm', facts: stranded, records: records(600) }).outcome, 'UNEXPECTED');
+    assert.equal(
+      judge(reloadConfiguration, { flavour: 'bookworm', facts: stranded, records: records(600) }).outcome,
+      'UNEXPECTED',
+    );
     // An upstart run where the stop never stuck (traffic restarted the job) reproduced nothing.
     const notStranded = { ...phases(names, [120, 120, 120, 120, 120]), ...base, jobWhileStranded: 'start/running' };
-    assert.equal(judge(reloadConfiguration, { flavour: 'precise', facts: notStranded, records: records(600) }).outcome, 'UNEXPECTED');
+    assert.equal(
+      judge(reloadConfiguration, { flavour: 'precise', facts: notStranded, records: records(600) }).outcome,
+      'UNEXPECTED',
+    );
   });
 });
 
 describe('container-restart', () => {
-  const facts = { initAfterTerm: 'stop/waiting', jobsRunningAfterTerm: 0, servedAfterTerm: true, restartMs: 367, backAfterMs: 1282, failedAcrossRestart: 17, pidFileLive: true, initAfterRestart: 'start/running' };
+  const facts = {
+    initAfterTerm: 'stop/waiting',
+    jobsRunningAfterTerm: 0,
+    servedAfterTerm: true,
+    restartMs: 367,
+    backAfterMs: 1282,
+    failedAcrossRestart: 17,
+    pidFileLive: true,
+    initAfterRestart: 'start/running',
+  };
   it('failures while the container is down are expected; an app that never came back is not', () => {
-    assert.equal(judge(containerRestart, { flavour: 'precise', facts, records: records(428, { fail: { 200: 'refused', 201: 'reset' } }) }).outcome, 'EXPECTED');
-    const v = judge(containerRestart, { flavour: 'precise', facts: { ...facts, backAfterMs: null, pidFileLive: false }, records: records(428) });
+    assert.equal(
+      judge(containerRestart, {
+        flavour: 'precise',
+        facts,
+        records: records(428, { fail: { 200: 'refused', 201: 'reset' } }),
+      }).outcome,
+      'EXPECTED',
+    );
+    const v = judge(containerRestart, {
+      flavour: 'precise',
+      facts: { ...facts, backAfterMs: null, pidFileLive: false },
+      records: records(428),
+    });
     assert.equal(v.outcome, 'UNEXPECTED');
-    assert.match(v.reasons.join('\n'), /FAIL the app is back by itself after docker restart: expected within 10 s, seen never/);
+    assert.match(
+      v.reasons.join('\n'),
+      /FAIL the app is back by itself after docker restart: expected within 10 s, seen never/,
+    );
   });
 });
 
@@ -233,9 +380,28 @@ describe('the judge and the catalogue', () => {
     }
   });
 
-  it('the catalogue holds the issue\'s scenarios', () => {
-    for (const n of ['bridge-inplace', 'bridge-reexec', 'exec-respawn-reexec', 'master-killed', 'worker-killed', 'worker-timeout', 'initctl-restart', 'initctl-stop-start', 'socket-permissions', 'nginx-reload', 'slow-requests', 'container-restart', 'herder', 'reload-configuration', 'boot-socket-mode']) {
-      assert.ok(CATALOGUE.some((s) => s.name === n), n);
+  it("the catalogue holds the issue's scenarios", () => {
+    for (const n of [
+      'bridge-inplace',
+      'bridge-reexec',
+      'exec-respawn-reexec',
+      'master-killed',
+      'worker-killed',
+      'worker-timeout',
+      'initctl-restart',
+      'initctl-stop-start',
+      'socket-permissions',
+      'nginx-reload',
+      'slow-requests',
+      'container-restart',
+      'herder',
+      'reload-configuration',
+      'boot-socket-mode',
+    ]) {
+      assert.ok(
+        CATALOGUE.some((s) => s.name === n),
+        n,
+      );
     }
   });
 });

@@ -26,7 +26,7 @@ function scripts(dir: string, inBin = false): string[] {
 function shellOf(text: string): string | undefined {
   const shebang = /^#!\s*(\S+)(?:\s+(\S+))?/.exec(text);
   if (shebang === null) return 'sh';
-  const program = shebang[1].endsWith('/env') ? shebang[2] ?? '' : shebang[1];
+  const program = shebang[1].endsWith('/env') ? (shebang[2] ?? '') : shebang[1];
   const name = program.split('/').pop() ?? '';
   return ['sh', 'dash', 'bash'].includes(name) ? (name === 'bash' ? 'bash' : 'sh') : undefined;
 }
@@ -164,7 +164,10 @@ describe('phoenix-herder', () => {
       await waitFor(() => readPid(herd.pidfile) > 0, 'the first master to write its pid file');
       const first = readPid(herd.pidfile);
       process.kill(herderPid, 'SIGUSR2');
-      await waitFor(() => readPid(herd.pidfile) > 0 && readPid(herd.pidfile) !== first && !isAlive(first), 'the handover to a new master');
+      await waitFor(
+        () => readPid(herd.pidfile) > 0 && readPid(herd.pidfile) !== first && !isAlive(first),
+        'the handover to a new master',
+      );
       const second = readPid(herd.pidfile);
       assert.ok(isAlive(herderPid), 'the herder must outlive the first master');
       process.kill(herderPid, 'SIGHUP');
