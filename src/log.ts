@@ -1,10 +1,11 @@
 import * as fs from 'node:fs';
+import { type Fields, type PhoenixEvent, type Role, formatEvent } from './events';
 
 /**
  * One lifecycle event = one logfmt line, so the lab (and grep) can parse what happened
  * without guessing. Lines go to stderr, or to a log file that USR1 reopens (logrotate).
  */
-export type Fields = Record<string, string | number | boolean | undefined>;
+export type { Fields };
 
 let logPath: string | undefined;
 let logFd = 2;
@@ -23,18 +24,11 @@ export function reopenLog(): void {
   if (old > 2) fs.closeSync(old);
 }
 
-function quote(v: string | number | boolean): string {
-  const s = String(v);
-  return /^[^\s"=]+$/.test(s) ? s : JSON.stringify(s);
-}
-
 export function formatLine(fields: Fields): string {
-  const parts: string[] = [];
-  for (const [k, v] of Object.entries(fields)) if (v !== undefined && v !== '') parts.push(`${k}=${quote(v)}`);
-  return `phoenix ${parts.join(' ')}\n`;
+  return formatEvent('phoenix', fields);
 }
 
-export function logEvent(role: 'master' | 'worker', event: string, fields: Fields = {}): void {
+export function logEvent(role: Extract<Role, 'master' | 'worker'>, event: PhoenixEvent, fields: Fields = {}): void {
   const line = formatLine({ ts: new Date().toISOString(), pid: process.pid, role, event, ...fields });
   try {
     fs.writeSync(logFd, line);

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { ExitCode, PhoenixError } from './errors';
 import { type Listener, FD_ENV, releaseOwnedPaths } from './listeners';
+import type { PhoenixEvent } from './events';
 import { logEvent, reopenLog } from './log';
 import { type Options, applyConfigFile } from './options';
 import { isAlive, moveToOldbin, oldbinPath, readPid, removeIfOurs, restoreFromOldbin } from './pidfile';
@@ -55,7 +56,7 @@ export class Master {
     this.changed.setMaxListeners(0);
   }
 
-  private log(event: string, fields: Record<string, string | number | boolean | undefined> = {}): void {
+  private log(event: PhoenixEvent, fields: Record<string, string | number | boolean | undefined> = {}): void {
     logEvent('master', event, { gen: this.current, ...fields });
   }
 

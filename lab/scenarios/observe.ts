@@ -1,3 +1,4 @@
+import { type LifecycleEvent, parseEvents } from '../../src/events';
 import type { LabStatus } from '../inspect';
 
 /**
@@ -5,27 +6,11 @@ import type { LabStatus } from '../inspect';
  * (`phoenix ts=.. pid=.. role=master event=..`), init's own lines, and the status snapshots.
  * Pure functions over text, so they are tested without a lab.
  */
-export interface LifecycleEvent {
-  ts: string;
-  pid: number;
-  role: string;
-  event: string;
-  fields: Record<string, string>;
-}
+export type { LifecycleEvent };
 
+/** Every event line of a log, whoever wrote it (phoenix, unicorn-wrapper). */
 export function parseLifecycle(text: string): LifecycleEvent[] {
-  const out: LifecycleEvent[] = [];
-  for (const line of text.split('\n')) {
-    const at = line.indexOf('phoenix ts=');
-    if (at < 0) continue;
-    const fields: Record<string, string> = {};
-    for (const m of line.slice(at + 'phoenix '.length).matchAll(/([A-Za-z]+)=("(?:[^"\\]|\\.)*"|\S+)/g)) {
-      fields[m[1]] = m[2].startsWith('"') ? (JSON.parse(m[2]) as string) : m[2];
-    }
-    if (!fields.event) continue;
-    out.push({ ts: fields.ts ?? '', pid: Number(fields.pid), role: fields.role ?? '', event: fields.event, fields });
-  }
-  return out;
+  return parseEvents(text);
 }
 
 export function countEvents(events: readonly LifecycleEvent[], event: string, role = 'master'): number {

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { parseEventLine } from '../../src/events';
 import { isAlive } from '../../src/pidfile';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
@@ -13,12 +14,9 @@ export interface LogLine {
   [k: string]: string;
 }
 
+/** One event line as its fields (the shared parser of src/events.ts), or undefined. */
 export function parseLogLine(line: string): LogLine | undefined {
-  if (!line.startsWith('phoenix ')) return undefined;
-  const out: LogLine = {};
-  for (const m of line.slice(8).matchAll(/(\w+)=("(?:[^"\\]|\\.)*"|\S+)/g))
-    out[m[1]] = m[2].startsWith('"') ? (JSON.parse(m[2]) as string) : m[2];
-  return out;
+  return parseEventLine(line)?.fields;
 }
 
 export interface Proc {
