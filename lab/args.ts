@@ -1,5 +1,13 @@
+import { parseArgs } from 'node:util';
 import { LabError, LabExit } from './errors';
 
+/**
+ * Flags of every `lab` command, declared once per command: the declaration is what node's
+ * `util.parseArgs` (strict) parses and what the help text is generated from. parseArgs is
+ * node's own (no dependency, Node 20 has it) and strict mode refuses unknown options; the
+ * positional arguments each command takes are declared too, so a stray word is refused
+ * instead of silently ignored (`lab signal USR2 --to worker 99`).
+ */
 export type FlagSpec = Record<
   string,
   { kind: 'string' | 'number' | 'boolean'; help: string; default?: string | number | boolean }
@@ -12,42 +20,65 @@ export type FlagValues<S extends FlagSpec> = {
       : string | undefined;
 };
 
-/** --name value / --name=value / --flag; everything else is positional. Unknown flags are errors. */
+/** How many positional arguments a command takes: names for the help text; `rest` = any number more. */
+export interface PositionalSpec {
+  names: string[];
+  /** required positionals, from the front */
+  required?: number;
+  /** takes any number of further positionals (files, initctl arguments) */
+  rest?: boolean;
+}
+
+const NONE: PositionalSpec = { names: [] };
+
 export function parseFlags<S extends FlagSpec>(
   command: string,
   argv: string[],
   spec: S,
+  positionals: PositionalSpec = NONE,
 ): { flags: FlagValues<S>; positional: string[] } {
+  const options: Record<string, { type: 'string' | 'boolean' }> = {};
+  for (const [k, s] of Object.entries(spec)) options[k] = { type: s.kind === 'boolean' ? 'boolean' : 'string' };
+  let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
+  try {
+    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: true }) as typeof parsed;
+  } catch (err) {
+    // parseArgs's own words name the option ("Unknown option '--x'"); say where to look.
+    const why = (err as Error).message.replace(/\. To specify a positional argument.*$/s, '');
+    throw new LabError(`lab ${command}: ${why}; see 'lab ${command} --help'`, LabExit.USAGE);
+  }
   const flags: Record<string, unknown> = {};
-  for (const [k, s] of Object.entries(spec)) flags[k] = s.default ?? (s.kind === 'boolean' ? false : undefined);
-  const positional: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--') {
-      positional.push(...argv.slice(i + 1));
-      break;
-    }
-    const m = /^--([a-z][a-z0-9-]*)(?:=(.*))?$/.exec(a);
-    if (!m) {
-      positional.push(a);
-      continue;
-    }
-    const s = spec[m[1]];
-    if (!s) throw new LabError(`lab ${command}: unknown option --${m[1]}; see 'lab ${command} --help'`, LabExit.USAGE);
-    if (s.kind === 'boolean') {
-      flags[m[1]] = true;
-      continue;
-    }
-    const v = m[2] ?? argv[++i];
-    if (v === undefined) throw new LabError(`lab ${command}: --${m[1]} needs a value`, LabExit.USAGE);
-    if (s.kind === 'number') {
-      const n = Number(v);
-      if (!Number.isFinite(n) || n < 0)
-        throw new LabError(`lab ${command}: --${m[1]} '${v}' is not a number`, LabExit.USAGE);
-      flags[m[1]] = n;
-    } else flags[m[1]] = v;
+  for (const [k, s] of Object.entries(spec)) {
+    const v = parsed.values[k];
+    if (v === undefined) flags[k] = s.default ?? (s.kind === 'boolean' ? false : undefined);
+    else if (s.kind === 'number') flags[k] = toNumber(command, k, v as string);
+    else flags[k] = v;
+  }
+  const positional = parsed.positionals;
+  const max = positionals.names.length;
+  if (!positionals.rest && positional.length > max) {
+    const stray = positional.slice(max).join(' ');
+    const takes = max === 0 ? 'takes no arguments' : `takes ${positionals.names.join(' ')}`;
+    throw new LabError(
+      `lab ${command}: unexpected argument '${stray}' (${takes}); see 'lab ${command} --help'`,
+      LabExit.USAGE,
+    );
+  }
+  const required = positionals.required ?? 0;
+  if (positional.length < required) {
+    throw new LabError(
+      `lab ${command}: ${positionals.names.slice(positional.length, required).join(' ')} missing; see 'lab ${command} --help'`,
+      LabExit.USAGE,
+    );
   }
   return { flags: flags as FlagValues<S>, positional };
+}
+
+function toNumber(command: string, flag: string, v: string): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0)
+    throw new LabError(`lab ${command}: --${flag} '${v}' is not a number`, LabExit.USAGE);
+  return n;
 }
 
 export function flagHelp(spec: FlagSpec): string {

@@ -62,7 +62,8 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
     if (err instanceof LabError) {
-      process.stderr.write(`lab: ${err.message}\n`);
+      // Messages that already say which command ("lab signal: ...") are not prefixed twice.
+      process.stderr.write(`${err.message.startsWith('lab ') ? '' : 'lab: '}${err.message}\n`);
       process.exit(err.exitCode);
     }
     // dockerode's errors: a container that died mid-command, a removed image, an engine that went away.

@@ -13,7 +13,7 @@ export const check: Command = {
   summary: 'the continuity verdict of a recorded run (exit 1 when a request failed)',
   usage: `lab check [RUN] [--json]\n\nRUN is a run folder, a run name or part of it; default the latest run.\nPrints requests sent, succeeded, failed by class, the longest gap without a success,\np50/p99/max latency and the generations that served, with when each took over.\n\n${flagHelp(FLAGS)}`,
   async run(argv) {
-    const { flags, positional } = parseFlags('check', argv, FLAGS);
+    const { flags, positional } = parseFlags('check', argv, FLAGS, { names: ['[RUN]'] });
     const dir = findRun(positional[0]);
     const { meta, records } = readRun(dir);
     const c = summarize(records);

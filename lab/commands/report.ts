@@ -53,7 +53,7 @@ export const report: Command = {
   summary: "print the path of a run's HTML report (the latest run by default)",
   usage: `lab report [RUN] [--summary]\n\nRUN is a run folder, a run name or part of it; default the latest run. A scenario run has\nits report already; for a 'lab load' run one is made from its records first.\n\n${flagHelp(FLAGS)}`,
   async run(argv) {
-    const { flags, positional } = parseFlags('report', argv, FLAGS);
+    const { flags, positional } = parseFlags('report', argv, FLAGS, { names: ['[RUN]'] });
     if (flags.summary) {
       const file = latestSummary();
       if (!file) throw new LabError("no summary yet: 'lab scenario run --all' writes one", LabExit.USAGE);

@@ -111,10 +111,15 @@ export const scenario: Command = {
   summary: 'list, show and run the catalogue of production failures, with a verdict and a report',
   usage: USAGE,
   async run(argv) {
-    const { flags, positional } = parseFlags('scenario', argv, FLAGS);
+    const { flags, positional } = parseFlags('scenario', argv, FLAGS, {
+      names: ['list|show|run', '[NAME]'],
+      required: 1,
+    });
     const [verb, name] = positional;
     switch (verb) {
       case 'list':
+        if (name !== undefined)
+          throw new LabError(`lab scenario list: unexpected argument '${name}' (takes none)`, LabExit.USAGE);
         process.stdout.write(list());
         return LabExit.OK;
       case 'show': {

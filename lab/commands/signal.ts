@@ -63,7 +63,7 @@ export const signal: Command = {
   summary: 'send a signal to the master, the .oldbin master, a worker or nginx, and report what changed',
   usage: `lab signal SIG [--to master|oldbin|worker|nginx] [--worker N]\n\nSIG: ${SIGNALS.join(' ')}. The target is found from the pid files and init's status.\n\n${flagHelp(FLAGS)}`,
   async run(argv) {
-    const { flags, positional } = parseFlags('signal', argv, FLAGS);
+    const { flags, positional } = parseFlags('signal', argv, FLAGS, { names: ['SIG'], required: 1 });
     const sig = (positional[0] ?? '').toUpperCase().replace(/^SIG/, '');
     if (!SIGNALS.includes(sig))
       throw new LabError(`lab signal: '${positional[0] ?? ''}' is not one of ${SIGNALS.join(', ')}`, LabExit.USAGE);

@@ -94,14 +94,21 @@ test('apply tells job files, units, nginx sites and wrapper configs apart', () =
 });
 
 test('flags and durations', () => {
-  const { flags, positional } = parseFlags('x', ['--port', '9', 'a', '--json', '--name=b'], {
+  const spec = {
     port: { kind: 'number', help: '' },
     json: { kind: 'boolean', help: '' },
     name: { kind: 'string', help: '', default: 'default' },
-  });
+  } as const;
+  const { flags, positional } = parseFlags('x', ['--port', '9', 'a', '--json', '--name=b'], spec, { names: ['A'] });
   assert.deepEqual({ ...flags }, { port: 9, json: true, name: 'b' });
   assert.deepEqual(positional, ['a']);
-  assert.throws(() => parseFlags('x', ['--nope'], {}), /unknown option --nope/);
+  assert.throws(() => parseFlags('x', ['--nope'], {}), /Unknown option '--nope'/);
+  // A command that gets an argument it does not take refuses it instead of ignoring it.
+  assert.throws(() => parseFlags('x', ['stray'], spec), /unexpected argument 'stray' \(takes no arguments\)/);
+  assert.throws(() => parseFlags('x', ['USR2', '99'], spec, { names: ['SIG'] }), /unexpected argument '99'/);
+  assert.throws(() => parseFlags('x', [], spec, { names: ['SIG'], required: 1 }), /SIG missing/);
+  assert.throws(() => parseFlags('x', ['--port', 'abc'], spec), /--port 'abc' is not a number/);
+  assert.throws(() => parseFlags('x', ['--json=yes'], spec), /--json/);
   assert.equal(parseDuration('2m', 'd'), 120_000);
   assert.equal(parseDuration('500ms', 'd'), 500);
   assert.equal(parseDuration('3', 'd'), 3000);
