@@ -2,8 +2,9 @@ import type Docker from 'dockerode';
 import * as path from 'node:path';
 import { execIn, writeFileIn } from './engine/containers';
 import { LabError, LabExit } from './errors';
-import type { FlavourDriver } from './flavours/types';
+import type { InitDriver } from './flavours/types';
 import { checkJobFile } from './jobcheck';
+import { poll } from './engine/wait';
 
 /**
  * `lab apply`: validate -> install -> make init/nginx take it, or keep the old file.
@@ -40,8 +41,8 @@ async function sh(c: Docker.Container, script: string, ...args: string[]) {
   return execIn(c, ['/bin/sh', '-c', script, 'sh', ...args]);
 }
 
-async function applyUpstartJob(c: Docker.Container, d: FlavourDriver, file: string, text: string): Promise<Applied> {
-  if (d.name !== 'precise')
+async function applyUpstartJob(c: Docker.Container, d: InitDriver, file: string, text: string): Promise<Applied> {
+  if (d.jobKind !== 'upstart-job')
     throw new LabError(
       `${file} is an upstart job; this lab runs ${d.init} (${d.name}): apply a systemd unit instead, or use the precise flavour`,
       LabExit.USAGE,
@@ -102,18 +103,14 @@ export function bridgeSocketPath(jobText: string): string | undefined {
 }
 
 async function waitForListening(c: Docker.Container, socketPath: string, ms: number): Promise<boolean> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    // Flags 00010000 = listening; the path is the last column of /proc/net/unix.
-    const r = await sh(c, 'grep -q " 00010000 .* $1$" /proc/net/unix', socketPath);
-    if (r.code === 0) return true;
-    await new Promise((res) => setTimeout(res, 100));
-  }
-  return false;
+  // Flags 00010000 = listening; the path is the last column of /proc/net/unix.
+  const listening = async () =>
+    (await sh(c, 'grep -q " 00010000 .* $1$" /proc/net/unix', socketPath)).code === 0 ? true : undefined;
+  return (await poll(listening, ms)) ?? false;
 }
 
-async function applySystemdUnit(c: Docker.Container, d: FlavourDriver, file: string, text: string): Promise<Applied> {
-  if (d.name !== 'bookworm')
+async function applySystemdUnit(c: Docker.Container, d: InitDriver, file: string, text: string): Promise<Applied> {
+  if (d.jobKind !== 'systemd-unit')
     throw new LabError(
       `${file} is a systemd unit; this lab runs ${d.init}: apply an upstart job (NAME.conf) instead`,
       LabExit.USAGE,
@@ -223,7 +220,7 @@ async function applyWrapperConfig(c: Docker.Container, file: string, text: strin
   };
 }
 
-export async function applyFile(c: Docker.Container, d: FlavourDriver, file: string, text: string): Promise<Applied> {
+export async function applyFile(c: Docker.Container, d: InitDriver, file: string, text: string): Promise<Applied> {
   switch (classify(file, text)) {
     case 'upstart-job':
       return applyUpstartJob(c, d, file, text);

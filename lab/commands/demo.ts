@@ -7,11 +7,17 @@ import { type Flavour, isFlavour } from '../engine/flavour-images';
 import { LabError, LabExit } from '../errors';
 import { type DemoIO, runDemo } from '../scenarios/demo';
 import { imageFor } from '../scenarios/runner';
+import { serverFor } from '../servers';
 import type { Command } from './command';
 import { docker } from './target';
 
 const FLAGS = {
   flavour: { kind: 'string', help: 'precise or bookworm (default precise, bookworm when precise cannot be had)' },
+  server: {
+    kind: 'string',
+    help: "unicorn (the seed's story: its PoC, then the wrapper) or phoenix (the Node server's story)",
+    default: 'unicorn',
+  },
   'no-pause': { kind: 'boolean', help: 'do not wait for Enter between steps' },
   image: { kind: 'string', help: "boot this image instead of the flavour's own" },
 } as const;
@@ -84,12 +90,23 @@ function openOnDesktop(file: string): boolean {
 export const demo: Command = {
   name: 'demo',
   summary:
-    "walk through the seed's story on labs it starts: first request, clean upgrade, reexec failure, permission failure and fix",
-  usage: `lab demo [--no-pause] [--flavour precise|bookworm]\n\nSix steps, each saying what it will do, doing it on a fresh lab and saying what to look at:\n  1-2 the socket's owner (upstart-socket-bridge, or systemd) starts the app on the first request\n  3   five in-place USR2 upgrades under load: nothing lost, init keeps the PID\n  4   the reexec failure (scenario bridge-reexec)\n  5-6 the root-owned 0755 socket that gives 502, and its fix\nIt waits for Enter between steps unless --no-pause (or stdin is not a terminal), writes a report\nper act and a page linking them, prints its path and opens it on a desktop.\n\n${flagHelp(FLAGS)}`,
+    "walk through the seed's story by running catalogue scenarios: the PoC, USR2, the wrapper's fix, the 502 and its fix",
+  usage: `lab demo [--no-pause] [--flavour precise|bookworm] [--server unicorn|phoenix]
+
+The seed's story, told by running catalogue scenarios on fresh labs, each step saying why it
+runs, the scenario's story and what it expects, then the verdict with its numbers:
+  unicorn (default): seed-poc (the PoC and one USR2), wrapper-fix (20 USR2 through
+                     unicorn-wrapper), socket-permissions (502 and its fixes)
+  phoenix:           bridge-inplace, bridge-reexec, socket-permissions
+It waits for Enter between steps unless --no-pause (or stdin is not a terminal), writes a report
+per step and a page linking them, prints its path and opens it on a desktop.
+
+${flagHelp(FLAGS)}`,
   async run(argv) {
     const { flags } = parseFlags('demo', argv, FLAGS);
     if (flags.flavour !== undefined && !isFlavour(flags.flavour))
       throw new LabError(`--flavour ${flags.flavour}: use precise or bookworm`, LabExit.USAGE);
+    const server = serverFor(flags.server ?? 'unicorn');
     await docker();
     const say = (line: string) => process.stderr.write(`    ${line}\n`);
     let flavour: Flavour = (flags.flavour as Flavour | undefined) ?? 'precise';
@@ -114,7 +131,7 @@ export const demo: Command = {
       pause: presenter?.pause ?? (async () => undefined),
     };
     process.stdout.write(`lab demo on ${flavour} (${image})${presenter ? '' : ', without pauses'}\n`);
-    const { reports, summary } = await runDemo(flavour, image, io).finally(() => presenter?.close());
+    const { reports, summary } = await runDemo(flavour, image, io, server.name).finally(() => presenter?.close());
     const file = path.resolve(summary);
     process.stdout.write(
       `\nThe demo's report: ${file}\n${reports.map((r) => `  ${r.verdict.outcome.padEnd(10)} ${r.scenario}: ${r.report}`).join('\n')}\n`,

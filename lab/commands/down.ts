@@ -2,6 +2,7 @@ import { flagHelp, parseFlags } from '../args';
 import { execIn, listAllLabeled, listLabContainers, removeContainer } from '../engine/containers';
 import { LabExit } from '../errors';
 import { driverFor } from '../flavours';
+import { serverFor } from '../servers';
 import type { Command } from './command';
 import { docker } from './target';
 
@@ -36,8 +37,8 @@ export const down: Command = {
     if (lab.state === 'running') {
       // Graceful first: upstart 1.5 re-execs itself on SIGTERM and never exits, so the lab
       // asks init to stop the app, then removes the container.
-      const driver = driverFor(lab.flavour);
-      const stop = driver.initctl(['stop', 'phoenix']);
+      const server = serverFor(lab.server);
+      const stop = driverFor(lab.flavour).initctl(['stop', server.job], server);
       if ('cmd' in stop) await execIn(d.getContainer(lab.id), stop.cmd).catch(() => undefined);
     }
     await removeContainer(d, lab.id);

@@ -15,7 +15,7 @@ export const initctl: Command = {
     const i = args.findIndex((a) => a === '--name' || a.startsWith('--name='));
     if (i >= 0) name = args[i].includes('=') ? args.splice(i, 1)[0].split('=')[1] : args.splice(i, 2)[1];
     const lab = await runningLab(name);
-    const plan = lab.driver.initctl(args);
+    const plan = lab.driver.initctl(args, lab.server);
     if ('refuse' in plan) throw new LabError(plan.refuse, LabExit.USAGE);
     if (plan.note) process.stderr.write(`${plan.note}\n`);
     if (!['status', 'list'].includes(args[0]))

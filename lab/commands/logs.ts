@@ -19,7 +19,7 @@ export const logs: Command = {
     if (what !== 'job' && what !== 'nginx' && what !== 'wrapper')
       throw new LabError(`lab logs: '${what}' is not a log: use job, nginx or wrapper`, LabExit.USAGE);
     const lab = await runningLab(flags.name ?? 'default');
-    const r = await execIn(lab.container, lab.driver.logsCmd(what, flags.lines ?? 50));
+    const r = await execIn(lab.container, lab.driver.logsCmd(what, flags.lines ?? 50, lab.server));
     process.stdout.write(r.stdout || '(empty)\n');
     return LabExit.OK;
   },

@@ -7,20 +7,26 @@ import { createRun, labHome } from '../runs';
 import { CATALOGUE, findScenario } from '../scenarios/catalogue';
 import { formatResult, formatRow } from '../scenarios/format';
 import { runScenario } from '../scenarios/runner';
-import type { Scenario, ScenarioResult } from '../scenarios/types';
+import { type Scenario, type ScenarioResult, expectationFor, serversOf } from '../scenarios/types';
+import type { ServerName } from '../servers/types';
+import { serverFor } from '../servers';
 import type { Command } from './command';
 import { docker } from './target';
 
 const FLAGS = {
   flavour: { kind: 'string', help: 'precise, bookworm or all', default: 'all' },
+  server: {
+    kind: 'string',
+    help: "phoenix, unicorn or all (default: each scenario's own server; with all, every server it has meaning for)",
+  },
   all: { kind: 'boolean', help: 'with run: every scenario, and a summary page' },
   image: { kind: 'string', help: "boot this image instead of the flavour's own (one flavour only)" },
 } as const;
 
 const USAGE = `lab scenario list
 lab scenario show NAME
-lab scenario run NAME [--flavour precise|bookworm|all] [--image IMAGE]
-lab scenario run --all [--flavour precise|bookworm|all]
+lab scenario run NAME [--flavour precise|bookworm|all] [--server phoenix|unicorn|all] [--image IMAGE]
+lab scenario run --all [--flavour precise|bookworm|all] [--server phoenix|unicorn|all]
 
 Each run boots a fresh lab container (its own name and 127.0.0.1 port), applies the scenario's
 config, acts under load, observes, compares with what the scenario expects on that flavour and
@@ -42,35 +48,52 @@ function flavoursOf(value: string): Flavour[] {
 
 function list(): string {
   const w = Math.max(...CATALOGUE.map((s) => s.name.length));
-  const cell = (s: Scenario, f: Flavour) => (s.expect[f].applicable ? f : `(${f}: n/a)`);
-  return `${CATALOGUE.map((s) => `  ${s.name.padEnd(w)}  ${s.title}  [${FLAVOURS.map((f) => cell(s, f)).join(', ')}]`).join('\n')}\n\n'lab scenario show NAME' tells the story and what each init is expected to do.\n`;
+  const cell = (s: Scenario, f: Flavour, v: ServerName) => {
+    const tag = v === 'phoenix' ? f : `${f}/${v}`;
+    return expectationFor(s, f, v).applicable ? tag : `(${tag}: n/a)`;
+  };
+  const cells = (s: Scenario) => serversOf(s).flatMap((v) => FLAVOURS.map((f) => cell(s, f, v)));
+  return `${CATALOGUE.map((s) => `  ${s.name.padEnd(w)}  ${s.title}  [${cells(s).join(', ')}]`).join('\n')}\n\n'lab scenario show NAME' tells the story and what each init is expected to do.\n`;
 }
 
 function show(s: Scenario): string {
   const lines = [`${s.name}: ${s.title}`, '', `story: ${s.story}`, ''];
-  for (const f of FLAVOURS) {
-    const e = s.expect[f];
-    lines.push(e.applicable ? `on ${f}: ${e.expect}` : `on ${f}: NOT APPLICABLE: ${e.reason}`);
-    if (e.applicable) lines.push(`  config at boot: ${s.boot(f).label}`);
-    lines.push('');
+  for (const v of serversOf(s)) {
+    for (const f of FLAVOURS) {
+      const e = expectationFor(s, f, v);
+      const on = `${f} with ${v}`;
+      lines.push(e.applicable ? `on ${on}: ${e.expect}` : `on ${on}: NOT APPLICABLE: ${e.reason}`);
+      if (e.applicable) lines.push(`  config at boot: ${serverFor(v).activate(f).label}; ${s.boot(f).label}`);
+      lines.push('');
+    }
   }
-  lines.push(`run it: lab scenario run ${s.name} [--flavour precise|bookworm]`);
+  lines.push(`run it: lab scenario run ${s.name} [--flavour precise|bookworm] [--server ${serversOf(s).join('|')}]`);
   return `${lines.join('\n')}\n`;
+}
+
+function serversFor(value: string | undefined, s: Scenario): ServerName[] {
+  if (value === undefined) return [serversOf(s)[0]];
+  if (value === 'all') return serversOf(s);
+  serverFor(value);
+  return [value as ServerName];
 }
 
 async function run(
   names: Scenario[],
   flavours: Flavour[],
-  o: { image?: string; summary: boolean; explicitFlavour: boolean },
+  o: { image?: string; summary: boolean; explicitFlavour: boolean; server?: string },
 ): Promise<number> {
+  if (o.server !== undefined && o.server !== 'all') serverFor(o.server);
   await docker();
   const results: ScenarioResult[] = [];
   const t = Date.now();
   for (const s of names) {
-    for (const f of flavours) {
-      const r = await runScenario(s, f, { image: o.image });
-      results.push(r);
-      process.stdout.write(`${formatResult(r)}\n\n`);
+    for (const v of serversFor(o.server, s)) {
+      for (const f of flavours) {
+        const r = await runScenario(s, f, { image: o.image, server: v });
+        results.push(r);
+        process.stdout.write(`${formatResult(r)}\n\n`);
+      }
     }
   }
   if (results.length > 1) {
@@ -83,13 +106,14 @@ async function run(
       dir,
       results.map((r) => ({
         scenario: r.scenario,
-        flavour: r.flavour,
+        // The summary's columns are init x server.
+        flavour: r.server && r.server !== 'phoenix' ? `${r.flavour}/${r.server}` : r.flavour,
         outcome: r.verdict.outcome,
         reasons: r.verdict.reasons,
         reportPath: r.report,
       })),
       {
-        title: 'Scenarios by flavour',
+        title: 'Scenarios by init and server',
         startedAt: new Date(t).toISOString(),
       },
     );
@@ -142,6 +166,7 @@ export const scenario: Command = {
             image: flags.image,
             summary: true,
             explicitFlavour: flags.flavour !== 'all',
+            server: flags.server,
           });
         }
         const s = name ? findScenario(name) : undefined;
@@ -150,7 +175,12 @@ export const scenario: Command = {
             `lab scenario run: ${name ? `no scenario '${name}'` : 'name a scenario or give --all'}; 'lab scenario list' lists them`,
             LabExit.USAGE,
           );
-        return run([s], flavours, { image: flags.image, summary: false, explicitFlavour: flags.flavour !== 'all' });
+        return run([s], flavours, {
+          image: flags.image,
+          summary: false,
+          explicitFlavour: flags.flavour !== 'all',
+          server: flags.server,
+        });
       }
       default:
         throw new LabError(

@@ -7,7 +7,7 @@ import type { Command } from './command';
 import { runningLab } from './target';
 
 const FLAGS = {
-  to: { kind: 'string', help: 'master | oldbin | worker | nginx', default: 'master' },
+  to: { kind: 'string', help: 'master | oldbin | worker | wrapper | nginx', default: 'master' },
   worker: { kind: 'number', help: 'with --to worker: the worker number (slot)', default: 0 },
   name: { kind: 'string', help: 'lab instance', default: 'default' },
   settle: { kind: 'number', help: 'seconds to wait before reporting what changed', default: 2 },
@@ -29,10 +29,12 @@ export function targetPid(s: LabStatus, to: string, worker: number): number | un
         .sort((a, b) => b.generation - a.generation);
       return mine[0]?.pid;
     }
+    case 'wrapper':
+      return s.herders[0]?.pid;
     case 'nginx':
       return s.nginx.find((n) => n.role === 'master')?.pid;
     default:
-      throw new LabError(`--to ${to}: use master, oldbin, worker or nginx`, LabExit.USAGE);
+      throw new LabError(`--to ${to}: use master, oldbin, worker, wrapper or nginx`, LabExit.USAGE);
   }
 }
 
@@ -61,14 +63,14 @@ function changes(a: LabStatus, b: LabStatus): string[] {
 export const signal: Command = {
   name: 'signal',
   summary: 'send a signal to the master, the .oldbin master, a worker or nginx, and report what changed',
-  usage: `lab signal SIG [--to master|oldbin|worker|nginx] [--worker N]\n\nSIG: ${SIGNALS.join(' ')}. The target is found from the pid files and init's status.\n\n${flagHelp(FLAGS)}`,
+  usage: `lab signal SIG [--to master|oldbin|worker|wrapper|nginx] [--worker N]\n\nSIG: ${SIGNALS.join(' ')}. The target is found from the pid files and init's status.\n\n${flagHelp(FLAGS)}`,
   async run(argv) {
     const { flags, positional } = parseFlags('signal', argv, FLAGS, { names: ['SIG'], required: 1 });
     const sig = (positional[0] ?? '').toUpperCase().replace(/^SIG/, '');
     if (!SIGNALS.includes(sig))
       throw new LabError(`lab signal: '${positional[0] ?? ''}' is not one of ${SIGNALS.join(', ')}`, LabExit.USAGE);
     const lab = await runningLab(flags.name ?? 'default');
-    const before = await inspectLab(lab.container, lab.driver);
+    const before = await inspectLab(lab.container, lab.driver, lab.server);
     const pid = targetPid(before, flags.to ?? 'master', flags.worker ?? 0);
     if (!pid) throw new LabError(`no ${flags.to} to signal right now:\n${formatStatus(before)}`, LabExit.FAILED);
     const r = await execIn(lab.container, ['/bin/kill', `-${sig}`, String(pid)]);
@@ -76,7 +78,7 @@ export const signal: Command = {
     recordAction(lab.info.instance, 'signal', `${sig} -> ${flags.to} ${pid}`);
     process.stdout.write(`sent ${sig} to ${flags.to} ${pid}\n`);
     await new Promise((res) => setTimeout(res, (flags.settle ?? 2) * 1000));
-    const after = await inspectLab(lab.container, lab.driver);
+    const after = await inspectLab(lab.container, lab.driver, lab.server);
     process.stdout.write(
       `${changes(before, after)
         .map((l) => `  ${l}`)

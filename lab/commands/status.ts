@@ -11,19 +11,19 @@ const FLAGS = {
 
 export const status: Command = {
   name: 'status',
-  summary: "init's view, phoenix masters, generations and workers, nginx, the socket's owner and mode",
+  summary: "init's view, the app's masters, generations and workers, nginx, the socket's owner and mode",
   usage: `lab status [--name NAME] [--json]\n\n${flagHelp(FLAGS)}`,
   async run(argv) {
     const { flags } = parseFlags('status', argv, FLAGS);
     const lab = await runningLab(flags.name ?? 'default');
-    const s = await inspectLab(lab.container, lab.driver);
+    const s = await inspectLab(lab.container, lab.driver, lab.server);
     if (flags.json) {
       process.stdout.write(
-        `${JSON.stringify({ instance: lab.info.instance, flavour: lab.info.flavour, url: `${lab.origin}/`, container: lab.info.name, ...s }, null, 2)}\n`,
+        `${JSON.stringify({ instance: lab.info.instance, flavour: lab.info.flavour, server: lab.info.server, url: `${lab.origin}/`, container: lab.info.name, ...s }, null, 2)}\n`,
       );
     } else {
       process.stdout.write(
-        `lab '${lab.info.instance}': flavour ${lab.info.flavour}, ${lab.origin}/, container ${lab.info.name}\n${formatStatus(s)}\n`,
+        `lab '${lab.info.instance}': flavour ${lab.info.flavour}, server ${lab.server.title}, ${lab.origin}/, container ${lab.info.name}\n${formatStatus(s)}\n`,
       );
     }
     return LabExit.OK;

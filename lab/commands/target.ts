@@ -2,23 +2,36 @@ import type Docker from 'dockerode';
 import { assertDockerReachable } from '../engine/docker';
 import { type LabContainerInfo, listLabContainers } from '../engine/containers';
 import { LabError, LabExit } from '../errors';
+import { reapOrphans } from '../engine/owner';
 import { driverFor } from '../flavours';
-import type { FlavourDriver } from '../flavours/types';
+import type { InitDriver } from '../flavours/types';
+import { serverFor } from '../servers';
+import type { ServerDriver } from '../servers/types';
 
 export interface RunningLab {
   docker: Docker;
   info: LabContainerInfo;
   container: Docker.Container;
-  driver: FlavourDriver;
+  driver: InitDriver;
+  server: ServerDriver;
   origin: string;
 }
 
+/**
+ * The engine, for every lab command that needs one. It first removes scenario and test
+ * containers whose owner was killed (never a `lab up` lab, never anything unlabelled).
+ */
 export async function docker(): Promise<Docker> {
+  let d: Docker;
   try {
-    return await assertDockerReachable();
+    d = await assertDockerReachable();
   } catch (err) {
     throw new LabError((err as Error).message, LabExit.ENVIRONMENT);
   }
+  const reaped = await reapOrphans(d);
+  if (reaped.length)
+    process.stderr.write(`lab: removed ${reaped.length} container(s) left by a killed run: ${reaped.join(', ')}\n`);
+  return d;
 }
 
 /** The running lab named `instance`, or an error that says how to start one. */
@@ -41,6 +54,7 @@ export async function runningLab(instance: string): Promise<RunningLab> {
     info,
     container: d.getContainer(info.id),
     driver: driverFor(info.flavour),
+    server: serverFor(info.server),
     origin: `http://127.0.0.1:${info.port}`,
   };
 }

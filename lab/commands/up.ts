@@ -1,11 +1,12 @@
 import * as net from 'node:net';
 import { flagHelp, parseFlags } from '../args';
-import { containerName, listLabContainers, removeContainer, startContainer } from '../engine/containers';
+import { bootLab } from '../engine/boot';
+import { containerName, listLabContainers } from '../engine/containers';
 import { ensureFlavourImage } from '../engine/flavour-images';
 import { PreciseBaseUnavailableError } from '../engine/images';
-import { waitForApp } from '../engine/wait';
 import { LabError, LabExit } from '../errors';
 import { driverFor } from '../flavours';
+import { serverFor } from '../servers';
 import type { Command } from './command';
 import { docker } from './target';
 
@@ -14,6 +15,7 @@ const FLAGS = {
     kind: 'string',
     help: 'precise (Ubuntu 12.04 + upstart 1.5) or bookworm (Debian 12 + systemd); default precise, or bookworm when precise cannot be had',
   },
+  server: { kind: 'string', help: 'phoenix (Node) or unicorn (Ruby, behind unicorn-wrapper)', default: 'phoenix' },
   port: { kind: 'number', help: 'port on 127.0.0.1 for nginx', default: 8080 },
   name: { kind: 'string', help: 'lab instance name: run two labs side by side with two names', default: 'default' },
   timeout: { kind: 'number', help: 'seconds to wait for the first answer through nginx', default: 90 },
@@ -50,7 +52,7 @@ function banner(text: string[]): string {
 export const up: Command = {
   name: 'up',
   summary: 'build what is missing, start the lab, wait until a request through nginx reaches the app',
-  usage: `lab up [--flavour precise|bookworm] [--port N] [--name NAME]\n\n${flagHelp(FLAGS)}`,
+  usage: `lab up [--flavour precise|bookworm] [--server phoenix|unicorn] [--port N] [--name NAME]\n\n${flagHelp(FLAGS)}`,
   async run(argv) {
     const { flags } = parseFlags('up', argv, FLAGS);
     const name = flags.name ?? 'default';
@@ -59,6 +61,7 @@ export const up: Command = {
       throw new LabError(`--port ${port} is not a port number`, LabExit.USAGE);
     let flavour = flags.flavour ?? 'precise';
     driverFor(flavour);
+    const server = serverFor(flags.server ?? 'phoenix');
     const d = await docker();
     const [existing] = await listLabContainers(d, name);
     if (existing) {
@@ -87,44 +90,42 @@ export const up: Command = {
       image = await ensureFlavourImage('bookworm', { docker: d, log });
     }
     const driver = driverFor(flavour);
-    process.stderr.write(`lab: starting ${containerName(name)} from ${image}\n`);
-    const container = await startContainer(d, { image, instance: name, flavour, port, hostConfig: driver.hostConfig });
-    const interrupted = () => {
-      void removeContainer(d, container.id).finally(() => process.exit(130));
-    };
-    process.once('SIGINT', interrupted);
+    process.stderr.write(`lab: starting ${containerName(name)} from ${image} (${server.title})\n`);
+    let lab;
     try {
-      const first = await waitForApp(
-        `http://127.0.0.1:${port}`,
-        (flags.timeout ?? 90) * 1000,
-        async () => (await container.inspect()).State.Running,
-      );
-      const n = name === 'default' ? '' : ` --name ${name}`;
-      process.stdout.write(
-        [
-          `lab '${name}' is up: ${flavour} (${driver.init} as PID 1), nginx on http://127.0.0.1:${port}/`,
-          `first answer through nginx after ${(first.tookMs / 1000).toFixed(1)} s, served by worker pid ${first.pid}`,
-          '',
-          "try next ('lab' is npx lab, or node dist/lab/cli.js):",
-          `  curl -s http://127.0.0.1:${port}/   which pid, worker, generation answered`,
-          `  lab status${n}                  init's view, masters, workers, socket`,
-          `  lab load --duration 30s${n} &   traffic through nginx, every request recorded`,
-          `  lab signal USR2${n}             an upgrade under that load`,
-          `  lab check${' '.repeat(n.length)}                    did any request fail?`,
-          `  lab down${n}                    remove the lab`,
-          '',
-        ].join('\n'),
-      );
-      return LabExit.OK;
+      lab = await bootLab({
+        image,
+        init: driver,
+        server,
+        instance: name,
+        port,
+        purpose: 'up',
+        waitForApp: true,
+        timeoutMs: (flags.timeout ?? 90) * 1000,
+        say: log,
+      });
     } catch (err) {
-      const logs = await container.logs({ stdout: true, stderr: true, tail: 30 }).catch(() => Buffer.from(''));
-      await removeContainer(d, container.id);
-      throw new LabError(
-        `the lab did not come up: ${(err as Error).message}\nlast container output:\n${logs.toString('utf8').replace(/[^\x09\x0a\x20-\x7e]/g, '')}\nthe container was removed.`,
-        LabExit.FAILED,
-      );
-    } finally {
-      process.off('SIGINT', interrupted);
+      throw new LabError(`the lab did not come up: ${(err as Error).message}`, LabExit.FAILED);
     }
+    // From here on the container is the person's, until `lab down`.
+    lab.keep();
+    if (lab.note) process.stderr.write(`lab: note: ${lab.note}\n`);
+    const n = name === 'default' ? '' : ` --name ${name}`;
+    process.stdout.write(
+      [
+        `lab '${name}' is up: ${flavour} (${driver.init} as PID 1), ${server.title}, nginx on ${lab.origin}/`,
+        `first answer through nginx after ${((lab.firstOkMs ?? 0) / 1000).toFixed(1)} s, served by worker pid ${lab.firstPid}`,
+        '',
+        "try next ('lab' is npx lab, or node dist/lab/cli.js):",
+        `  curl -s ${lab.origin}/   which pid, worker, generation answered`,
+        `  lab status${n}                  init's view, masters, workers, socket`,
+        `  lab load --duration 30s${n} &   traffic through nginx, every request recorded`,
+        `  lab signal USR2${n}             an upgrade under that load`,
+        `  lab check${' '.repeat(n.length)}                    did any request fail?`,
+        `  lab down${n}                    remove the lab`,
+        '',
+      ].join('\n'),
+    );
+    return LabExit.OK;
   },
 };

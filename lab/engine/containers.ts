@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
 import { PassThrough } from 'node:stream';
-import { INSTANCE_LABEL, LAB_LABEL, LAB_LABEL_VALUE, instanceLabels, labFilter } from './labels';
+import { INSTANCE_LABEL, LAB_LABEL, LAB_LABEL_VALUE, labFilter } from './labels';
 
 /**
  * The lab's containers, created and removed in one place. Each carries the lab label and its
@@ -9,56 +9,19 @@ import { INSTANCE_LABEL, LAB_LABEL, LAB_LABEL_VALUE, instanceLabels, labFilter }
  */
 export const FLAVOUR_ON_CONTAINER = 'upstart-unicorn-lab.container-flavour';
 export const PORT_ON_CONTAINER = 'upstart-unicorn-lab.port';
-
-export interface RunSpec {
-  image: string;
-  instance: string;
-  flavour: string;
-  /** host port on 127.0.0.1 for the container's nginx (port 80) */
-  port: number;
-  /** what the flavour needs of the engine (tmpfs, cgroup mounts); never privileged by default */
-  hostConfig?: Docker.HostConfig;
-  cmd?: string[];
-  stopSignal?: string;
-}
+export const SERVER_ON_CONTAINER = 'upstart-unicorn-lab.container-server';
 
 export interface LabContainerInfo {
   id: string;
   name: string;
   instance: string;
   flavour: string;
+  server: string;
   port: number;
   state: string;
 }
 
 export const containerName = (instance: string) => `upstart-unicorn-lab-${instance}`;
-
-export async function startContainer(docker: Docker, spec: RunSpec): Promise<Docker.Container> {
-  const container = await docker.createContainer({
-    name: containerName(spec.instance),
-    Image: spec.image,
-    Cmd: spec.cmd,
-    StopSignal: spec.stopSignal,
-    Labels: {
-      ...instanceLabels(spec.instance),
-      [FLAVOUR_ON_CONTAINER]: spec.flavour,
-      [PORT_ON_CONTAINER]: String(spec.port),
-    },
-    ExposedPorts: { '80/tcp': {} },
-    HostConfig: {
-      ...spec.hostConfig,
-      // Published on loopback only: the lab is for this machine, never for the network.
-      PortBindings: { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: String(spec.port) }] },
-    },
-  });
-  try {
-    await container.start();
-  } catch (err) {
-    await container.remove({ force: true }).catch(() => undefined);
-    throw err;
-  }
-  return container;
-}
 
 export async function listLabContainers(docker: Docker, instance?: string): Promise<LabContainerInfo[]> {
   const list = await docker.listContainers({ all: true, filters: labFilter(instance) });
@@ -69,7 +32,9 @@ export async function listLabContainers(docker: Docker, instance?: string): Prom
       name: (c.Names[0] ?? '').replace(/^\//, ''),
       instance: c.Labels[INSTANCE_LABEL],
       flavour: c.Labels[FLAVOUR_ON_CONTAINER] ?? 'unknown',
-      port: Number(c.Labels[PORT_ON_CONTAINER] ?? 0),
+      // Labs started before servers were a choice ran phoenix.
+      server: c.Labels[SERVER_ON_CONTAINER] ?? 'phoenix',
+      port: c.Ports.find((p) => p.PrivatePort === 80)?.PublicPort ?? Number(c.Labels[PORT_ON_CONTAINER] ?? 0),
       state: c.State,
     }));
 }

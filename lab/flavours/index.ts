@@ -1,16 +1,17 @@
+import { FLAVOURS, type Flavour, isFlavour } from '../engine/flavour-images';
 import { LabError, LabExit } from '../errors';
 import { bookworm } from './bookworm';
 import { precise } from './precise';
-import type { FlavourDriver } from './types';
+import type { InitDriver } from './types';
 
-export const DRIVERS: Record<string, FlavourDriver> = { precise, bookworm };
+/** The one registry of init drivers; a Record over Flavour, so a flavour without a driver does not compile. */
+export const DRIVERS: Record<Flavour, InitDriver> = { precise, bookworm };
 
-export function driverFor(name: string): FlavourDriver {
-  const d = DRIVERS[name];
-  if (!d)
+export function driverFor(name: string): InitDriver {
+  if (!isFlavour(name))
     throw new LabError(
-      `unknown flavour '${name}': use precise (Ubuntu 12.04 + upstart 1.5) or bookworm (Debian 12 + systemd)`,
+      `unknown flavour '${name}': use ${FLAVOURS.map((f) => `${f} (${DRIVERS[f].init})`).join(' or ')}`,
       LabExit.USAGE,
     );
-  return d;
+  return DRIVERS[name];
 }

@@ -1,29 +1,73 @@
 import type Docker from 'dockerode';
+import type { ExecResult } from '../engine/containers';
+import type { Flavour } from '../engine/flavour-images';
+import type { ServerDriver } from '../servers/types';
+
+/** Runs a command inside the lab's container. */
+export type Exec = (cmd: string[]) => Promise<ExecResult>;
+
+/** What the engine the lab runs on is like, as far as an init cares. */
+export interface EngineFacts {
+  /** `docker info`'s CgroupVersion: '1' or '2' */
+  cgroupVersion: string;
+}
+
+export interface ContainerSettings {
+  hostConfig: Docker.HostConfig;
+  /** what `lab up` says about the privileges it gave the container (none: nothing to say) */
+  note?: string;
+}
+
+/** One section of a report's logs: a title and a shell command that prints it. */
+export interface LogSection {
+  title: string;
+  script: string;
+  lines: number;
+}
 
 /**
- * What differs between inits, behind one small interface; the rest of the lab never asks
- * which init it talks to.
+ * Everything that differs between inits, behind one interface: the rest of the lab asks the
+ * driver and never which init it has (scenarios say what they EXPECT of each init, nothing
+ * more). A new init is one file here and one line in index.ts.
  */
-export interface FlavourDriver {
-  name: 'precise' | 'bookworm';
+export interface InitDriver {
+  name: Flavour;
   /** the init as people call it */
   init: string;
+  /** what people type to control a job on this init ('initctl', 'systemctl') */
+  controlTool: string;
   /** what the engine must give the container; never --privileged */
-  hostConfig: Docker.HostConfig;
+  containerSettings(engine: EngineFacts): ContainerSettings;
+  /** init has booted far enough for the lab: the app's socket owner and nginx run */
+  ready(exec: Exec, server: ServerDriver): Promise<boolean>;
   /** init's own report on the app's job/unit */
-  statusCmd: string[];
+  statusCmd(server: ServerDriver): string[];
+  /** the pid init tracks for the app, from statusCmd's output (undefined: none) */
+  trackedPid(statusOutput: string): number | undefined;
+  /** a short state from statusCmd's output: "start/running", "active/running" */
+  state(statusOutput: string): string;
   /** init's list of jobs/units */
   listCmd: string[];
-  /** reads the pid init tracks for the app from statusCmd's output (undefined: not running) */
-  trackedPid(statusOutput: string): number | undefined;
+  /** how many jobs/units init says are running, from listCmd's output */
+  runningCount(listOutput: string): number;
   /** `lab initctl ARGS` on this init: the command to run, a note for the user, or a refusal */
-  initctl(args: string[]): { cmd: string[]; note?: string } | { refuse: string };
+  initctl(args: string[], server: ServerDriver): { cmd: string[]; label: string; note?: string } | { refuse: string };
   /** the command that prints a log: the app job's, nginx's, the wrapper's lifecycle lines */
-  logsCmd(what: 'job' | 'nginx' | 'wrapper', lines: number): string[];
+  logsCmd(what: 'job' | 'nginx' | 'wrapper', lines: number, server: ServerDriver): string[];
+  /** a shell command printing everything the app's processes wrote (their events among it) */
+  appLogScript(server: ServerDriver): string;
+  /** the report's log sections about init and the app */
+  reportLogs(server: ServerDriver): LogSection[];
+  /** wall-clock ms of each socket event init emitted for the app's socket ([] if init has none) */
+  socketEventTimes(exec: Exec, server: ServerDriver): Promise<number[]>;
+  /** how many times init itself restarted the app (systemd's NRestarts; upstart keeps no count) */
+  restarts(exec: Exec, server: ServerDriver): Promise<number>;
+  /** an id that changes each time init starts the app anew (systemd's InvocationID), '' if none */
+  invocation(exec: Exec, server: ServerDriver): Promise<string>;
+  /** lines of init's own log saying it stopped the app's whole group after the main pid left */
+  deactivations(exec: Exec, server: ServerDriver): Promise<number>;
+  /** the config kinds this init takes through `lab apply` */
+  jobKind: 'upstart-job' | 'systemd-unit';
   /** where job files / units go */
   jobDir: string;
 }
-
-export const SOCKET_PATH = '/var/run/phoenix/phoenix.sock';
-export const PID_FILE = '/var/run/phoenix/phoenix.pid';
-export const JOB = 'phoenix';

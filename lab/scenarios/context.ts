@@ -3,7 +3,10 @@ import { request } from 'undici';
 import { type Applied, applyFile } from '../apply';
 import { type ExecResult, execIn } from '../engine/containers';
 import type { Flavour } from '../engine/flavour-images';
-import type { FlavourDriver } from '../flavours/types';
+import { poll } from '../engine/wait';
+import type { InitDriver } from '../flavours/types';
+import type { ServerDriver } from '../servers/types';
+import { type LifecycleEvent, parseEvents } from '../../src/events';
 import { type LabStatus, inspectLab } from '../inspect';
 import type { RequestRecord } from '../load/record';
 import type { ActionKind, Action } from '../report/timeline';
@@ -28,7 +31,8 @@ export class ScenarioContext {
 
   constructor(
     readonly flavour: Flavour,
-    readonly driver: FlavourDriver,
+    readonly driver: InitDriver,
+    readonly server: ServerDriver,
     readonly docker: Docker,
     readonly container: Docker.Container,
     readonly origin: string,
@@ -82,7 +86,7 @@ export class ScenarioContext {
   }
 
   inspect(): Promise<LabStatus> {
-    return inspectLab(this.container, this.driver);
+    return inspectLab(this.container, this.driver, this.server);
   }
 
   /**
@@ -117,14 +121,8 @@ export class ScenarioContext {
   }
 
   /** Polls `probe` until it returns a value (not undefined) or time runs out (then undefined). */
-  async waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number, everyMs = 100): Promise<T | undefined> {
-    const until = Date.now() + timeoutMs;
-    for (;;) {
-      const v = await probe().catch(() => undefined);
-      if (v !== undefined) return v;
-      if (Date.now() >= until) return undefined;
-      await sleep(everyMs);
-    }
+  waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number, everyMs = 100): Promise<T | undefined> {
+    return poll(probe, timeoutMs, everyMs);
   }
 
   /** One request through nginx: its status (0 when the connection failed) and who served it. */
@@ -191,10 +189,9 @@ export class ScenarioContext {
 
   /** `initctl ARGS` (its systemd equivalent on bookworm) as an action; returns what it printed. */
   async initctl(...args: string[]): Promise<ExecResult> {
-    const plan = this.driver.initctl(args);
+    const plan = this.driver.initctl(args, this.server);
     if ('refuse' in plan) throw new Error(plan.refuse);
-    const label = this.flavour === 'precise' ? `initctl ${args.join(' ')}` : plan.cmd.join(' ');
-    return this.act('initctl', label, () => execIn(this.container, plan.cmd));
+    return this.act('initctl', plan.label, () => execIn(this.container, plan.cmd));
   }
 
   /** A config through the lab's own `apply` (validate, install, reload), as an action. */
@@ -202,40 +199,40 @@ export class ScenarioContext {
     return this.act('apply', label, () => applyFile(this.container, this.driver, file, text));
   }
 
-  /** phoenix's lifecycle lines and error messages: the job's upstart log, or the unit's journal. */
+  /** Everything the app's processes wrote (their events and messages): the job's log or the unit's journal. */
   async wrapperLog(): Promise<string> {
-    const cmd =
-      this.flavour === 'precise'
-        ? 'cat /var/log/upstart/phoenix.log 2>/dev/null'
-        : 'journalctl --no-pager -o cat -u phoenix.service 2>/dev/null';
-    return (await this.sh(cmd)).stdout;
+    return (await this.sh(this.driver.appLogScript(this.server))).stdout;
   }
 
-  /** upstart: wall-clock ms of each `socket` event socket-event-counter logged. */
-  async socketEventTimes(): Promise<number[]> {
-    if (this.flavour !== 'precise') return [];
-    const r = await this.sh('cut -d" " -f1 /var/log/phoenix-socket-events.log 2>/dev/null');
-    return r.stdout
-      .split('\n')
-      .map((l) => Math.round(Number(l) * 1000))
-      .filter((n) => Number.isFinite(n) && n > 0);
+  /** The app's structured events so far (phoenix's, unicorn-wrapper's), parsed by the one parser. */
+  async events(): Promise<LifecycleEvent[]> {
+    return parseEvents(await this.wrapperLog());
   }
 
-  /** upstart: lines the socket-event-counter job wrote, one per `socket` event it saw. */
+  private readonly exec = (cmd: string[]) => execIn(this.container, cmd);
+
+  /** Wall-clock ms of each socket event init emitted for the app's socket ([] where init has none). */
+  socketEventTimes(): Promise<number[]> {
+    return this.driver.socketEventTimes(this.exec, this.server);
+  }
+
+  /** How many socket events init emitted for the app's socket. */
   async socketEvents(): Promise<number> {
-    if (this.flavour !== 'precise') return 0;
-    const r = await this.sh('cat /var/log/phoenix-socket-events.log 2>/dev/null | wc -l');
-    return Number(r.stdout.trim()) || 0;
+    return (await this.socketEventTimes()).length;
   }
 
-  /** systemd: properties of a unit (`systemctl show -p ...`). */
-  async unitProps(unit: string, props: string[]): Promise<Record<string, string>> {
-    const r = await this.sh(`systemctl show ${props.map((p) => `-p ${p}`).join(' ')} ${unit}`);
-    const out: Record<string, string> = {};
-    for (const line of r.stdout.split('\n')) {
-      const i = line.indexOf('=');
-      if (i > 0) out[line.slice(0, i)] = line.slice(i + 1);
-    }
-    return out;
+  /** How many times init itself restarted the app (0 where init keeps no count). */
+  restarts(): Promise<number> {
+    return this.driver.restarts(this.exec, this.server);
+  }
+
+  /** An id that changes when init starts the app anew ('' where init has none). */
+  invocation(): Promise<string> {
+    return this.driver.invocation(this.exec, this.server);
+  }
+
+  /** Times init stopped the app's whole group after its main process left. */
+  deactivations(): Promise<number> {
+    return this.driver.deactivations(this.exec, this.server);
   }
 }

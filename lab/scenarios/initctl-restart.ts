@@ -1,6 +1,7 @@
 import { shippedBoot } from './configs';
 import { Judge, failuresText } from './judge';
-import { countLines, servingMasters } from './observe';
+import { ExitCode } from '../../src/errors';
+import { parseLifecycle, servingMasters, startFailed } from './observe';
 import type { Scenario } from './types';
 import { watch } from './watch';
 
@@ -57,7 +58,8 @@ export const initctlRestart: Scenario<F> = {
       command: ctx.flavour === 'precise' ? 'initctl restart phoenix' : 'systemctl restart phoenix.service',
       exitCode: r.code,
       output: (r.stdout + r.stderr).trim(),
-      startsWithoutSocket: countLines(log, /^phoenix: no socket to serve/),
+      // phoenix's refusal to start with no socket (exit 64), counted from its events.
+      startsWithoutSocket: parseLifecycle(log).filter((e) => startFailed(e, ExitCode.USAGE)).length,
       newMasterAfterMs: w.metAfterMs,
       trackedAfter: w.last?.init.trackedPid ?? null,
       probes: w.probes,

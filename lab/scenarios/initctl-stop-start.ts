@@ -1,6 +1,7 @@
 import { shippedBoot } from './configs';
 import { Judge, failuresText } from './judge';
-import { countLines, servingMasters } from './observe';
+import { ExitCode } from '../../src/errors';
+import { parseLifecycle, servingMasters, startFailed } from './observe';
 import type { Scenario } from './types';
 import { watch } from './watch';
 
@@ -59,7 +60,8 @@ export const initctlStopStart: Scenario<F> = {
       restartedByConnectionMs: w.metAfterMs,
       startExit: start.code,
       startOutput: (start.stdout + start.stderr).trim(),
-      startsWithoutSocket: countLines(log, /^phoenix: no socket to serve/),
+      // phoenix's refusal to start with no socket (exit 64), counted from its events.
+      startsWithoutSocket: parseLifecycle(log).filter((e) => startFailed(e, ExitCode.USAGE)).length,
       trackedAfter: w2.last?.init.trackedPid ?? null,
       probes: w.probes + w2.probes,
       probesOk: w.probesOk + w2.probesOk,

@@ -1,6 +1,7 @@
 import type { ScenarioContext } from './context';
 import { sleep } from './context';
-import { countLines, initState, mastersStarted, parseLifecycle, servingMasters, statusLine } from './observe';
+import { ExitCode } from '../../src/errors';
+import { initState, mastersStarted, parseLifecycle, servingMasters, startFailed, statusLine } from './observe';
 
 /**
  * SIGKILL of the master (or a worker) under load, then watching how init and the master
@@ -89,8 +90,7 @@ export async function killUnderLoad(
   const fresh = records
     .filter((r) => !r.error && r.start >= killedAt && r.pid !== undefined && !oldWorkers.has(r.pid))
     .map((r) => r.end - killedAt);
-  const restarts =
-    ctx.flavour === 'bookworm' ? Number((await ctx.unitProps('phoenix.service', ['NRestarts'])).NRestarts ?? 0) : 0;
+  const restarts = await ctx.restarts();
   return {
     killedPid: pid,
     initRightAfter,
@@ -102,7 +102,8 @@ export async function killUnderLoad(
         .map(([k, v]) => `${k}=${v}`)
         .join(' ') || 'none',
     socketAfter: after.socket ? `${after.socket.owner}:${after.socket.group} ${after.socket.mode}` : 'absent',
-    badInheritedFd: countLines(log, /^phoenix: UPSTART_FDS: /),
+    // starts refused because UPSTART_FDS named no listening socket (exit 65), from events
+    badInheritedFd: parseLifecycle(log).filter((e) => startFailed(e, ExitCode.LISTENER)).length,
     mastersStarted: mastersStarted(parseLifecycle(log)).length,
     socketEvents: await ctx.socketEvents(),
     probes,

@@ -17,24 +17,23 @@ export function countEvents(events: readonly LifecycleEvent[], event: string, ro
   return events.filter((e) => e.event === event && e.role === role).length;
 }
 
+/** A master's `start` event. */
+export const masterStart = (e: LifecycleEvent): boolean => e.role === 'master' && e.event === 'start';
+
+/** A start the app refused (or failed), with exit code `code` when given. */
+export function startFailed(e: LifecycleEvent, code?: number): boolean {
+  return e.event === 'start-failed' && (code === undefined || Number(e.fields.code) === code);
+}
+
 /** Distinct master pids that logged `start`: how many masters this run ever had. */
 export function mastersStarted(events: readonly LifecycleEvent[]): number[] {
   return [...new Set(events.filter((e) => e.role === 'master' && e.event === 'start').map((e) => e.pid))];
 }
 
-/** Lines of a log that match `re`, counted. */
-export function countLines(text: string, re: RegExp): number {
-  return text.split('\n').filter((l) => re.test(l)).length;
-}
-
-/** "phoenix start/running, process 45" -> "start/running"; systemd's ActiveState/SubState likewise. */
+/** init's short state of the app ("start/running", "active/running"), as the init driver read it. */
 export function initState(s: LabStatus | undefined): string {
   if (!s) return 'unknown';
-  const up = /\b(start|stop)\/(\w+)/.exec(s.init.status);
-  if (up) return `${up[1]}/${up[2]}`;
-  const active = /ActiveState=(\w+)/.exec(s.init.status);
-  const sub = /SubState=(\w+)/.exec(s.init.status);
-  return active ? `${active[1]}${sub ? `/${sub[1]}` : ''}` : (s.init.status.split('\n')[0] ?? 'unknown');
+  return s.init.state ?? (s.init.status.split('\n')[0] || 'unknown');
 }
 
 /** The masters that serve (have workers), tracked by init or not. */

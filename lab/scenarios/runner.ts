@@ -10,7 +10,9 @@ import type { ScenarioContext } from './context';
 import { notRun } from './judge';
 import { socketEventBursts } from './observe';
 import { openSession } from './session';
-import type { Facts, Scenario, ScenarioResult, Verdict } from './types';
+import { serverFor } from '../servers';
+import type { ServerName } from '../servers/types';
+import { type Facts, type Scenario, type ScenarioResult, type Verdict, expectationFor, homeServer } from './types';
 
 export interface RunOptions {
   /** the image to boot; default: the flavour's image, built when its inputs changed */
@@ -19,6 +21,8 @@ export interface RunOptions {
   say?: (line: string) => void;
   /** where .lab/runs is (default: LAB_HOME or ./.lab) */
   home?: string;
+  /** the app server to run it on (default: the one the scenario is written for) */
+  server?: ServerName;
 }
 
 const images = new Map<Flavour, Promise<string>>();
@@ -42,24 +46,8 @@ export async function collectLogs(ctx: ScenarioContext): Promise<string[]> {
     const text = r?.stdout.trim();
     if (text) out.push(`== ${title} ==`, ...text.split('\n'));
   };
-  if (ctx.flavour === 'precise') {
-    await section('initctl list', '/sbin/initctl list', 20);
-    await section('phoenix job log (/var/log/upstart/phoenix.log)', 'cat /var/log/upstart/phoenix.log', 60);
-    await section('socket events seen by socket-event-counter', 'cat /var/log/phoenix-socket-events.log', 10);
-    await section('upstart-socket-bridge log', 'cat /var/log/upstart/upstart-socket-bridge.log', 10);
-  } else {
-    await section(
-      'systemd about phoenix.socket/.service',
-      "journalctl --no-pager -o short-precise -u phoenix.socket -u phoenix.service | grep -v ' phoenix ts='",
-      30,
-    );
-    await section(
-      'phoenix lifecycle (journal)',
-      "journalctl --no-pager -o cat -u phoenix.service | grep '^phoenix '",
-      60,
-    );
-  }
-  await section('nginx error log', 'cat /var/log/nginx/phoenix-error.log', 15);
+  for (const l of ctx.driver.reportLogs(ctx.server)) await section(l.title, l.script, l.lines);
+  await section('nginx error log', `cat ${ctx.server.nginxErrorLog}`, 15);
   return out;
 }
 
@@ -86,15 +74,18 @@ function errorVerdict(message: string): Verdict {
 export async function runScenario(scenario: Scenario, flavour: Flavour, o: RunOptions = {}): Promise<ScenarioResult> {
   const startedAt = new Date().toISOString();
   const t = Date.now();
+  const server: ServerName = o.server ?? homeServer(scenario);
+  const tag = server === 'phoenix' ? flavour : `${flavour}/${server}`;
   const say = (line: string) =>
     (o.say ?? ((l: string) => process.stderr.write(`${l}\n`)))(
-      `[${scenario.name}/${flavour} ${((Date.now() - t) / 1000).toFixed(1).padStart(5)} s] ${line}`,
+      `[${scenario.name}/${tag} ${((Date.now() - t) / 1000).toFixed(1).padStart(5)} s] ${line}`,
     );
-  const expectation = scenario.expect[flavour];
+  const expectation = expectationFor(scenario, flavour, server);
   const base = {
     scenario: scenario.name,
     title: scenario.title,
     flavour,
+    server,
     expectation,
     startedAt,
     facts: {},
@@ -107,7 +98,7 @@ export async function runScenario(scenario: Scenario, flavour: Flavour, o: RunOp
     return saveRun(
       {
         ...base,
-        verdict: notRun(`not applicable on ${flavour}: ${expectation.reason}`),
+        verdict: notRun(`not applicable on ${tag}: ${expectation.reason}`),
         continuity: summarize([]),
         seconds: 0,
       },
@@ -145,9 +136,10 @@ export async function runScenario(scenario: Scenario, flavour: Flavour, o: RunOp
   say(`booting a fresh ${flavour} lab from ${image}`);
   const session = await openSession({
     flavour,
+    server: serverFor(server),
     image,
     boot: scenario.boot(flavour),
-    label: `${scenario.name}-${flavour}`,
+    label: `${scenario.name}-${flavour}-${server}`,
     say,
   }).catch((err: Error) => err);
   if (session instanceof Error) {
@@ -199,19 +191,21 @@ export async function runScenario(scenario: Scenario, flavour: Flavour, o: RunOp
 
 /** The run folder: meta.json, records.json, result.json (everything else) and report.html. */
 export function saveRun(r: ScenarioResult, story: string, home: string = labHome()): ScenarioResult {
-  const dir = createRun('scenario', `${r.scenario}-${r.flavour}`, home);
+  const cell = `${r.scenario}-${r.flavour}${r.server && r.server !== 'phoenix' ? `-${r.server}` : ''}`;
+  const dir = createRun('scenario', cell, home);
   const meta: RunMeta = {
-    name: `${r.scenario}-${r.flavour}`,
+    name: cell,
     kind: 'scenario',
     startedAt: r.startedAt,
     origin: 'http://127.0.0.1 (a fresh container, removed)',
     flavour: r.flavour,
-    options: { scenario: r.scenario, image: r.image },
+    options: { scenario: r.scenario, image: r.image, server: r.server },
   };
   writeJson(path.join(dir, 'meta.json'), meta);
+  const on = `${r.flavour} with ${r.server ?? 'phoenix'}`;
   const expectLine = r.expectation.applicable
-    ? `expected on ${r.flavour}: ${r.expectation.expect}`
-    : `not applicable on ${r.flavour}: ${r.expectation.reason}`;
+    ? `expected on ${on}: ${r.expectation.expect}`
+    : `not applicable on ${on}: ${r.expectation.reason}`;
   const input: ReportInput &
     Omit<
       ScenarioResult,

@@ -1,5 +1,6 @@
 import type { Continuity } from '../check/continuity';
 import type { Flavour } from '../engine/flavour-images';
+import type { ServerName } from '../servers/types';
 import type { LabStatus } from '../inspect';
 import type { RequestRecord } from '../load/record';
 import type { Outcome } from '../report/html';
@@ -16,17 +17,8 @@ import type { ScenarioContext } from './context';
 /** What a scenario expects on one flavour, in words a person reads in the report. */
 export type Expectation = { applicable: true; expect: string } | { applicable: false; reason: string };
 
-/** What one scenario puts in place before init starts, so init sees it as it would at boot. */
-export interface BootSpec {
-  /** absolute path in the container -> content */
-  files?: Record<string, string>;
-  /** removed before init starts (a job that must not run in this scenario, say) */
-  remove?: string[];
-  /** shell lines run before init (symlinks for systemd units, for example) */
-  shell?: string[];
-  /** one line for the report's "config applied" marker */
-  label: string;
-}
+export type { BootSpec } from '../engine/boot-spec';
+import type { BootSpec } from '../engine/boot-spec';
 
 /** Facts are what run() measured: numbers, words, flags; JSON as it is. Declare them with `type`
  *  (not `interface`), which TypeScript lets stand for a Record. */
@@ -62,7 +54,13 @@ export interface Scenario<F extends Facts = Facts> {
   title: string;
   /** what people see in production when this happens */
   story: string;
+  /** the app server the scenario is written for (default phoenix); `expect` is about it */
+  server?: ServerName;
   expect: Record<Flavour, Expectation>;
+  /** what it expects of other servers it has meaning for; a server not named here is not applicable */
+  alsoOn?: Partial<Record<ServerName, Record<Flavour, Expectation>>>;
+  /** a group heading on the summary page ("unicorn in production") */
+  group?: string;
   boot(flavour: Flavour): BootSpec;
   /**
    * Actions under load and observations. Method syntax on purpose: a catalogue of
@@ -77,6 +75,8 @@ export interface ScenarioResult {
   scenario: string;
   title: string;
   flavour: Flavour;
+  /** the app server it ran (results written before servers were a choice ran phoenix) */
+  server?: ServerName;
   expectation: Expectation;
   verdict: Verdict;
   continuity: Continuity;
@@ -95,4 +95,23 @@ export interface ScenarioResult {
   report?: string;
   /** the run could not be carried out (lab did not boot, Docker failed): why */
   error?: string;
+}
+
+/** The server a scenario is written for. */
+export const homeServer = (s: Scenario): ServerName => s.server ?? 'phoenix';
+
+/** What a scenario expects on this init with this server; not applicable where it has no meaning. */
+export function expectationFor(s: Scenario, flavour: Flavour, server: ServerName): Expectation {
+  if (server === homeServer(s)) return s.expect[flavour];
+  return (
+    s.alsoOn?.[server]?.[flavour] ?? {
+      applicable: false,
+      reason: `written for ${homeServer(s)}: what it does has no ${server} counterpart in the lab`,
+    }
+  );
+}
+
+/** The servers a scenario has meaning for. */
+export function serversOf(s: Scenario): ServerName[] {
+  return [homeServer(s), ...(Object.keys(s.alsoOn ?? {}) as ServerName[])];
 }

@@ -6,13 +6,17 @@
  * init's view of the phoenix job.
  */
 import type Docker from 'dockerode';
-import { GenericContainer, Wait, type StartedTestContainer } from 'testcontainers';
+import { GenericContainer, Wait } from 'testcontainers';
+import { type BootedLab, bootLab, type ContainerSpec, type ContainerStarter } from '../../lab/engine/boot';
+import { execIn } from '../../lab/engine/containers';
+import { DRIVERS } from '../../lab/flavours';
+import { SERVER_DRIVERS, serverFor } from '../../lab/servers';
+import type { ServerDriver } from '../../lab/servers/types';
 import { imageExists } from '../../lab/engine/build';
 import { assertDockerReachable, DockerUnavailableError } from '../../lab/engine/docker';
 import { buildFlavourImage, FLAVOUR_LABEL, FLAVOURS, isFlavour, type Flavour } from '../../lab/engine/flavour-images';
 import { PreciseBaseUnavailableError } from '../../lab/engine/images';
-import { instanceLabels, INSTANCE_LABEL } from '../../lab/engine/labels';
-import { get } from '../support/http';
+import { INSTANCE_LABEL } from '../../lab/engine/labels';
 
 export interface Selection {
   flavours: Flavour[];
@@ -94,103 +98,108 @@ export async function flavourImage(
   }
 }
 
-/** A GenericContainer that publishes its ports on 127.0.0.1 only and can share the host's cgroup namespace. */
-class LabContainer extends GenericContainer {
-  constructor(
-    image: string,
-    private readonly hostCgroupns: boolean,
-  ) {
-    super(image);
+/**
+ * A GenericContainer made from the lab's own ContainerSpec: the very settings the init driver
+ * gives (tmpfs, cgroup mounts and namespace), published on 127.0.0.1 only. The suite boots
+ * through the lab's one boot path (bootLab); only the creating is testcontainers'.
+ */
+class SpecContainer extends GenericContainer {
+  constructor(private readonly spec: ContainerSpec) {
+    super(spec.image);
+    this.withName(spec.name)
+      .withCommand(spec.cmd)
+      .withLabels(spec.labels)
+      .withExposedPorts(80)
+      // bootLab waits for init and for nginx with the drivers' own checks.
+      .withWaitStrategy(Wait.forSuccessfulCommand('true'));
   }
 
   protected override async beforeContainerCreated(): Promise<void> {
+    Object.assign(this.hostConfig, this.spec.hostConfig);
     for (const bindings of Object.values(this.hostConfig.PortBindings ?? {}) as Array<Array<{ HostIp?: string }>>) {
       for (const binding of bindings) binding.HostIp = '127.0.0.1';
     }
-    // systemd as PID 1 needs the cgroup tree it sees to be the host's (cgroup v1 here).
-    if (this.hostCgroupns) (this.hostConfig as { CgroupnsMode?: string }).CgroupnsMode = 'host';
   }
 }
 
+export const testcontainersStarter: ContainerStarter = async (docker, spec) => {
+  const started = await new SpecContainer(spec).start();
+  return { container: docker.getContainer(started.getId()), port: started.getMappedPort(80) };
+};
+
 export interface Lab {
   flavour: Flavour;
-  container: StartedTestContainer;
+  server: ServerDriver;
+  booted: BootedLab;
   id: string;
   /** nginx on 127.0.0.1:port */
   port: number;
-  /** ms from asking for the container to its start returning */
+  /** ms from asking for the container to init being ready */
   startMs: number;
   /** ms from asking for the container to the first 200 through nginx */
   firstOkMs: number;
 }
 
-/** The socket nginx proxies to, as each init creates it. */
-export const SOCKET = '/var/run/phoenix/phoenix.sock';
+/** LAB_SERVER: phoenix (default), unicorn, or all. */
+export function servers(env: NodeJS.ProcessEnv = process.env): ServerDriver[] {
+  const raw = (env.LAB_SERVER ?? '').trim() || 'phoenix';
+  return raw === 'all' ? Object.values(SERVER_DRIVERS) : raw.split(',').map((n) => serverFor(n.trim()));
+}
 
-/** Start the image, publish nginx on a random 127.0.0.1 port and wait for the first 200 through it. */
-export async function startLab(flavour: Flavour, image: string, instance: string, timeoutMs = 60_000): Promise<Lab> {
-  const t0 = Date.now();
-  let container = new LabContainer(image, flavour === 'bookworm')
-    .withLabels(instanceLabels(instance))
-    .withExposedPorts(80)
-    // The socket is there once init (systemd, or upstart's bridge) has bound it.
-    .withWaitStrategy(Wait.forSuccessfulCommand(`test -S ${SOCKET}`))
-    .withStartupTimeout(timeoutMs);
-  if (flavour === 'bookworm') {
-    container = container
-      .withTmpFs({ '/run': 'rw', '/run/lock': 'rw' })
-      .withBindMounts([{ source: '/sys/fs/cgroup', target: '/sys/fs/cgroup', mode: 'rw' }]);
-  }
-  const started = await container.start();
-  const startMs = Date.now() - t0;
-  const port = started.getMappedPort(80);
-  const deadline = t0 + timeoutMs;
-  let last = 'no answer yet';
-  for (;;) {
-    try {
-      const reply = await get(port, '/', 2000);
-      if (reply.status === 200) break;
-      last = `HTTP ${reply.status}: ${reply.body.slice(0, 200)}`;
-    } catch (err) {
-      last = (err as Error).message;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`no 200 through nginx on 127.0.0.1:${port} within ${timeoutMs} ms (last: ${last})`);
-    await sleep(50);
-  }
-  return { flavour, container: started, id: started.getId(), port, startMs, firstOkMs: Date.now() - t0 };
+/** Boots the image through the lab's one boot path (testcontainers creating it) and waits for the first 200. */
+export async function startLab(
+  flavour: Flavour,
+  image: string,
+  instance: string,
+  server: ServerDriver = SERVER_DRIVERS.phoenix,
+  timeoutMs = 90_000,
+): Promise<Lab> {
+  const booted = await bootLab({
+    image,
+    init: DRIVERS[flavour],
+    server,
+    instance,
+    purpose: 'test',
+    waitForApp: true,
+    timeoutMs,
+    start: testcontainersStarter,
+  });
+  return {
+    flavour,
+    server,
+    booted,
+    id: booted.container.id,
+    port: booted.port,
+    startMs: booted.readyMs,
+    firstOkMs: booted.firstOkMs ?? 0,
+  };
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Run a shell command in the container; throws with its output when it fails. */
 export async function sh(lab: Lab, command: string): Promise<string> {
-  const result = await lab.container.exec(['/bin/sh', '-c', command]);
-  if (result.exitCode !== 0) {
+  const result = await execIn(lab.booted.container, ['/bin/sh', '-c', command]);
+  if (result.code !== 0) {
     throw new Error(
-      `in the ${lab.flavour} container, \`${command}\` exited ${result.exitCode}: ${result.output.trim()}`,
+      `in the ${lab.flavour} container, \`${command}\` exited ${result.code}: ${(result.stdout + result.stderr).trim()}`,
     );
   }
   return result.stdout;
 }
 
 export interface InitView {
-  /** the main PID init follows for phoenix; undefined when it has none */
+  /** the main PID init follows for the app; undefined when it has none */
   mainPid: number | undefined;
   /** init's own words */
   text: string;
 }
 
-/** systemd: `systemctl show -p MainPID`; upstart: `initctl status phoenix`. */
+/** What init says of the app, read by the init driver (the same reading `lab status` does). */
 export async function initView(lab: Lab): Promise<InitView> {
-  if (lab.flavour === 'bookworm') {
-    const text = (await sh(lab, 'systemctl show -p MainPID -p ActiveState -p SubState phoenix.service')).trim();
-    const pid = Number(/^MainPID=(\d+)$/m.exec(text)?.[1] ?? 0);
-    return { mainPid: pid > 0 ? pid : undefined, text: text.replace(/\n/g, ' ') };
-  }
-  const text = (await sh(lab, 'initctl status phoenix')).trim();
-  const m = /start\/running, process (\d+)/.exec(text);
-  return { mainPid: m === null ? undefined : Number(m[1]), text };
+  const init = DRIVERS[lab.flavour];
+  const r = await execIn(lab.booted.container, init.statusCmd(lab.server));
+  return { mainPid: init.trackedPid(r.stdout), text: r.stdout.trim().replace(/\n/g, ' ') };
 }
 
 /** Remove every container of this run, found by its instance label (also those a failed start left behind). */

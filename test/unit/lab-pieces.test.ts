@@ -7,6 +7,8 @@ import { LabError } from '../../lab/errors';
 import { bookworm } from '../../lab/flavours/bookworm';
 import { precise } from '../../lab/flavours/precise';
 import { formatStatus, parseProbe } from '../../lab/inspect';
+import { phoenix } from '../../lab/servers/phoenix';
+import { unicorn } from '../../lab/servers/unicorn';
 
 const PROBE = [
   'P\t40\t1\troot\t\tnginx: master process /usr/sbin/nginx',
@@ -22,7 +24,7 @@ const PROBE = [
 ].join('\n');
 
 test('the container probe is read into masters, workers by generation, nginx and the socket', () => {
-  const s = parseProbe(PROBE, 50);
+  const s = parseProbe(PROBE, 50, phoenix);
   assert.deepEqual(
     s.masters.map((m) => [m.pid, m.trackedByInit]),
     [
@@ -57,7 +59,7 @@ test('the container probe is read into masters, workers by generation, nginx and
 });
 
 test('signal targets come from the pid file first, then init', () => {
-  const s = { init: { name: 'x', trackedPid: 50, status: '' }, ...parseProbe(PROBE, 50) };
+  const s = { init: { name: 'x', trackedPid: 50, status: '' }, ...parseProbe(PROBE, 50, phoenix) };
   assert.equal(targetPid(s, 'master', 0), 60);
   assert.equal(targetPid(s, 'worker', 0), 61);
   assert.equal(targetPid(s, 'nginx', 0), 40);
@@ -73,13 +75,23 @@ test("init's words: upstart's status line and systemd's MainPID", () => {
 });
 
 test('initctl on bookworm: known verbs become systemctl, the rest is refused', () => {
-  assert.deepEqual(bookworm.initctl(['restart', 'phoenix']), {
+  assert.deepEqual(bookworm.initctl(['restart', 'phoenix'], phoenix), {
     cmd: ['systemctl', 'restart', 'phoenix.service'],
+    label: 'systemctl restart phoenix.service',
     note: 'systemd equivalent: systemctl restart phoenix.service',
   });
-  assert.ok('refuse' in bookworm.initctl(['emit', 'socket']));
-  assert.deepEqual(precise.initctl(['emit', 'foo']), { cmd: ['/sbin/initctl', 'emit', 'foo'] });
-  assert.ok('refuse' in precise.initctl([]));
+  // Without a job name, the lab's own app: unicorn's unit when the lab runs unicorn.
+  assert.deepEqual(bookworm.initctl(['stop'], unicorn), {
+    cmd: ['systemctl', 'stop', 'unicorn.service'],
+    label: 'systemctl stop unicorn.service',
+    note: 'systemd equivalent: systemctl stop unicorn.service',
+  });
+  assert.ok('refuse' in bookworm.initctl(['emit', 'socket'], phoenix));
+  assert.deepEqual(precise.initctl(['emit', 'foo'], phoenix), {
+    cmd: ['/sbin/initctl', 'emit', 'foo'],
+    label: 'initctl emit foo',
+  });
+  assert.ok('refuse' in precise.initctl([], phoenix));
 });
 
 test('apply tells job files, units, nginx sites and wrapper configs apart', () => {
@@ -123,4 +135,46 @@ test('the socket a bridge-started job listens on is found, also across a continu
   );
   assert.equal(bridgeSocketPath('start on (socket PROTO=unix \\\n  PATH=/run/b.sock)\n'), '/run/b.sock');
   assert.equal(bridgeSocketPath('start on runlevel [2345]\nenv PATH=/usr/bin\n'), undefined);
+});
+
+test('unicorn processes are told apart by the names unicorn gives them; generation from the master', () => {
+  const probe = [
+    'P\t10\t1\troot\t\t/opt/phoenix/runtime/bin/node /opt/phoenix/app/dist/src/unicorn-wrapper/cli.js -- /usr/bin/unicorn',
+    'P\t20\t10\troot\t\tunicorn master (old) -c /opt/unicorn/app/unicorn.rb /opt/unicorn/app/config.ru',
+    'P\t21\t20\troot\t\tunicorn worker[0] -c /opt/unicorn/app/unicorn.rb /opt/unicorn/app/config.ru',
+    'P\t30\t20\troot\tUNICORN_GENERATION=2\x1f\tunicorn master -c /opt/unicorn/app/unicorn.rb /opt/unicorn/app/config.ru',
+    'P\t31\t30\troot\tUNICORN_GENERATION=2\x1f\tunicorn worker[1] -c /opt/unicorn/app/unicorn.rb /opt/unicorn/app/config.ru',
+    'S\troot www-data 660',
+    'F\t30\t20',
+  ].join('\n');
+  const s = parseProbe(probe, 10, unicorn);
+  assert.deepEqual(s.herders, [{ pid: 10, trackedByInit: true }]);
+  assert.deepEqual(
+    s.masters.map((m) => m.pid),
+    [20, 30],
+  );
+  assert.deepEqual(
+    s.workers.map((w) => [w.pid, w.master, w.generation, w.slot]),
+    [
+      [21, 20, 1, 0],
+      [31, 30, 2, 1],
+    ],
+  );
+  assert.equal(s.socket?.path, '/var/run/unicorn/unicorn.sock');
+  assert.equal(s.oldbin, 20);
+});
+
+test('the reaper takes only scenario/test containers whose owner process is gone, on this host', async () => {
+  const { ownerGone, ownerLabels, PURPOSE_LABEL, OWNER_PID_LABEL } = await import('../../lab/engine/owner');
+  const mine = ownerLabels('scenario');
+  assert.equal(ownerGone(mine), false, 'this process is alive');
+  // A child that has exited is a pid that no longer runs with that start time.
+  const { spawnSync } = await import('node:child_process');
+  const dead = spawnSync('/bin/sh', ['-c', 'echo $$']).stdout.toString().trim();
+  assert.equal(ownerGone({ ...mine, [OWNER_PID_LABEL]: dead }), true);
+  assert.equal(ownerGone({ ...mine, [OWNER_PID_LABEL]: dead, [PURPOSE_LABEL]: 'up' }), false, 'a lab up is a person’s');
+  assert.equal(ownerGone({ ...mine, [OWNER_PID_LABEL]: dead }, 'another-host'), false, 'never another host’s');
+  assert.equal(ownerGone({}), false, 'a container without owner labels is left alone');
+  // A recycled pid: same pid, another start time.
+  assert.equal(ownerGone({ ...mine, 'upstart-unicorn-lab.owner-start': '1' }), true);
 });

@@ -12,37 +12,44 @@ import { DROP_LINE, edit, systemd, upstart } from '../../lab/scenarios/configs';
 import { firstSuccessAfter, windowOf } from '../../lab/scenarios/load';
 import {
   countEvents,
-  countLines,
+  startFailed,
   initState,
   mastersStarted,
   parseLifecycle,
   socketEventBursts,
 } from '../../lab/scenarios/observe';
 import { okShare, phaseLines } from '../../lab/scenarios/phases';
-import { bootCommand, instanceName } from '../../lab/scenarios/session';
+import { bootCommand } from '../../lab/engine/boot-spec';
+import { bookworm } from '../../lab/flavours/bookworm';
+import { precise } from '../../lab/flavours/precise';
+import { instanceName } from '../../lab/scenarios/session';
 
 const LOG = `phoenix ts=2026-11-26T22:14:28.961Z pid=41 role=master event=start gen=0 listeners=unix:/var/run/phoenix/phoenix.sock(upstart:fd11) workers=2 upgrade=reexec
 phoenix ts=2026-11-26T22:14:29.061Z pid=41 role=master event=reexec gen=1 child=73 unicornFd=3
 phoenix ts=2026-11-26T22:14:29.089Z pid=73 role=master event=start gen=0 listeners=unix:/var/run/phoenix/phoenix.sock(unicorn:fd3) workers=2 upgrade=reexec
-phoenix ts=2026-11-26T22:21:36.710Z pid=333 role=master event=start-failed error="UPSTART_FDS: fd 11 is not a socket (it is pipe:[1678846])"
+phoenix ts=2026-11-26T22:21:36.710Z pid=333 role=master event=start-failed code=65 reason=not-a-socket error="UPSTART_FDS: fd 11 is not a socket (it is pipe:[1678846])"
+unicorn-wrapper ts=2026-11-26T22:21:37.000Z pid=340 role=wrapper event=master-followed master=352 previous=347
 phoenix: UPSTART_FDS: fd 11 is not a socket (it is pipe:[1678846]); phoenix needs an open listening stream socket there
 phoenix: another master is running (pid 73, from /var/run/phoenix/phoenix.pid); send it USR2 to upgrade or QUIT to stop it
 Nov 26 22:16:09 host systemd[1]: phoenix.service: Deactivated successfully.`;
 
 test('lifecycle lines are parsed, quoted values included; other lines are skipped', () => {
   const ev = parseLifecycle(LOG);
-  assert.equal(ev.length, 4);
+  assert.equal(ev.length, 5);
+  assert.equal(ev[4].program, 'unicorn-wrapper');
   assert.deepEqual(mastersStarted(ev), [41, 73]);
   assert.equal(countEvents(ev, 'start'), 2);
   assert.equal(ev[3].fields.error, 'UPSTART_FDS: fd 11 is not a socket (it is pipe:[1678846])');
-  assert.equal(countLines(LOG, /^phoenix: another master is running/), 1);
-  assert.equal(countLines(LOG, /Deactivated successfully/), 1);
+  // Verdicts count events with their codes, never the human message beside them.
+  assert.equal(ev.filter((e) => startFailed(e, 65)).length, 1);
+  assert.equal(ev.filter((e) => startFailed(e, 75)).length, 0);
 });
 
 test("init's state reads upstart's and systemd's words", () => {
   const s = (status: string) => ({ init: { name: 'x', status }, masters: [], herders: [], workers: [], nginx: [] });
-  assert.equal(initState(s('phoenix start/running, process 45')), 'start/running');
-  assert.equal(initState(s('MainPID=0\nActiveState=inactive\nSubState=dead\nActiveState=active')), 'inactive/dead');
+  assert.equal(precise.state('phoenix start/running, process 45'), 'start/running');
+  assert.equal(bookworm.state('MainPID=0\nActiveState=inactive\nSubState=dead\nActiveState=active'), 'inactive/dead');
+  assert.equal(initState({ ...s('x'), init: { name: 'x', status: 'x', state: 'start/running' } }), 'start/running');
   assert.equal(initState(undefined), 'unknown');
 });
 

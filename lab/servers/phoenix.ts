@@ -1,0 +1,25 @@
+import type { ProcessRole, ServerDriver } from './types';
+
+/** phoenix, this project's Node server: its workers carry their spec in PHOENIX_WORKER. */
+export const phoenix: ServerDriver = {
+  name: 'phoenix',
+  title: 'phoenix (Node)',
+  job: 'phoenix',
+  socketPath: '/var/run/phoenix/phoenix.sock',
+  pidFile: '/var/run/phoenix/phoenix.pid',
+  nginxErrorLog: '/var/log/nginx/phoenix-error.log',
+  eventPrograms: ['phoenix', 'unicorn-wrapper'],
+  probePatterns: ['cli.js', 'phoenix-herder'],
+  probeEnv: ['PHOENIX_WORKER'],
+  classify(p): ProcessRole | undefined {
+    if (p.args.includes('phoenix-herder') || p.args.includes('unicorn-wrapper/cli.js')) return { role: 'wrapper' };
+    const spec = p.env.PHOENIX_WORKER;
+    if (spec) {
+      const w = JSON.parse(spec) as { generation: number; slot: number };
+      return { role: 'worker', generation: w.generation, slot: w.slot };
+    }
+    return p.args.includes('cli.js') ? { role: 'master' } : undefined;
+  },
+  // The images start phoenix as shipped: nothing to change.
+  activate: () => ({ label: 'phoenix as shipped' }),
+};

@@ -1,0 +1,46 @@
+import type { Flavour } from '../engine/flavour-images';
+import type { BootSpec } from '../engine/boot-spec';
+
+/** One process the status probe found, as the server driver is asked to classify it. */
+export interface ProbedProcess {
+  pid: number;
+  ppid: number;
+  user: string;
+  args: string;
+  /** the few environment variables the probe reads (PROBE_ENV) */
+  env: Record<string, string>;
+}
+
+export type ProcessRole =
+  | { role: 'master' }
+  | { role: 'worker'; generation: number; slot: number }
+  /** a stable process in front of the masters (unicorn-wrapper, phoenix-herder) */
+  | { role: 'wrapper' };
+
+export const SERVERS = ['phoenix', 'unicorn'] as const;
+export type ServerName = (typeof SERVERS)[number];
+
+/**
+ * Everything that differs between app servers, behind one interface: how each init starts
+ * it, where its socket, pid file and logs are, how its masters and workers are told apart.
+ * A new server is one file in this folder and one line in index.ts.
+ */
+export interface ServerDriver {
+  name: ServerName;
+  /** for people: "phoenix (Node)" */
+  title: string;
+  /** the job (upstart) and unit (systemd) name */
+  job: string;
+  socketPath: string;
+  pidFile: string;
+  nginxErrorLog: string;
+  /** what a program of this server prefixes its event lines with */
+  eventPrograms: string[];
+  /** what a process's command line must contain to be looked at by the status probe */
+  probePatterns: string[];
+  /** environment variables the probe reads from each process (generation, worker spec) */
+  probeEnv: string[];
+  classify(p: ProbedProcess, all: readonly ProbedProcess[]): ProcessRole | undefined;
+  /** files put in place before init starts so that init runs this server (as shipped) */
+  activate(flavour: Flavour): BootSpec;
+}
