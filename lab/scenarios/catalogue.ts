@@ -14,6 +14,8 @@ import { containerRestart } from './container-restart';
 import { herder } from './herder';
 import { reloadConfiguration } from './reload-configuration';
 import { bootSocketMode } from './boot-socket-mode';
+import { seedPoc } from './seed-poc';
+import { wrapperFix } from './wrapper-fix';
 import type { Scenario } from './types';
 
 /** Every scenario, in the order `lab scenario list` shows and `run --all` runs them. */
@@ -35,6 +37,8 @@ export const CATALOGUE: readonly Scenario[] = [
   herder,
   reloadConfiguration,
   bootSocketMode,
+  seedPoc,
+  wrapperFix,
 ];
 
 export function findScenario(name: string): Scenario | undefined {

@@ -5,11 +5,16 @@ import type { ProcessRole, ServerDriver } from './types';
 /** Where the images keep unicorn's alternatives (images/conf, installed by the Dockerfiles). */
 export const UNICORN_OPT = '/opt/unicorn';
 
+/** How unicorn is run: the seed's PoC, the wrapper (the fix), or unicorn binding its own socket. */
+export type UnicornStrategy = 'unicorn-seed-poc' | 'unicorn-wrapper' | 'unicorn-exec';
+
 /**
  * Swaps the image's default server (phoenix) for unicorn before init starts: unicorn's job
- * or units in place, phoenix's out, nginx's site pointed at unicorn's socket.
+ * or units in place, phoenix's out, nginx's site pointed at unicorn's socket. On systemd the
+ * PoC is unicorn.service running unicorn itself on the socket unit's fd (LISTEN_FDS), the fix
+ * is unicorn-wrapper.service in front of it, and unicorn-exec is unicorn-plain.service.
  */
-export function unicornBoot(flavour: Flavour, strategy: string): BootSpec {
+export function unicornBoot(flavour: Flavour, strategy: UnicornStrategy): BootSpec {
   const site = [
     'rm -f /etc/nginx/sites-enabled/phoenix',
     'ln -sf /etc/nginx/sites-available/unicorn /etc/nginx/sites-enabled/unicorn',
@@ -18,12 +23,15 @@ export function unicornBoot(flavour: Flavour, strategy: string): BootSpec {
     return {
       label: `unicorn.conf = ${strategy}.conf`,
       remove: ['/etc/init/phoenix.conf'],
-      shell: [`cp ${UNICORN_OPT}/upstart/${strategy}.conf /etc/init/unicorn.conf`, ...site],
+      shell: [`cp ${UNICORN_OPT}/upstart/strategies/${strategy}.conf /etc/init/unicorn.conf`, ...site],
     };
   }
-  const own = strategy === 'unicorn-plain';
+  const own = strategy === 'unicorn-exec';
+  const service = strategy === 'unicorn-wrapper' ? 'unicorn-wrapper.service' : 'unicorn.service';
   return {
-    label: own ? 'unicorn-plain.service (unicorn binds its socket)' : 'unicorn.socket + unicorn.service',
+    label: own
+      ? 'unicorn-plain.service (unicorn binds its socket)'
+      : `unicorn.socket + ${service}${service === 'unicorn.service' ? '' : ' as unicorn.service'}`,
     remove: [
       '/etc/systemd/system/sockets.target.wants/phoenix.socket',
       '/etc/systemd/system/multi-user.target.wants/phoenix.service',
@@ -31,7 +39,7 @@ export function unicornBoot(flavour: Flavour, strategy: string): BootSpec {
     shell: [
       own
         ? `cp ${UNICORN_OPT}/systemd/unicorn-plain.service /etc/systemd/system/unicorn.service && ln -sf /etc/systemd/system/unicorn.service /etc/systemd/system/multi-user.target.wants/unicorn.service`
-        : `cp ${UNICORN_OPT}/systemd/unicorn.socket ${UNICORN_OPT}/systemd/unicorn.service /etc/systemd/system/ && mkdir -p /etc/systemd/system/sockets.target.wants && ln -sf /etc/systemd/system/unicorn.socket /etc/systemd/system/sockets.target.wants/unicorn.socket`,
+        : `cp ${UNICORN_OPT}/systemd/unicorn.socket /etc/systemd/system/ && cp ${UNICORN_OPT}/systemd/${service} /etc/systemd/system/unicorn.service && mkdir -p /etc/systemd/system/sockets.target.wants && ln -sf /etc/systemd/system/unicorn.socket /etc/systemd/system/sockets.target.wants/unicorn.socket`,
       ...site,
     ],
   };
@@ -65,5 +73,6 @@ export const unicorn: ServerDriver = {
     }
     return MASTER.test(p.args) ? { role: 'master' } : undefined;
   },
-  activate: (flavour) => unicornBoot(flavour, flavour === 'precise' ? 'unicorn-wrapper' : 'unicorn'),
+  // As shipped, the lab runs the fix: the socket's owner hands it to unicorn-wrapper.
+  activate: (flavour) => unicornBoot(flavour, 'unicorn-wrapper'),
 };

@@ -8,6 +8,7 @@
  *   node --require ts-node/register --test --test-concurrency=1 test/scenarios/*.test.ts
  *
  * LAB_FLAVOUR=bookworm (default) | precise | bookworm,precise | all
+ * LAB_SERVER=all (default) | phoenix | unicorn   each scenario runs on the servers it has meaning for
  * LAB_IMAGE=image:tag   boot this image (one flavour only) instead of building the flavour's
  * LAB_HOME=DIR          where the run folders and reports go (default ./.lab)
  */
@@ -18,6 +19,11 @@ import { FLAVOURS, type Flavour, isFlavour } from '../../lab/engine/flavour-imag
 import { CATALOGUE } from '../../lab/scenarios/catalogue';
 import { formatResult } from '../../lab/scenarios/format';
 import { imageFor, runScenario } from '../../lab/scenarios/runner';
+import { expectationFor, serversOf } from '../../lab/scenarios/types';
+import { serverFor } from '../../lab/servers';
+
+const serverChoice = (process.env.LAB_SERVER ?? '').trim() || 'all';
+if (serverChoice !== 'all') serverFor(serverChoice);
 
 function flavours(): Flavour[] {
   const raw = (process.env.LAB_FLAVOUR ?? '').trim() || 'bookworm';
@@ -60,18 +66,20 @@ for (const flavour of chosen) {
     );
 
     for (const s of CATALOGUE) {
-      it(`${s.name}: ${s.title}`, { timeout: 180_000 }, async (t) => {
-        const e = s.expect[flavour];
-        if (!e.applicable) return void t.skip(`not applicable on ${flavour}: ${e.reason}`);
-        if (skip !== undefined) return void t.skip(skip);
-        const r = await runScenario(s, flavour, { image, say: log });
-        for (const line of formatResult(r).split('\n')) t.diagnostic(line);
-        assert.equal(
-          r.verdict.outcome,
-          'EXPECTED',
-          `${s.name} on ${flavour} was ${r.verdict.outcome}:\n${r.verdict.reasons.join('\n')}\nreport: ${r.report}`,
-        );
-      });
+      for (const server of serversOf(s).filter((v) => serverChoice === 'all' || v === serverChoice)) {
+        it(`${s.name} (${server}): ${s.title}`, { timeout: 240_000 }, async (t) => {
+          const e = expectationFor(s, flavour, server);
+          if (!e.applicable) return void t.skip(`not applicable on ${flavour} with ${server}: ${e.reason}`);
+          if (skip !== undefined) return void t.skip(skip);
+          const r = await runScenario(s, flavour, { image, say: log, server });
+          for (const line of formatResult(r).split('\n')) t.diagnostic(line);
+          assert.equal(
+            r.verdict.outcome,
+            'EXPECTED',
+            `${s.name} on ${flavour} with ${server} was ${r.verdict.outcome}:\n${r.verdict.reasons.join('\n')}\nreport: ${r.report}`,
+          );
+        });
+      }
     }
   });
 }

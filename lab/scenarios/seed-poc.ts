@@ -1,0 +1,74 @@
+import { unicornBoot } from '../servers/unicorn';
+import { Judge, failuresText } from './judge';
+import { type ReexecFacts, reexecUnderLoad } from './reexec-watch';
+import { perInit, type Scenario } from './types';
+
+/**
+ * The seed's proof of concept, as its README describes it: the socket bridge owns the unix
+ * socket and starts the job on the first connection; the job hands UPSTART_FDS to unicorn as
+ * UNICORN_FD and becomes unicorn. Then the deploy everyone does: one USR2, with unicorn's usual
+ * before_fork hook QUITting the old master.
+ */
+export const seedPoc: Scenario<ReexecFacts> = {
+  name: 'seed-poc',
+  title: "the seed's PoC (bridge socket handed to unicorn as UNICORN_FD), one USR2 under load",
+  story:
+    "The team followed the PoC's README: nginx in front, upstart-socket-bridge owning /var/run/unicorn/unicorn.sock, unicorn adopting it. The first USR2 deploy works, the site stays up, and `initctl status unicorn` says stop/waiting from then on: upstart lost the master, so `initctl stop` no longer stops the site and every new connection makes the bridge start unicorn again, which refuses (its pid file names a live master).",
+  server: 'unicorn',
+  group: 'unicorn in production',
+  expect: {
+    precise: {
+      applicable: true,
+      expect:
+        "upstart reports stop/waiting once the old master QUITs (unicorn's before_fork hook) while the re-executed master, which upstart does not track, serves on; later connections make the bridge start the job again and each new unicorn exits at once (its pid file names a live master); no request fails",
+    },
+    bookworm: {
+      applicable: true,
+      expect:
+        "systemd's counterpart of the PoC (unicorn.socket, unicorn adopting LISTEN_FDS itself): the main PID (the old master) exits after the handover, systemd deactivates the service and stops the rest of its cgroup, the re-executed master too; the socket unit starts a fresh unicorn on the next connection (generation 1 again); requests wait in the socket, none fails",
+    },
+  },
+  boot: (flavour) => unicornBoot(flavour, 'unicorn-seed-poc'),
+  run: (ctx) => reexecUnderLoad(ctx, { watchMs: 5000 }),
+  verdict({ flavour, continuity: c, facts: f }) {
+    const j = new Judge();
+    perInit(flavour, {
+      precise: () => {
+        j.check(
+          'upstart after the upgrade',
+          'stop/waiting (tracks no master)',
+          f.initLostAfterMs === null ? 'still tracking' : `lost it ${f.initLostAfterMs} ms after USR2`,
+          f.initLostAfterMs !== null,
+        );
+        j.check(
+          'a master served that upstart does not track',
+          'yes',
+          f.untrackedServing ? 'yes' : 'no',
+          f.untrackedServing,
+        );
+        j.equal('most masters serving at once after the handover', 1, f.maxServingMasters);
+        j.note(`socket events counted: ${f.socketEvents}`);
+      },
+      bookworm: () => {
+        j.check(
+          'systemd after MainPID exited',
+          'service deactivated, cgroup stopped',
+          `${f.deactivations} deactivation(s)`,
+          f.deactivations >= 1,
+        );
+        j.equal('most masters serving at once after the handover', 1, f.maxServingMasters);
+        j.check(
+          'generation serving at the end',
+          'a fresh master (generation 1)',
+          f.generationsAfter.join(','),
+          f.generationsAfter.includes(1),
+        );
+      },
+    })();
+    j.equal('failed requests', 0, c.failed).note(
+      `failures: ${failuresText(c)}; longest gap ${c.longestGapMs} ms; p99 ${c.latencyMs.p99} ms, max ${c.latencyMs.max} ms`,
+    );
+    j.note(`${f.initStateAfter}`);
+    return j.verdict();
+  },
+};
