@@ -11,16 +11,15 @@ import type { ScenarioContext } from './context';
 import { sleep } from './context';
 import { Judge } from './judge';
 import { type PhaseFacts, Phases, okShare, phaseLines } from './phases';
-import type { Scenario } from './types';
+import { type Scenario, perInit } from './types';
 
-const SOCK = '/var/run/phoenix/phoenix.sock';
 const AT_BOOT = 'job present at boot';
 const LATER = 'same job added after boot';
 
 type F = PhaseFacts & { modeAtBoot: string; modeAddedLater: string };
 
 const stat = async (ctx: ScenarioContext) =>
-  (await ctx.sh(`stat -c '%U:%G %a' ${SOCK} 2>/dev/null || echo absent`)).stdout.trim();
+  (await ctx.sh(`stat -c '%U:%G %a' ${ctx.server.socketPath} 2>/dev/null || echo absent`)).stdout.trim();
 
 /** The same job file, two outcomes: the bridge's umask differs before and after it daemonises. */
 export const bootSocketMode: Scenario<F> = {
@@ -41,40 +40,49 @@ export const bootSocketMode: Scenario<F> = {
     },
   },
   boot: (flavour) =>
-    flavour === 'precise'
-      ? upstartBoot(
+    perInit(flavour, {
+      precise: () =>
+        upstartBoot(
           upstart.strategy('bridge-inplace'),
           'phoenix.conf = bridge-inplace.conf present at boot; socket-permissions.conf removed',
           { remove: [SOCKET_PERMISSIONS_JOB] },
-        )
-      : systemdBoot(systemd.service(), 'phoenix.socket + phoenix.service as shipped'),
+        ),
+      bookworm: () => systemdBoot(systemd.service(), 'phoenix.socket + phoenix.service as shipped'),
+    })(),
   async run(ctx) {
     const modeAtBoot = await stat(ctx);
     const load = ctx.load({ durationMs: 120_000, rate: 100, concurrency: 4, timeoutMs: 5000 });
     const p = new Phases(ctx);
     await p.hold(AT_BOOT, 1500);
-    if (ctx.flavour === 'precise') {
-      // Removing the job makes the bridge close its socket (the file stays behind): clear it too.
-      await ctx.act('apply', `rm ${PHOENIX_JOB} (the bridge drops its socket) and the stale socket file`, async () => {
-        await ctx.must(`rm -f ${PHOENIX_JOB}`);
-        await sleep(500);
-        await ctx.must(`rm -f ${SOCK}`);
-      });
-      await ctx.applyConfig(
-        'phoenix.conf',
-        upstart.strategy('bridge-inplace'),
-        'lab apply phoenix.conf (the same file, added after boot)',
-      );
-    } else {
-      await ctx.act('apply', 'systemctl stop phoenix.socket phoenix.service; rm the socket unit; daemon-reload', () =>
-        ctx.must(`systemctl stop phoenix.socket phoenix.service && rm -f ${SOCKET_UNIT} && systemctl daemon-reload`),
-      );
-      await ctx.applyConfig(
-        'phoenix.socket',
-        systemd.socket(),
-        'lab apply phoenix.socket (the same unit, added after boot)',
-      );
-    }
+    await perInit(ctx.flavour, {
+      precise: async () => {
+        // Removing the job makes the bridge close its socket (the file stays behind): clear it too.
+        await ctx.act(
+          'apply',
+          `rm ${PHOENIX_JOB} (the bridge drops its socket) and the stale socket file`,
+          async () => {
+            await ctx.must(`rm -f ${PHOENIX_JOB}`);
+            await sleep(500);
+            await ctx.must(`rm -f ${ctx.server.socketPath}`);
+          },
+        );
+        await ctx.applyConfig(
+          'phoenix.conf',
+          upstart.strategy('bridge-inplace'),
+          'lab apply phoenix.conf (the same file, added after boot)',
+        );
+      },
+      bookworm: async () => {
+        await ctx.act('apply', 'systemctl stop phoenix.socket phoenix.service; rm the socket unit; daemon-reload', () =>
+          ctx.must(`systemctl stop phoenix.socket phoenix.service && rm -f ${SOCKET_UNIT} && systemctl daemon-reload`),
+        );
+        await ctx.applyConfig(
+          'phoenix.socket',
+          systemd.socket(),
+          'lab apply phoenix.socket (the same unit, added after boot)',
+        );
+      },
+    })();
     await sleep(300);
     const modeAddedLater = await stat(ctx);
     await p.hold(LATER, 1500);
@@ -87,15 +95,18 @@ export const bootSocketMode: Scenario<F> = {
       const s = okShare(f, name);
       return s < 0 ? 'no requests' : `${Math.round(s * 100)}%`;
     };
-    if (flavour === 'precise') {
-      j.equal('socket mode, job present at boot', 'root:root 755', f.modeAtBoot);
-      j.check(`${AT_BOOT}: answered 200`, 'none (502)', pct(AT_BOOT), okShare(f, AT_BOOT) === 0);
-      j.equal('socket mode, same job added after boot', 'root:root 777', f.modeAddedLater);
-    } else {
-      j.equal('socket mode at boot', 'root:www-data 660', f.modeAtBoot);
-      j.check(`${AT_BOOT}: answered 200`, 'all', pct(AT_BOOT), okShare(f, AT_BOOT) >= 0.99);
-      j.equal('socket mode, same unit added after boot', 'root:www-data 660', f.modeAddedLater);
-    }
+    perInit(flavour, {
+      precise: () => {
+        j.equal('socket mode, job present at boot', 'root:root 755', f.modeAtBoot);
+        j.check(`${AT_BOOT}: answered 200`, 'none (502)', pct(AT_BOOT), okShare(f, AT_BOOT) === 0);
+        j.equal('socket mode, same job added after boot', 'root:root 777', f.modeAddedLater);
+      },
+      bookworm: () => {
+        j.equal('socket mode at boot', 'root:www-data 660', f.modeAtBoot);
+        j.check(`${AT_BOOT}: answered 200`, 'all', pct(AT_BOOT), okShare(f, AT_BOOT) >= 0.99);
+        j.equal('socket mode, same unit added after boot', 'root:www-data 660', f.modeAddedLater);
+      },
+    })();
     j.check(`${LATER}: answered 200`, 'all', pct(LATER), okShare(f, LATER) >= 0.98);
     for (const l of phaseLines(f)) j.note(l);
     return j.verdict();

@@ -1,7 +1,7 @@
 import { systemd, systemdBoot, upstart, upstartBoot } from './configs';
 import { sleep } from './context';
 import { Judge, failuresText } from './judge';
-import type { Scenario } from './types';
+import { type Scenario, perInit } from './types';
 import { upgrades } from './upgrades';
 
 const UPGRADES = 10;
@@ -31,9 +31,10 @@ export const bridgeInplace: Scenario<F> = {
     },
   },
   boot: (flavour) =>
-    flavour === 'precise'
-      ? upstartBoot(upstart.strategy('bridge-inplace'), 'phoenix.conf = strategies/bridge-inplace.conf')
-      : systemdBoot(systemd.service(), 'phoenix.socket + phoenix.service as shipped (in-place)'),
+    perInit(flavour, {
+      precise: () => upstartBoot(upstart.strategy('bridge-inplace'), 'phoenix.conf = strategies/bridge-inplace.conf'),
+      bookworm: () => systemdBoot(systemd.service(), 'phoenix.socket + phoenix.service as shipped (in-place)'),
+    })(),
   async run(ctx) {
     await ctx.warmUp();
     const before = await ctx.inspect();

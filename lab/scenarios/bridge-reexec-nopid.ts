@@ -1,7 +1,7 @@
 import { edit, systemd, systemdBoot, upstart, upstartBoot } from './configs';
 import { Judge, failuresText } from './judge';
 import { type ReexecFacts, reexecUnderLoad } from './reexec-watch';
-import type { Scenario } from './types';
+import { type Scenario, perInit } from './types';
 
 /**
  * bridge-reexec without a pid file: nothing then stops the bridge's next start from becoming a
@@ -26,40 +26,46 @@ export const bridgeReexecNopid: Scenario<ReexecFacts> = {
     },
   },
   boot: (flavour) =>
-    flavour === 'precise'
-      ? upstartBoot(
+    perInit(flavour, {
+      precise: () =>
+        upstartBoot(
           upstart.withoutPidFile(upstart.strategy('bridge-reexec')),
           'phoenix.conf = strategies/bridge-reexec.conf without --pid',
-        )
-      : systemdBoot(
+        ),
+      bookworm: () =>
+        systemdBoot(
           edit(systemd.reexec(systemd.service()), / --pid \/run\/phoenix\/phoenix\.pid/, '', 'no pid file'),
           'phoenix.service with --upgrade reexec --quit-oldbin, without --pid',
         ),
+    })(),
   run: (ctx) => reexecUnderLoad(ctx, { watchMs: 4000 }),
   verdict({ flavour, continuity: c, facts: f }) {
     const j = new Judge();
-    if (flavour === 'precise') {
-      j.check(
-        'upstart after the upgrade',
-        'lost the master',
-        f.initLostAfterMs === null ? 'still tracking' : `lost it ${f.initLostAfterMs} ms after USR2`,
-        f.initLostAfterMs !== null,
-      );
-      j.atLeast('bridge starts of the job after the upgrade', 1, f.restartsAfterUpgrade);
-      j.equal('most masters serving at once', 2, f.maxServingMasters);
-      j.atLeast('generations answering after the upgrade', 2, f.generationsAfter.length);
-      j.note(
-        `generations after the upgrade: ${f.generationsAfter.join(', ')}; socket events counted: ${f.socketEvents}`,
-      );
-    } else {
-      j.check(
-        'systemd after MainPID exited',
-        'service deactivated, cgroup stopped',
-        `${f.deactivations} deactivation(s)`,
-        f.deactivations >= 1,
-      );
-      j.equal('most masters serving at once', 1, f.maxServingMasters);
-    }
+    perInit(flavour, {
+      precise: () => {
+        j.check(
+          'upstart after the upgrade',
+          'lost the master',
+          f.initLostAfterMs === null ? 'still tracking' : `lost it ${f.initLostAfterMs} ms after USR2`,
+          f.initLostAfterMs !== null,
+        );
+        j.atLeast('bridge starts of the job after the upgrade', 1, f.restartsAfterUpgrade);
+        j.equal('most masters serving at once', 2, f.maxServingMasters);
+        j.atLeast('generations answering after the upgrade', 2, f.generationsAfter.length);
+        j.note(
+          `generations after the upgrade: ${f.generationsAfter.join(', ')}; socket events counted: ${f.socketEvents}`,
+        );
+      },
+      bookworm: () => {
+        j.check(
+          'systemd after MainPID exited',
+          'service deactivated, cgroup stopped',
+          `${f.deactivations} deactivation(s)`,
+          f.deactivations >= 1,
+        );
+        j.equal('most masters serving at once', 1, f.maxServingMasters);
+      },
+    })();
     j.equal('failed requests', 0, c.failed).note(`failures: ${failuresText(c)}; longest gap ${c.longestGapMs} ms`);
     j.note(`masters started in the run: ${f.mastersStarted}; ${f.initStateAfter}`);
     return j.verdict();

@@ -1,7 +1,7 @@
 import { systemd, systemdBoot, upstart, upstartBoot } from './configs';
 import { Judge, failuresText } from './judge';
 import { type ReexecFacts, reexecUnderLoad } from './reexec-watch';
-import type { Scenario } from './types';
+import { type Scenario, perInit } from './types';
 
 /**
  * unicorn's own upgrade (a new master process) under an init that follows one PID. The job is
@@ -25,48 +25,54 @@ export const bridgeReexec: Scenario<ReexecFacts> = {
     },
   },
   boot: (flavour) =>
-    flavour === 'precise'
-      ? upstartBoot(
+    perInit(flavour, {
+      precise: () =>
+        upstartBoot(
           upstart.strategy('bridge-reexec'),
           'phoenix.conf = strategies/bridge-reexec.conf (--upgrade reexec --quit-oldbin)',
-        )
-      : systemdBoot(systemd.reexec(systemd.service()), 'phoenix.service with --upgrade reexec --quit-oldbin'),
+        ),
+      bookworm: () =>
+        systemdBoot(systemd.reexec(systemd.service()), 'phoenix.service with --upgrade reexec --quit-oldbin'),
+    })(),
   run: (ctx) => reexecUnderLoad(ctx, { watchMs: 4000 }),
   verdict({ flavour, continuity: c, facts: f }) {
     const j = new Judge();
-    if (flavour === 'precise') {
-      j.check(
-        'upstart after the upgrade',
-        'stop/waiting (tracks no master)',
-        f.initLostAfterMs === null ? 'still tracking' : `lost it ${f.initLostAfterMs} ms after USR2`,
-        f.initLostAfterMs !== null,
-      );
-      j.check(
-        'a master served that upstart does not track',
-        'yes',
-        f.untrackedServing ? 'yes' : 'no',
-        f.untrackedServing,
-      );
-      j.atLeast('bridge starts of the job after the upgrade', 1, f.restartsAfterUpgrade);
-      j.atLeast('of which refused: another master is running', 1, f.refusedStarts);
-      j.equal('most masters serving at once', 1, f.maxServingMasters);
-      j.note(`socket events counted: ${f.socketEvents}`);
-    } else {
-      j.check(
-        'systemd after MainPID exited',
-        'service deactivated, cgroup stopped',
-        `${f.deactivations} deactivation(s)`,
-        f.deactivations >= 1,
-      );
-      j.atLeast('fresh invocations started by socket activation', 1, f.restartsAfterUpgrade);
-      j.equal('most masters serving at once', 1, f.maxServingMasters);
-      j.check(
-        'generation serving at the end',
-        'a fresh master (generation 1)',
-        f.generationsAfter.join(','),
-        f.generationsAfter.includes(1),
-      );
-    }
+    perInit(flavour, {
+      precise: () => {
+        j.check(
+          'upstart after the upgrade',
+          'stop/waiting (tracks no master)',
+          f.initLostAfterMs === null ? 'still tracking' : `lost it ${f.initLostAfterMs} ms after USR2`,
+          f.initLostAfterMs !== null,
+        );
+        j.check(
+          'a master served that upstart does not track',
+          'yes',
+          f.untrackedServing ? 'yes' : 'no',
+          f.untrackedServing,
+        );
+        j.atLeast('bridge starts of the job after the upgrade', 1, f.restartsAfterUpgrade);
+        j.atLeast('of which refused: another master is running', 1, f.refusedStarts);
+        j.equal('most masters serving at once', 1, f.maxServingMasters);
+        j.note(`socket events counted: ${f.socketEvents}`);
+      },
+      bookworm: () => {
+        j.check(
+          'systemd after MainPID exited',
+          'service deactivated, cgroup stopped',
+          `${f.deactivations} deactivation(s)`,
+          f.deactivations >= 1,
+        );
+        j.atLeast('fresh invocations started by socket activation', 1, f.restartsAfterUpgrade);
+        j.equal('most masters serving at once', 1, f.maxServingMasters);
+        j.check(
+          'generation serving at the end',
+          'a fresh master (generation 1)',
+          f.generationsAfter.join(','),
+          f.generationsAfter.includes(1),
+        );
+      },
+    })();
     j.equal('failed requests', 0, c.failed).note(
       `failures: ${failuresText(c)}; longest gap ${c.longestGapMs} ms; p99 ${c.latencyMs.p99} ms, max ${c.latencyMs.max} ms`,
     );

@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { Flavour } from '../engine/flavour-images';
 import { projectRoot } from '../engine/images';
-import type { BootSpec } from './types';
+import { type BootSpec, perInit } from './types';
 
 /**
  * The configs scenarios run, taken from the files the images ship (images/conf) and changed
@@ -106,10 +107,11 @@ export function systemdBoot(service: string, label: string, extra: Partial<BootS
 }
 
 /** The lab as shipped: the bridge-inplace job on upstart, phoenix.socket + phoenix.service on systemd. */
-export function shippedBoot(flavour: string): BootSpec {
-  return flavour === 'precise'
-    ? upstartBoot(upstart.strategy('bridge-inplace'), 'phoenix.conf = strategies/bridge-inplace.conf')
-    : systemdBoot(systemd.service(), 'phoenix.socket + phoenix.service as shipped');
+export function shippedBoot(flavour: Flavour): BootSpec {
+  return perInit(flavour, {
+    precise: () => upstartBoot(upstart.strategy('bridge-inplace'), 'phoenix.conf = strategies/bridge-inplace.conf'),
+    bookworm: () => systemdBoot(systemd.service(), 'phoenix.socket + phoenix.service as shipped'),
+  })();
 }
 
 /** Boot with phoenix.service binding its own socket: the socket unit is disabled, the service enabled. */

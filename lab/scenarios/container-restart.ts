@@ -1,9 +1,10 @@
+import { execIn } from '../engine/containers';
 import { shippedBoot } from './configs';
 import { sleep } from './context';
 import { Judge, failuresText } from './judge';
 import { firstSuccessAfter } from './load';
 import { initState, servingMasters } from './observe';
-import type { Scenario } from './types';
+import { type Scenario, perInit } from './types';
 
 type F = {
   /** after SIGTERM to PID 1: init's view of phoenix, and whether phoenix still answered */
@@ -45,13 +46,7 @@ export const containerRestart: Scenario<F> = {
     await ctx.act('docker', 'docker kill -s TERM (to PID 1)', () => ctx.container.kill({ signal: 'SIGTERM' }));
     await sleep(1000);
     const afterTerm = await ctx.inspect();
-    const list = (
-      await ctx.sh(
-        ctx.flavour === 'precise'
-          ? '/sbin/initctl list'
-          : 'systemctl list-units --no-legend --state=running --type=service',
-      )
-    ).stdout;
+    const list = (await execIn(ctx.container, ctx.driver.listCmd)).stdout;
     const servedAfterTerm = (await ctx.get()).status === 200;
     await sleep(500);
     const restartAt = ctx.now();
@@ -68,10 +63,7 @@ export const containerRestart: Scenario<F> = {
     const serving = servingMasters(s);
     return {
       initAfterTerm: initState(afterTerm),
-      jobsRunningAfterTerm:
-        ctx.flavour === 'precise'
-          ? list.split('\n').filter((l) => /start\/running/.test(l)).length
-          : list.split('\n').filter((l) => l.trim()).length,
+      jobsRunningAfterTerm: ctx.driver.runningCount(list),
       servedAfterTerm,
       restartMs,
       backAfterMs: back === undefined ? null : Math.round(back - restartAt),
@@ -83,21 +75,22 @@ export const containerRestart: Scenario<F> = {
   },
   verdict({ flavour, continuity: c, facts: f }) {
     const j = new Judge();
-    if (flavour === 'precise') {
-      j.check(
-        'upstart after SIGTERM',
-        'forgot every job (phoenix stop/waiting, nothing start/running)',
-        `phoenix ${f.initAfterTerm}, ${f.jobsRunningAfterTerm} job(s) running`,
-        f.initAfterTerm === 'stop/waiting' && f.jobsRunningAfterTerm === 0,
-      );
-    } else {
-      j.check(
-        'systemd after SIGTERM',
-        'phoenix.service still active/running',
-        f.initAfterTerm,
-        f.initAfterTerm === 'active/running',
-      );
-    }
+    perInit(flavour, {
+      precise: () =>
+        j.check(
+          'upstart after SIGTERM',
+          'forgot every job (phoenix stop/waiting, nothing start/running)',
+          `phoenix ${f.initAfterTerm}, ${f.jobsRunningAfterTerm} job(s) running`,
+          f.initAfterTerm === 'stop/waiting' && f.jobsRunningAfterTerm === 0,
+        ),
+      bookworm: () =>
+        j.check(
+          'systemd after SIGTERM',
+          'phoenix.service still active/running',
+          f.initAfterTerm,
+          f.initAfterTerm === 'active/running',
+        ),
+    })();
     j.check('the app answered after SIGTERM', 'yes', f.servedAfterTerm ? 'yes' : 'no', f.servedAfterTerm);
     j.check(
       'the app is back by itself after docker restart',

@@ -1,7 +1,7 @@
 import { OWN_SOCKET_ARGS, nodeCommand, systemd, systemdOwnSocketBoot, upstart, upstartBoot } from './configs';
 import { Judge, failuresText } from './judge';
 import { type ReexecFacts, reexecUnderLoad } from './reexec-watch';
-import type { Scenario } from './types';
+import { type Scenario, perInit } from './types';
 
 /**
  * No bridge: phoenix binds its own socket, init runs it with `exec` + `respawn` (systemd:
@@ -26,53 +26,59 @@ export const execRespawnReexec: Scenario<ReexecFacts> = {
     },
   },
   boot: (flavour) =>
-    flavour === 'precise'
-      ? upstartBoot(
+    perInit(flavour, {
+      precise: () =>
+        upstartBoot(
           upstart.reexec(upstart.strategy('exec-respawn')),
           'phoenix.conf = strategies/exec-respawn.conf with --upgrade reexec --quit-oldbin',
-        )
-      : systemdOwnSocketBoot(
+        ),
+      bookworm: () =>
+        systemdOwnSocketBoot(
           systemd.ownSocketService(
             nodeCommand(`${OWN_SOCKET_ARGS} --upgrade reexec --quit-oldbin`),
             'phoenix binding its own socket, Restart=always, reexec upgrades',
           ),
           'phoenix.service: own socket, Restart=always, --upgrade reexec (phoenix.socket disabled)',
         ),
+    })(),
   run: (ctx) => reexecUnderLoad(ctx, { watchMs: 7000 }),
   verdict({ flavour, continuity: c, facts: f }) {
     const j = new Judge();
-    if (flavour === 'precise') {
-      j.check(
-        'upstart after the upgrade',
-        'lost the master',
-        f.initLostAfterMs === null ? 'still tracking' : `lost it ${f.initLostAfterMs} ms after USR2`,
-        f.initLostAfterMs !== null,
-      );
-      j.atLeast('respawned masters that could not start', 10, f.refusedStarts + f.bindFailures);
-      j.check(
-        'job state at the end',
-        'stop/waiting (respawn limit reached)',
-        f.initStateAfter,
-        /^init stop\/waiting/.test(f.initStateAfter),
-      );
-      j.check(
-        'a master served that upstart does not track',
-        'yes',
-        f.untrackedServing ? 'yes' : 'no',
-        f.untrackedServing,
-      );
-      j.equal('failed requests', 0, c.failed);
-    } else {
-      j.equal('service restarts after the upgrade', 1, f.restartsAfterUpgrade);
-      j.equal('most masters serving at once', 1, f.maxServingMasters);
-      j.check(
-        'service at the end',
-        'active, tracking the serving master',
-        f.initStateAfter,
-        /^init active\/running tracks \d+; masters \d+\*/.test(f.initStateAfter),
-      );
-      j.atLeast('failed requests while it restarted', 1, c.failed);
-    }
+    perInit(flavour, {
+      precise: () => {
+        j.check(
+          'upstart after the upgrade',
+          'lost the master',
+          f.initLostAfterMs === null ? 'still tracking' : `lost it ${f.initLostAfterMs} ms after USR2`,
+          f.initLostAfterMs !== null,
+        );
+        j.atLeast('respawned masters that could not start', 10, f.refusedStarts + f.bindFailures);
+        j.check(
+          'job state at the end',
+          'stop/waiting (respawn limit reached)',
+          f.initStateAfter,
+          /^init stop\/waiting/.test(f.initStateAfter),
+        );
+        j.check(
+          'a master served that upstart does not track',
+          'yes',
+          f.untrackedServing ? 'yes' : 'no',
+          f.untrackedServing,
+        );
+        j.equal('failed requests', 0, c.failed);
+      },
+      bookworm: () => {
+        j.equal('service restarts after the upgrade', 1, f.restartsAfterUpgrade);
+        j.equal('most masters serving at once', 1, f.maxServingMasters);
+        j.check(
+          'service at the end',
+          'active, tracking the serving master',
+          f.initStateAfter,
+          /^init active\/running tracks \d+; masters \d+\*/.test(f.initStateAfter),
+        );
+        j.atLeast('failed requests while it restarted', 1, c.failed);
+      },
+    })();
     j.note(
       `failures: ${failuresText(c)}; longest gap ${c.longestGapMs} ms; refused starts ${f.refusedStarts}, bind failures ${f.bindFailures}`,
     );

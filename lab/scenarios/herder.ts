@@ -11,7 +11,7 @@ import {
 import { sleep } from './context';
 import { Judge, failuresText } from './judge';
 import { mastersStarted, parseLifecycle, servingMasters } from './observe';
-import type { Scenario } from './types';
+import { type Scenario, perInit } from './types';
 import { upgrades } from './upgrades';
 
 const UPGRADES = 3;
@@ -43,9 +43,11 @@ export const herder: Scenario<F> = {
     },
   },
   boot: (flavour) =>
-    flavour === 'precise'
-      ? upstartBoot(upstart.strategy('herder'), 'phoenix.conf = strategies/herder.conf (herder + own socket + reexec)')
-      : systemdOwnSocketBoot(
+    perInit(flavour, {
+      precise: () =>
+        upstartBoot(upstart.strategy('herder'), 'phoenix.conf = strategies/herder.conf (herder + own socket + reexec)'),
+      bookworm: () =>
+        systemdOwnSocketBoot(
           systemd.ownSocketService(
             `${HERDER} /run/phoenix/phoenix.pid ${nodeCommand(`${OWN_SOCKET_ARGS} --upgrade reexec --quit-oldbin`)}`,
             'phoenix behind phoenix-herder, own socket, reexec upgrades',
@@ -53,6 +55,7 @@ export const herder: Scenario<F> = {
           'phoenix.service = phoenix-herder + reexec master with its own socket (phoenix.socket disabled)',
           { files: { [HERDER]: herderScript() }, shell: [`chmod 0755 ${HERDER}`] },
         ),
+    })(),
   async run(ctx) {
     await ctx.warmUp();
     const herderPid = (await ctx.inspect()).init.trackedPid;

@@ -2,7 +2,7 @@ import { shippedBoot } from './configs';
 import { Judge, failuresText } from './judge';
 import { ExitCode } from '../../src/errors';
 import { parseLifecycle, servingMasters, startFailed } from './observe';
-import type { Scenario } from './types';
+import { type Scenario, perInit } from './types';
 import { watch } from './watch';
 
 type F = {
@@ -41,7 +41,7 @@ export const initctlRestart: Scenario<F> = {
   boot: shippedBoot,
   async run(ctx) {
     const pid = await ctx.trackedMasterUnderLoad();
-    const r = await ctx.initctl('restart', 'phoenix');
+    const r = await ctx.initctl('restart', ctx.server.job);
     const w = await watch(
       ctx,
       3000,
@@ -53,9 +53,10 @@ export const initctlRestart: Scenario<F> = {
     );
     await ctx.loadHandle!.stop();
     const log = await ctx.wrapperLog();
+    const plan = ctx.driver.initctl(['restart', ctx.server.job], ctx.server);
     return {
       trackedBefore: pid,
-      command: ctx.flavour === 'precise' ? 'initctl restart phoenix' : 'systemctl restart phoenix.service',
+      command: 'refuse' in plan ? plan.refuse : plan.label,
       exitCode: r.code,
       output: (r.stdout + r.stderr).trim(),
       // phoenix's refusal to start with no socket (exit 64), counted from its events.
@@ -70,9 +71,10 @@ export const initctlRestart: Scenario<F> = {
   verdict({ flavour, continuity: c, facts: f }) {
     const j = new Judge();
     j.equal(`${f.command} exit code`, 0, f.exitCode);
-    if (flavour === 'precise')
-      j.atLeast('masters upstart started without a socket (no UPSTART_FDS)', 1, f.startsWithoutSocket);
-    else j.equal('masters started without a socket', 0, f.startsWithoutSocket);
+    perInit(flavour, {
+      precise: () => j.atLeast('masters upstart started without a socket (no UPSTART_FDS)', 1, f.startsWithoutSocket),
+      bookworm: () => j.equal('masters started without a socket', 0, f.startsWithoutSocket),
+    })();
     j.check(
       'init tracks a new live master',
       'within 3 s',

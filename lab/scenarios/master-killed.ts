@@ -1,7 +1,7 @@
 import { systemd, systemdBoot, upstart, upstartBoot } from './configs';
 import { Judge } from './judge';
 import { type KillFacts, killUnderLoad } from './kill-watch';
-import type { Scenario } from './types';
+import { type Scenario, perInit } from './types';
 
 /** The master dies as an OOM kill would take it: SIGKILL, no clean-up. No `respawn` in the job. */
 export const masterKilled: Scenario<KillFacts> = {
@@ -22,20 +22,25 @@ export const masterKilled: Scenario<KillFacts> = {
     },
   },
   boot: (flavour) =>
-    flavour === 'precise'
-      ? upstartBoot(upstart.strategy('bridge-inplace'), 'phoenix.conf = strategies/bridge-inplace.conf (no respawn)')
-      : systemdBoot(systemd.service(), 'phoenix.socket + phoenix.service as shipped (Restart=on-failure)'),
+    perInit(flavour, {
+      precise: () =>
+        upstartBoot(upstart.strategy('bridge-inplace'), 'phoenix.conf = strategies/bridge-inplace.conf (no respawn)'),
+      bookworm: () =>
+        systemdBoot(systemd.service(), 'phoenix.socket + phoenix.service as shipped (Restart=on-failure)'),
+    })(),
   run: (ctx) => killUnderLoad(ctx, { target: 'master', watchMs: 4000 }),
   verdict({ flavour, facts: f }) {
     const j = new Judge();
-    if (flavour === 'precise')
-      j.check(
-        'upstart right after the kill',
-        'stop/waiting (or already started again by the bridge)',
-        f.initRightAfter,
-        /^(stop\/waiting|start\/)/.test(f.initRightAfter),
-      );
-    else j.equal('systemd restarts (NRestarts)', 1, f.systemdRestarts);
+    perInit(flavour, {
+      precise: () =>
+        j.check(
+          'upstart right after the kill',
+          'stop/waiting (or already started again by the bridge)',
+          f.initRightAfter,
+          /^(stop\/waiting|start\/)/.test(f.initRightAfter),
+        ),
+      bookworm: () => j.equal('systemd restarts (NRestarts)', 1, f.systemdRestarts),
+    })();
     j.check(
       'init tracks a live master again',
       'within 3 s',

@@ -2,15 +2,14 @@ import { SOCKET_PERMISSIONS_JOB, SOCKET_UNIT, systemd, systemdBoot, upstart, ups
 import type { ScenarioContext } from './context';
 import { Judge } from './judge';
 import { type PhaseFacts, Phases, okShare, phaseLines } from './phases';
-import type { Scenario } from './types';
+import { type Scenario, perInit } from './types';
 
-const SOCK = '/var/run/phoenix/phoenix.sock';
 const HOLD = 1500;
 
 type F = PhaseFacts & { socketAtBoot: string; socketAfterOwnSocket: string };
 
 const stat = async (ctx: ScenarioContext) =>
-  (await ctx.sh(`stat -c '%U:%G %a' ${SOCK} 2>/dev/null || echo absent`)).stdout.trim();
+  (await ctx.sh(`stat -c '%U:%G %a' ${ctx.server.socketPath} 2>/dev/null || echo absent`)).stdout.trim();
 
 async function nginxUser(ctx: ScenarioContext, user: string): Promise<void> {
   await ctx.must(`sed -i 's/^user [^;]*;/user ${user};/' /etc/nginx/nginx.conf && /usr/sbin/nginx -t 2>/dev/null`);
@@ -37,26 +36,30 @@ export const socketPermissions: Scenario<F> = {
     },
   },
   boot: (flavour) =>
-    flavour === 'precise'
-      ? upstartBoot(
+    perInit(flavour, {
+      precise: () =>
+        upstartBoot(
           upstart.strategy('bridge-inplace'),
           'phoenix.conf = bridge-inplace.conf present at boot; socket-permissions.conf removed',
           { remove: [SOCKET_PERMISSIONS_JOB] },
-        )
-      : systemdBoot(systemd.service(), 'phoenix.socket with SocketGroup=root SocketMode=0755', {
+        ),
+      bookworm: () =>
+        systemdBoot(systemd.service(), 'phoenix.socket with SocketGroup=root SocketMode=0755', {
           files: { [SOCKET_UNIT]: systemd.socketMode(systemd.socket(), 'root', '0755') },
         }),
+    })(),
   async run(ctx) {
+    const sock = ctx.server.socketPath;
     const socketAtBoot = await stat(ctx);
     const load = ctx.load({ durationMs: 120_000, rate: 100, concurrency: 4 });
     const p = new Phases(ctx);
     await p.hold('broken', HOLD);
 
-    await ctx.act('apply', `chgrp www-data + chmod 0660 ${SOCK}`, () =>
-      ctx.must(`chgrp www-data ${SOCK} && chmod 0660 ${SOCK}`),
+    await ctx.act('apply', `chgrp www-data + chmod 0660 ${sock}`, () =>
+      ctx.must(`chgrp www-data ${sock} && chmod 0660 ${sock}`),
     );
     await p.hold('fix: chmod', HOLD);
-    await ctx.act('apply', 'undo: chgrp root + chmod 0755', () => ctx.must(`chgrp root ${SOCK} && chmod 0755 ${SOCK}`));
+    await ctx.act('apply', 'undo: chgrp root + chmod 0755', () => ctx.must(`chgrp root ${sock} && chmod 0755 ${sock}`));
     await p.hold('broken again', HOLD);
 
     await ctx.act('apply', 'nginx.conf: user root (UNSAFE)', () => nginxUser(ctx, 'root'));
@@ -64,24 +67,27 @@ export const socketPermissions: Scenario<F> = {
     await ctx.act('apply', 'undo: nginx.conf user www-data', () => nginxUser(ctx, 'www-data'));
     await p.hold('broken once more', HOLD);
 
-    if (ctx.flavour === 'precise') {
-      // The class is replaced when the running job stops: the bridge then drops its socket and
-      // phoenix, started by init, binds its own over the stale file.
-      await ctx.applyConfig(
-        'phoenix.conf',
-        upstart.strategy('exec-respawn'),
-        'lab apply phoenix.conf = strategies/exec-respawn.conf (own socket, www-data 0660)',
-      );
-      await ctx.initctl('stop', 'phoenix');
-      const r = await ctx.initctl('start', 'phoenix');
-      if (r.code !== 0) throw new Error(`initctl start phoenix: ${(r.stderr || r.stdout).trim()}`);
-    } else {
-      await ctx.applyConfig(
-        'phoenix.socket',
-        systemd.socket(),
-        'lab apply phoenix.socket (SocketGroup=www-data SocketMode=0660)',
-      );
-    }
+    await perInit(ctx.flavour, {
+      precise: async () => {
+        // The class is replaced when the running job stops: the bridge then drops its socket and
+        // phoenix, started by init, binds its own over the stale file.
+        await ctx.applyConfig(
+          'phoenix.conf',
+          upstart.strategy('exec-respawn'),
+          'lab apply phoenix.conf = strategies/exec-respawn.conf (own socket, www-data 0660)',
+        );
+        await ctx.initctl('stop', ctx.server.job);
+        const r = await ctx.initctl('start', ctx.server.job);
+        if (r.code !== 0) throw new Error(`initctl start ${ctx.server.job}: ${(r.stderr || r.stdout).trim()}`);
+      },
+      bookworm: async () => {
+        await ctx.applyConfig(
+          'phoenix.socket',
+          systemd.socket(),
+          'lab apply phoenix.socket (SocketGroup=www-data SocketMode=0660)',
+        );
+      },
+    })();
     await ctx.waitFor(async () => ((await ctx.get()).status === 200 ? true : undefined), 5000);
     await p.hold('fix: socket made for www-data', HOLD);
     const records = await load.stop();

@@ -2,7 +2,7 @@ import { systemd, systemdBoot, upstart, upstartBoot } from './configs';
 import { sleep } from './context';
 import { Judge } from './judge';
 import { countEvents, parseLifecycle } from './observe';
-import type { Scenario } from './types';
+import { type Scenario, perInit } from './types';
 
 const TIMEOUT_S = 2;
 const BLOCK_AT = 200;
@@ -34,12 +34,15 @@ export const workerTimeout: Scenario<F> = {
     },
   },
   boot: (flavour) =>
-    flavour === 'precise'
-      ? upstartBoot(
+    perInit(flavour, {
+      precise: () =>
+        upstartBoot(
           upstart.timeout(upstart.strategy('bridge-inplace'), TIMEOUT_S),
           `phoenix.conf = strategies/bridge-inplace.conf with --timeout ${TIMEOUT_S}`,
-        )
-      : systemdBoot(systemd.timeout(systemd.service(), TIMEOUT_S), `phoenix.service with --timeout ${TIMEOUT_S}`),
+        ),
+      bookworm: () =>
+        systemdBoot(systemd.timeout(systemd.service(), TIMEOUT_S), `phoenix.service with --timeout ${TIMEOUT_S}`),
+    })(),
   async run(ctx) {
     await ctx.warmUp();
     const trackedBefore = (await ctx.inspect()).init.trackedPid ?? null;
