@@ -40,7 +40,7 @@ export const initctlStopStart: Scenario<F> = {
   boot: shippedBoot,
   async run(ctx) {
     const pid = await ctx.trackedMasterUnderLoad();
-    const stop = await ctx.initctl('stop', 'phoenix');
+    const stop = await ctx.initctl('stop', ctx.server.job);
     const w = await watch(
       ctx,
       2000,
@@ -50,7 +50,7 @@ export const initctlStopStart: Scenario<F> = {
         servingMasters(s).some((m) => m.pid === s.init.trackedPid),
       (s) => `started again by a connection: master ${s.init.trackedPid}`,
     );
-    const start = await ctx.initctl('start', 'phoenix');
+    const start = await ctx.initctl('start', ctx.server.job);
     const w2 = await watch(ctx, 1500);
     await ctx.loadHandle!.stop();
     const log = await ctx.wrapperLog();
