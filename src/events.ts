@@ -78,6 +78,12 @@ export const WRAPPER_EVENTS = [
   'stopping',
   /** code, reason */
   'exit',
+  /** master: the followed master renamed its pid file to .oldbin (it took a USR2) */
+  'upgrade-started',
+  /** signal, reason: a signal the wrapper did not pass on (USR2 while .oldbin lives, no master) */
+  'signal-refused',
+  /** oldbin, master: the master followed before the current one has exited */
+  'oldbin-exited',
 ] as const;
 
 export type PhoenixEvent = (typeof PHOENIX_EVENTS)[number];
