@@ -2,17 +2,19 @@
  * The images the lab boots, one per flavour:
  *  - upstart-unicorn-lab/precise:<hash>   Ubuntu 12.04, upstart 1.5 as PID 1 (images/precise)
  *  - upstart-unicorn-lab/bookworm:<hash>  Debian 12, systemd as PID 1 (images/bookworm)
- * Both hold nginx, the portable node runtime and the compiled wrapper. The
- * build context is the part of the repository the Dockerfile uses (the
- * flavour's directory, images/conf, dist/src, package.json) under the same
- * names; the tag is the hash of all of that and of the build args, so an
- * image is rebuilt exactly when one of them changes.
+ * Both hold nginx, the portable node runtime, the compiled wrappers (phoenix
+ * and unicorn-wrapper) and Ruby unicorn with its app, jobs and units
+ * (images/conf/unicorn, not active by default). The build context is the
+ * part of the repository the Dockerfile uses (the flavour's directory,
+ * images/conf, dist/src, package.json) under the same names; the tag is the
+ * hash of all of that and of the build args, so an image is rebuilt exactly
+ * when one of them changes.
  */
 import type Docker from 'dockerode';
 import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { buildImage, type BuiltImage } from './build';
-import { listContextDir, type ContextFile } from './content-hash';
+import { BuildContextError, listContextDir, type ContextFile } from './content-hash';
 import { connect } from './docker';
 import { ensureBaseBookworm, ensurePreciseBase, ensureRuntime, projectRoot, type EnsureOptions } from './images';
 
@@ -64,15 +66,24 @@ export interface FlavourImage extends BuiltImage {
   runtime: string;
 }
 
+/** The compiled entry points the images run: phoenix and the unicorn wrapper (under dist/src). */
+export const WRAPPER_ENTRY_POINTS = ['cli.js', 'unicorn-wrapper/cli.js'] as const;
+
 async function requireWrapper(root: string): Promise<string> {
   const distSrc = path.join(root, 'dist', 'src');
-  if (!existsSync(path.join(distSrc, 'cli.js'))) {
-    throw new WrapperNotBuiltError(
-      `the compiled wrapper is missing (${path.join(distSrc, 'cli.js')}): run npm run build, then build the image again`,
-    );
+  for (const entry of WRAPPER_ENTRY_POINTS) {
+    const file = path.join(distSrc, ...entry.split('/'));
+    if (!existsSync(file)) {
+      throw new WrapperNotBuiltError(
+        `the compiled wrapper is missing (${file}): run npm run build, then build the image again`,
+      );
+    }
   }
   return distSrc;
 }
+
+/** Ruby unicorn's app, which both Dockerfiles COPY to /opt/unicorn/app. */
+export const UNICORN_APP_FILES = ['images/conf/unicorn/config.ru', 'images/conf/unicorn/unicorn.rb'] as const;
 
 /**
  * Everything the flavour's Dockerfile may COPY, named as in the repository (the
@@ -86,14 +97,21 @@ export async function flavourContextFiles(flavour: Flavour, root: string = proje
       name: `${rel}/${f.name}`,
       source: f.source,
     }));
-  return [
+  const files = [
     ...(await under(`images/${flavour}`)),
+    // All of it: jobs, units, nginx sites, shims, and unicorn's app (images/conf/unicorn).
     ...(await under('images/conf')),
-    // Only the compiled JS: no .d.ts or maps (tsconfig makes none today; a later change must not
-    // put them in the image or in the hash).
+    // Only the compiled JS (phoenix and dist/src/unicorn-wrapper): no .d.ts or maps (tsconfig
+    // makes none today; a later change must not put them in the image or in the hash).
     ...(await under('dist/src')).filter((f) => f.name.endsWith('.js')),
     { name: 'package.json', source: path.join(root, 'package.json') },
   ];
+  for (const name of UNICORN_APP_FILES) {
+    if (!files.some((f) => f.name === name)) {
+      throw new BuildContextError(`${name} is missing: the ${flavour} image installs unicorn's app from it`);
+    }
+  }
+  return files;
 }
 
 /** The Dockerfile of a flavour, inside the context flavourContextFiles makes. */

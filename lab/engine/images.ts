@@ -133,7 +133,7 @@ export async function ensureRuntime(options: EnsureRuntimeOptions = {}): Promise
 }
 
 // ---------------------------------------------------------------------------
-// The precise base: Ubuntu 12.04 with nginx, socat, procps, curl (images/base/precise).
+// The precise base: Ubuntu 12.04 with nginx, unicorn, ruby-rack, socat, procps, curl (images/base/precise).
 
 const PRECISE_BASE_NAME = 'base-precise';
 /** The registry image the precise base is made from where a registry is reachable. */

@@ -11,6 +11,7 @@ import {
   listContextDir,
   type BuildInputs,
 } from '../../lab/engine/content-hash';
+import { flavourContextFiles, WrapperNotBuiltError } from '../../lab/engine/flavour-images';
 
 describe('content hash of build inputs', () => {
   let dir: string;
@@ -110,5 +111,94 @@ describe('content hash of build inputs', () => {
       hashBuildInputs({ files: [{ name: 'gone', source: path.join(dir, 'no-such-file') }] }),
       BuildContextError,
     );
+  });
+});
+
+// The flavour images' context (lab/engine/flavour-images.ts), built from a small fake
+// repository: unicorn's app and the unicorn wrapper are in it, and the hash follows them.
+describe('flavour build context', () => {
+  let root: string;
+  const write = async (rel: string, text: string): Promise<void> => {
+    await fs.mkdir(path.dirname(path.join(root, rel)), { recursive: true });
+    await fs.writeFile(path.join(root, rel), text);
+  };
+
+  before(async () => {
+    root = await fs.mkdtemp(path.join(os.tmpdir(), 'uul-flavour-context-'));
+    await write('images/bookworm/Dockerfile', 'FROM scratch\n');
+    await write('images/precise/Dockerfile', 'FROM scratch\n');
+    await write('images/conf/nginx/unicorn-site.conf', 'server {}\n');
+    await write('images/conf/unicorn/config.ru', 'run lambda { |env| [200, {}, []] }\n');
+    await write('images/conf/unicorn/unicorn.rb', 'worker_processes 2\n');
+    await write('images/conf/unicorn/upstart/unicorn-wrapper.conf', 'exec /bin/true\n');
+    await write('dist/src/cli.js', '// phoenix\n');
+    await write('dist/src/unicorn-wrapper/cli.js', '// unicorn-wrapper\n');
+    await write('dist/src/unicorn-wrapper/cli.d.ts', 'export {};\n');
+    await write('package.json', '{"version":"0.0.0"}\n');
+  });
+  after(async () => {
+    await fs.rm(root, { recursive: true, force: true });
+  });
+
+  const contextHash = async (): Promise<string> =>
+    hashBuildInputs({ files: await flavourContextFiles('bookworm', root), dockerfile: 'images/bookworm/Dockerfile' });
+
+  it("holds unicorn's app, jobs and site and the compiled unicorn wrapper, and only the flavour's own Dockerfile", async () => {
+    for (const flavour of ['bookworm', 'precise'] as const) {
+      const names = (await flavourContextFiles(flavour, root)).map((f) => f.name);
+      for (const name of [
+        `images/${flavour}/Dockerfile`,
+        'images/conf/unicorn/config.ru',
+        'images/conf/unicorn/unicorn.rb',
+        'images/conf/unicorn/upstart/unicorn-wrapper.conf',
+        'images/conf/nginx/unicorn-site.conf',
+        'dist/src/cli.js',
+        'dist/src/unicorn-wrapper/cli.js',
+        'package.json',
+      ]) {
+        assert.ok(names.includes(name), `${flavour}: ${name} is not in the context (${names.join(', ')})`);
+      }
+      assert.ok(!names.includes('dist/src/unicorn-wrapper/cli.d.ts'), 'only compiled JS goes in');
+      const other = flavour === 'bookworm' ? 'precise' : 'bookworm';
+      assert.ok(!names.includes(`images/${other}/Dockerfile`), `${flavour}: the other flavour's Dockerfile is in it`);
+    }
+  });
+
+  it("changes when unicorn's config or the compiled unicorn wrapper changes", async () => {
+    const before = await contextHash();
+    for (const rel of [
+      'images/conf/unicorn/unicorn.rb',
+      'images/conf/unicorn/config.ru',
+      'dist/src/unicorn-wrapper/cli.js',
+    ]) {
+      const file = path.join(root, rel);
+      const original = await fs.readFile(file, 'utf8');
+      await fs.writeFile(file, `${original}# changed\n`);
+      const changed = await contextHash();
+      await fs.writeFile(file, original);
+      assert.notEqual(changed, before, `${rel} changed but the hash did not`);
+    }
+    assert.equal(await contextHash(), before, 'restoring the files restores the hash');
+  });
+
+  it('refuses to build without the compiled unicorn wrapper or without unicorn.rb, and says why', async () => {
+    const wrapper = path.join(root, 'dist/src/unicorn-wrapper/cli.js');
+    await fs.rename(wrapper, `${wrapper}.away`);
+    try {
+      await assert.rejects(flavourContextFiles('precise', root), (err: Error) => {
+        assert.ok(err instanceof WrapperNotBuiltError, String(err));
+        assert.match(err.message, /unicorn-wrapper[\\/]cli\.js.*npm run build/);
+        return true;
+      });
+    } finally {
+      await fs.rename(`${wrapper}.away`, wrapper);
+    }
+    const rb = path.join(root, 'images/conf/unicorn/unicorn.rb');
+    await fs.rename(rb, `${rb}.away`);
+    try {
+      await assert.rejects(flavourContextFiles('bookworm', root), /images\/conf\/unicorn\/unicorn\.rb is missing/);
+    } finally {
+      await fs.rename(`${rb}.away`, rb);
+    }
   });
 });

@@ -548,6 +548,10 @@ describe('jobcheck: the job files under images/', () => {
       'images/conf/upstart/strategies/herder.conf',
       'images/conf/upstart/container/container-boot.conf',
       'images/conf/upstart/container/socket-event-counter.conf',
+      'images/conf/upstart/container/socket-permissions.conf',
+      'images/conf/unicorn/upstart/unicorn-seed-poc.conf',
+      'images/conf/unicorn/upstart/unicorn-wrapper.conf',
+      'images/conf/unicorn/upstart/unicorn-exec.conf',
     ]) {
       assert.ok(names.includes(expected), `${expected} is missing (found ${names.join(', ')})`);
     }
@@ -585,5 +589,72 @@ describe('jobcheck: the job files under images/', () => {
       /--listen unix:\/var\/run\/phoenix\/phoenix\.sock[\s\S]*--socket-group www-data[\s\S]*--socket-mode 0660/,
     );
     assert.match(read('herder.conf'), /^exec \/usr\/local\/bin\/phoenix-herder \/var\/run\/phoenix\/phoenix\.pid /m);
+  });
+});
+
+describe('jobcheck: the unicorn jobs under images/conf/unicorn/upstart/', () => {
+  const read = (name: string): string => readFileSync(join(ROOT, 'images/conf/unicorn/upstart', name), 'utf8');
+  // The stanzas and the commands, without comments.
+  const code = (name: string): string => read(name).replace(/^\s*#.*$/gm, '');
+  const SOCKET_LINE = /^start on socket PROTO=unix PATH=\/var\/run\/unicorn\/unicorn\.sock$/m;
+  const APP = '-c /opt/unicorn/app/unicorn.rb';
+  const RACKUP = '/opt/unicorn/app/config.ru';
+
+  it("unicorn-seed-poc is the seed's PoC: bridge socket, console log, UNICORN_FD=UPSTART_FDS, no -l, no respawn", () => {
+    const text = code('unicorn-seed-poc.conf');
+    assert.match(text, SOCKET_LINE);
+    assert.match(text, /^console log$/m);
+    assert.doesNotMatch(text, /^\s*respawn\b/m);
+    assert.doesNotMatch(text, /\s-l\s/, 'the seed passed no -l: that is one of the warts it shows');
+    // The script resets PATH (the bridge replaced it) before it execs unicorn with the bridge's fd.
+    assert.match(text, /^script$[\s\S]*^\s+PATH=\/[^\n]*\n[\s\S]*exec \/usr\/bin\/env UNICORN_FD="\$UPSTART_FDS"/m);
+    assert.ok(
+      text.includes(`/usr/bin/unicorn -E production ${APP} ${RACKUP}`),
+      'runs unicorn on the app in /opt/unicorn/app',
+    );
+  });
+
+  it('unicorn-wrapper runs the compiled TS wrapper in front of unicorn, stops with QUIT, never respawns', () => {
+    const text = code('unicorn-wrapper.conf');
+    assert.match(text, SOCKET_LINE);
+    assert.match(
+      text,
+      /^exec \/opt\/phoenix\/runtime\/bin\/node \/opt\/phoenix\/app\/dist\/src\/unicorn-wrapper\/cli\.js \\\n[\s\S]*-- \/usr\/bin\/unicorn -E production -c \/opt\/unicorn\/app\/unicorn\.rb \/opt\/unicorn\/app\/config\.ru$/m,
+    );
+    assert.match(text, /--pid \/var\/run\/unicorn\/unicorn\.pid/);
+    assert.match(text, /^kill signal QUIT$/m);
+    assert.match(text, /^kill timeout \d+$/m);
+    assert.doesNotMatch(text, /^\s*respawn\b/m);
+  });
+
+  it('unicorn-exec binds its own socket with -l and respawns, started at runlevel 2', () => {
+    const text = code('unicorn-exec.conf');
+    assert.match(text, /^start on runlevel \[2345\]$/m);
+    assert.match(text, /^respawn$/m);
+    assert.match(text, /^kill signal QUIT$/m);
+    assert.match(
+      text,
+      /^exec \/usr\/bin\/unicorn -E production -c \/opt\/unicorn\/app\/unicorn\.rb \\\n\s+-l \/var\/run\/unicorn\/unicorn\.sock \\\n\s+\/opt\/unicorn\/app\/config\.ru$/m,
+    );
+  });
+
+  it('each passes the checker alone, installed as /etc/init/unicorn.conf beside the container glue', () => {
+    const glue = upstartJobs(join(ROOT, 'images/conf/upstart/container')).map((f) => ({
+      fileName: relative(ROOT, f),
+      text: readFileSync(f, 'utf8'),
+    }));
+    for (const name of ['unicorn-seed-poc.conf', 'unicorn-wrapper.conf', 'unicorn-exec.conf']) {
+      const reports = checkJobFiles([...glue, { fileName: 'unicorn.conf', text: read(name) }]);
+      const failures = reports.flatMap((r) =>
+        r.problems.filter((p) => p.severity === 'error').map((p) => `${r.fileName}:${p.line}: ${p.message}`),
+      );
+      assert.deepEqual(failures, [], name);
+    }
+  });
+
+  it('container-boot creates /var/run/unicorn and socket-permissions hands its socket to www-data', () => {
+    const container = (name: string): string => readFileSync(join(ROOT, 'images/conf/upstart/container', name), 'utf8');
+    assert.match(container('container-boot.conf'), /^\s+mkdir -p [^\n]*\/var\/run\/unicorn\b/m);
+    assert.match(container('socket-permissions.conf'), /\/var\/run\/unicorn\/unicorn\.sock/);
   });
 });

@@ -1,7 +1,8 @@
 // The nginx sites under images/**/nginx/: each one, wrapped in a minimal
 // nginx.conf in a temp dir, passes `nginx -t`; a broken copy does not; they
-// use nothing newer than nginx 1.1.19 (Ubuntu 12.04); and the phoenix site
-// really proxies to a unix socket and logs $upstream_response_time.
+// use nothing newer than nginx 1.1.19 (Ubuntu 12.04); and the phoenix and
+// unicorn sites really proxy to their unix sockets and log
+// $upstream_response_time.
 
 import assert from 'node:assert/strict';
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -127,11 +128,13 @@ const NEWER_THAN_1_1_19: Array<[RegExp, string]> = [
 const stripComments = (text: string): string => text.replace(/#.*$/gm, '');
 
 describe('nginx sites under images/**/nginx/', () => {
-  it('includes the phoenix site', () => {
-    assert.ok(
-      SITES.some((s) => s.endsWith(join('images', 'conf', 'nginx', 'phoenix-site.conf'))),
-      `found: ${SITES.join(', ')}`,
-    );
+  it('includes the phoenix and unicorn sites', () => {
+    for (const site of ['phoenix-site.conf', 'unicorn-site.conf']) {
+      assert.ok(
+        SITES.some((s) => s.endsWith(join('images', 'conf', 'nginx', site))),
+        `${site} not found in: ${SITES.join(', ')}`,
+      );
+    }
   });
 
   for (const site of SITES) {
@@ -161,14 +164,28 @@ describe('nginx sites under images/**/nginx/', () => {
     });
   }
 
-  it('the phoenix site proxies to a unix socket upstream and logs $upstream_response_time', () => {
-    const text = stripComments(readFileSync(join(ROOT, 'images/conf/nginx/phoenix-site.conf'), 'utf8'));
-    assert.match(text, /upstream\s+(\S+)\s*\{[^}]*server\s+unix:\/var\/run\/phoenix\/phoenix\.sock\b/);
-    assert.match(text, /proxy_pass\s+http:\/\/phoenix\s*;/);
-    assert.match(text, /log_format\s+\S+[^;]*\$upstream_response_time/);
-    assert.match(text, /^\s*listen\s+80\s*;/m);
-    for (const directive of ['proxy_connect_timeout', 'proxy_send_timeout', 'proxy_read_timeout']) {
-      assert.match(text, new RegExp(`\\b${directive}\\s+\\d+s?\\s*;`), `${directive} is not set`);
+  for (const app of ['phoenix', 'unicorn']) {
+    it(`the ${app} site proxies to /var/run/${app}/${app}.sock and logs $upstream_response_time`, () => {
+      const text = stripComments(readFileSync(join(ROOT, `images/conf/nginx/${app}-site.conf`), 'utf8'));
+      assert.match(text, new RegExp(`upstream\\s+${app}\\s*\\{[^}]*server\\s+unix:/var/run/${app}/${app}\\.sock\\b`));
+      assert.match(text, new RegExp(`proxy_pass\\s+http://${app}\\s*;`));
+      assert.match(text, /log_format\s+\S+[^;]*\$upstream_response_time/);
+      assert.match(text, /^\s*listen\s+80\s*;/m);
+      assert.match(text, new RegExp(`error_log\\s+/var/log/nginx/${app}-error\\.log\\s*;`));
+      for (const directive of ['proxy_connect_timeout', 'proxy_send_timeout', 'proxy_read_timeout']) {
+        assert.match(text, new RegExp(`\\b${directive}\\s+\\d+s?\\s*;`), `${directive} is not set`);
+      }
+    });
+  }
+
+  it('the phoenix and unicorn sites use their own log_format and upstream names (both can be installed)', () => {
+    const names = (app: string, what: string): string[] => {
+      const text = stripComments(readFileSync(join(ROOT, `images/conf/nginx/${app}-site.conf`), 'utf8'));
+      return [...text.matchAll(new RegExp(`\\b${what}\\s+(\\S+)`, 'g'))].map((m) => m[1]);
+    };
+    for (const what of ['log_format', 'upstream']) {
+      assert.deepEqual(names('unicorn', what), ['unicorn'], what);
+      assert.deepEqual(names('phoenix', what), ['phoenix'], what);
     }
   });
 });
@@ -194,40 +211,42 @@ function get(port: number): Promise<{ status: number; body: string }> {
   });
 }
 
-describe('the phoenix site, served by a real nginx', () => {
-  it('proxies a request to the unix socket and logs the upstream response time', { skip }, async () => {
-    const port = await freePort();
-    const box = sandbox(readFileSync(join(ROOT, 'images/conf/nginx/phoenix-site.conf'), 'utf8'), port);
-    const socket = box.socket;
-    const upstream: Server = createServer((req, res) =>
-      res.end(`phoenix saw ${req.url} via ${req.headers['x-real-ip'] ?? '?'}`),
-    );
-    await new Promise<void>((done) => upstream.listen(socket, done));
-    // The socket's mode follows the umask (0755): www-data could not connect.
-    chmodSync(socket, 0o666);
-    let nginx: ChildProcess | undefined;
-    try {
-      nginx = spawn(NGINX ?? 'nginx', nginxArgs(box, '-g', 'daemon off;'), { stdio: ['ignore', 'ignore', 'pipe'] });
-      let stderr = '';
-      nginx.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      const pidFile = join(box.dir, 'nginx.pid');
-      await waitFor(() => existsSync(pidFile) || nginx?.exitCode !== null, 'nginx to start');
-      assert.equal(nginx.exitCode, null, `nginx exited: ${stderr}`);
-      const reply = await get(port);
-      assert.equal(reply.status, 200, reply.body);
-      assert.equal(reply.body, 'phoenix saw /hello via 127.0.0.1');
-      const log = join(box.dir, 'phoenix-access.log');
-      await waitFor(
-        () => existsSync(log) && /urt=\d+\.\d+/.test(readFileSync(log, 'utf8')),
-        'an access log line with the upstream response time',
+describe('the phoenix and unicorn sites, served by a real nginx', () => {
+  for (const app of ['phoenix', 'unicorn']) {
+    it(`${app}: proxies a request to the unix socket and logs the upstream response time`, { skip }, async () => {
+      const port = await freePort();
+      const box = sandbox(readFileSync(join(ROOT, `images/conf/nginx/${app}-site.conf`), 'utf8'), port);
+      const socket = box.socket;
+      const upstream: Server = createServer((req, res) =>
+        res.end(`phoenix saw ${req.url} via ${req.headers['x-real-ip'] ?? '?'}`),
       );
-    } finally {
-      if (nginx?.pid !== undefined && nginx.exitCode === null) {
-        const exited = new Promise((done) => nginx?.once('exit', done));
-        nginx.kill('SIGQUIT');
-        await exited;
+      await new Promise<void>((done) => upstream.listen(socket, done));
+      // The socket's mode follows the umask (0755): www-data could not connect.
+      chmodSync(socket, 0o666);
+      let nginx: ChildProcess | undefined;
+      try {
+        nginx = spawn(NGINX ?? 'nginx', nginxArgs(box, '-g', 'daemon off;'), { stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        nginx.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+        const pidFile = join(box.dir, 'nginx.pid');
+        await waitFor(() => existsSync(pidFile) || nginx?.exitCode !== null, 'nginx to start');
+        assert.equal(nginx.exitCode, null, `nginx exited: ${stderr}`);
+        const reply = await get(port);
+        assert.equal(reply.status, 200, reply.body);
+        assert.equal(reply.body, 'phoenix saw /hello via 127.0.0.1');
+        const log = join(box.dir, `${app}-access.log`);
+        await waitFor(
+          () => existsSync(log) && /urt=\d+\.\d+/.test(readFileSync(log, 'utf8')),
+          'an access log line with the upstream response time',
+        );
+      } finally {
+        if (nginx?.pid !== undefined && nginx.exitCode === null) {
+          const exited = new Promise((done) => nginx?.once('exit', done));
+          nginx.kill('SIGQUIT');
+          await exited;
+        }
+        await new Promise<void>((done) => upstream.close(() => done()));
       }
-      await new Promise<void>((done) => upstream.close(() => done()));
-    }
-  });
+    });
+  }
 });

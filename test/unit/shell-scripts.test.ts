@@ -11,6 +11,7 @@ import { after, describe, it } from 'node:test';
 
 const ROOT = resolve(__dirname, '..', '..');
 const HERDER = join(ROOT, 'images/conf/bin/phoenix-herder');
+const UNICORN_SHIM = join(ROOT, 'images/conf/bin/unicorn-wrapper');
 
 function scripts(dir: string, inBin = false): string[] {
   const found: string[] = [];
@@ -52,8 +53,9 @@ function tempDir(): string {
 describe('shell scripts under images/', () => {
   const files = scripts(join(ROOT, 'images'));
 
-  it('finds phoenix-herder among them', () => {
+  it('finds phoenix-herder and the unicorn-wrapper shim among them', () => {
     assert.ok(files.includes(HERDER), `found: ${files.join(', ')}`);
+    assert.ok(files.includes(UNICORN_SHIM), `found: ${files.join(', ')}`);
   });
 
   for (const file of files) {
@@ -77,6 +79,17 @@ describe('shell scripts under images/', () => {
 
   it('phoenix-herder is executable (the herder job execs it directly)', () => {
     assert.ok((statSync(HERDER).mode & 0o111) !== 0, 'chmod +x images/conf/bin/phoenix-herder');
+  });
+
+  it('the unicorn-wrapper shim is executable and runs the same wrapper as unicorn-wrapper.conf', () => {
+    assert.ok((statSync(UNICORN_SHIM).mode & 0o111) !== 0, 'chmod +x images/conf/bin/unicorn-wrapper');
+    const wrapper = '/opt/phoenix/runtime/bin/node /opt/phoenix/app/dist/src/unicorn-wrapper/cli.js';
+    assert.match(
+      readFileSync(UNICORN_SHIM, 'utf8'),
+      new RegExp(`^exec ${wrapper.replace(/[./]/g, '\\$&')} "\\$@"$`, 'm'),
+    );
+    const job = readFileSync(join(ROOT, 'images/conf/unicorn/upstart/unicorn-wrapper.conf'), 'utf8');
+    assert.ok(job.includes(`exec ${wrapper} `), 'unicorn-wrapper.conf runs another wrapper than the shim');
   });
 });
 

@@ -19,10 +19,11 @@ set -eu
 REPO=upstart-unicorn-lab/base-bookworm
 SUITE=bookworm
 # What the bookworm flavour needs at run time (systemd as PID 1, nginx in front
-# of the app, tools the lab and the tests use) plus patchelf, which the runtime
-# image build (images/runtime) uses; installing it here keeps `docker build`
-# free of any network access.
-PACKAGES=systemd,systemd-sysv,dbus,nginx,socat,curl,procps,ca-certificates,iproute2,patchelf
+# of the app, Ruby unicorn 6 beside phoenix with the rack it runs, tools the
+# lab and the tests use) plus patchelf, which the runtime image build
+# (images/runtime) uses; installing it here keeps `docker build` free of any
+# network access.
+PACKAGES=systemd,systemd-sysv,dbus,nginx,ruby,unicorn,ruby-rack,socat,curl,procps,ca-certificates,iproute2,patchelf
 
 log() { printf '[base-bookworm] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Build the precise base image without a registry: debootstrap Ubuntu 12.04
 # (minbase) from MIRROR, import it, then build images/base/precise/Dockerfile
-# on that import (apt sources, nginx, socat, procps, curl).
+# on that import (apt sources, nginx, unicorn, ruby-rack, socat, procps, curl).
 #
 #   MIRROR=http://mirror.example/ubuntu images/base/precise/build.sh [TAG]
 #
