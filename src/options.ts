@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ExitCode, PhoenixError } from './errors';
+import { parseArgs as parseArgv } from 'node:util';
+import { EXIT_CODE_DOCS, ExitCode, PhoenixError, messageOf } from './errors';
 
 export type UpgradeMode = 'in-place' | 'reexec';
 export type QuitOldbin = 'ready' | 'spawned';
@@ -38,37 +39,8 @@ export const DEFAULTS: Options = {
   check: false,
 };
 
-export const USAGE = `usage: phoenix [options]
-
-A unicorn-style pre-forking HTTP server for Node apps. The listening socket comes from
-UNICORN_FD (a previous master), UPSTART_FDS (upstart-socket-bridge), LISTEN_FDS (systemd)
-or --listen, in that order.
-
-  --listen ADDR        unix:/path, HOST:PORT or PORT (127.0.0.1); repeatable
-  --workers N          worker processes (default 2)
-  --app MODULE         module exporting a request handler (default: built-in demo app)
-  --upgrade MODE       what USR2 does: in-place (same master pid, new workers; default)
-                       or reexec (unicorn's: a new master process, old pid file -> .oldbin)
-  --quit-oldbin[=WHEN] reexec: the new master sends QUIT to the old one when its workers
-                       are ready (default) or, =spawned, as soon as it has started them
-                       (unicorn's before_fork timing: faster, no fallback if the app breaks)
-  --pid FILE           pid file (unicorn's .oldbin rule applies on reexec)
-  --timeout SECONDS    kill a worker whose event loop is stuck this long (default 30)
-  --socket-mode OCTAL  mode of a unix socket bound here (default 0666)
-  --socket-group NAME  group of a unix socket bound here
-  --log-file FILE      write lifecycle lines here instead of stderr (USR1 reopens it)
-  --config FILE        JSON file with the same settings (camelCase keys); flags win
-  --check              validate settings, app module and sockets, then exit
-  -h, --help           this text
-  -v, --version        version
-
-Signals (master): HUP reload config + new workers, QUIT graceful stop, INT/TERM quick stop,
-USR1 reopen logs, USR2 upgrade, WINCH stop workers, TTIN/TTOU one worker more/less.
-Exit codes: 64 usage, 65 bad inherited fd, 66 app missing, 69 address in use,
-70 app failed to load, 73 pid file not writable, 75 already running.`;
-
-const usage = (msg: string): PhoenixError =>
-  new PhoenixError(`${msg}\nRun 'phoenix --help' for the list of options.`, ExitCode.USAGE);
+const usage = (msg: string, reason = 'usage'): PhoenixError =>
+  new PhoenixError(`${msg}\nRun 'phoenix --help' for the list of options.`, ExitCode.USAGE, reason);
 
 function parseWorkers(v: string, from: string): number {
   if (!/^\d+$/.test(v) || Number(v) > 256)
@@ -92,6 +64,12 @@ function parseUpgrade(v: string, from: string): UpgradeMode {
   return v;
 }
 
+function parseQuitOldbin(v: string, from: string): QuitOldbin {
+  if (v === '' || v === 'true' || v === 'ready') return 'ready';
+  if (v === 'spawned') return 'spawned';
+  throw usage(`${from}: '${v}' is not when to QUIT the old master: use ready or spawned`);
+}
+
 export function parseListenSpec(v: string, from: string): string {
   if (v.startsWith('unix:')) {
     const p = v.slice(5);
@@ -105,114 +83,320 @@ export function parseListenSpec(v: string, from: string): string {
   return `tcp:${host}:${Number(m[2])}`;
 }
 
-type Setter = (o: Options, v: string, from: string) => void;
-
-/** One table for flags and config keys, so both accept exactly the same things. */
-function parseQuitOldbin(v: string, from: string): QuitOldbin {
-  if (v === '' || v === 'true' || v === 'ready') return 'ready';
-  if (v === 'spawned') return 'spawned';
-  throw usage(`${from}: '${v}' is not when to QUIT the old master: use ready or spawned`);
+/**
+ * One declaration per setting: it drives util.parseArgs, the config file's keys (the Options
+ * key, camelCase) and the help text, so the three can never disagree.
+ *  value: 'required' = `--flag V` or `--flag=V`; 'optional' = `--flag` alone or `--flag=V`,
+ *  never the next argument; 'none' = a switch.
+ *  file: whether a config file may set it (--config and --check only make sense on a command line).
+ */
+interface Setting {
+  flag: string;
+  key: keyof Options;
+  value: 'required' | 'optional' | 'none';
+  /** the value's name in the help text */
+  arg?: string;
+  multiple?: boolean;
+  file: boolean;
+  help: string[];
+  set: (o: Options, v: string, from: string) => void;
 }
 
-/** takesValue 'optional': `--flag` alone or `--flag=VALUE`, never the next argument. */
-const SETTINGS: Record<string, { key: keyof Options; takesValue: boolean | 'optional'; set: Setter }> = {
-  listen: { key: 'listen', takesValue: true, set: (o, v, f) => o.listen.push(parseListenSpec(v, f)) },
-  workers: { key: 'workers', takesValue: true, set: (o, v, f) => (o.workers = parseWorkers(v, f)) },
-  app: { key: 'app', takesValue: true, set: (o, v) => (o.app = path.resolve(v)) },
-  upgrade: { key: 'upgrade', takesValue: true, set: (o, v, f) => (o.upgrade = parseUpgrade(v, f)) },
-  'quit-oldbin': {
+const SETTINGS: Setting[] = [
+  {
+    flag: 'listen',
+    key: 'listen',
+    value: 'required',
+    arg: 'ADDR',
+    multiple: true,
+    file: true,
+    help: ['unix:/path, HOST:PORT or PORT (127.0.0.1); repeatable'],
+    set: (o, v, f) => o.listen.push(parseListenSpec(v, f)),
+  },
+  {
+    flag: 'workers',
+    key: 'workers',
+    value: 'required',
+    arg: 'N',
+    file: true,
+    help: ['worker processes (default 2)'],
+    set: (o, v, f) => (o.workers = parseWorkers(v, f)),
+  },
+  {
+    flag: 'app',
+    key: 'app',
+    value: 'required',
+    arg: 'MODULE',
+    file: true,
+    help: ['module exporting a request handler (default: built-in demo app)'],
+    set: (o, v) => (o.app = path.resolve(v)),
+  },
+  {
+    flag: 'upgrade',
+    key: 'upgrade',
+    value: 'required',
+    arg: 'MODE',
+    file: true,
+    help: [
+      'what USR2 does: in-place (same master pid, new workers; default)',
+      "or reexec (unicorn's: a new master process, old pid file -> .oldbin)",
+    ],
+    set: (o, v, f) => (o.upgrade = parseUpgrade(v, f)),
+  },
+  {
+    flag: 'quit-oldbin',
     key: 'quitOldbin',
-    takesValue: 'optional',
+    value: 'optional',
+    arg: 'WHEN',
+    file: true,
+    help: [
+      'reexec: the new master sends QUIT to the old one when its workers',
+      'are ready (default) or, =spawned, as soon as it has started them',
+      "(unicorn's before_fork timing: faster, no fallback if the app breaks)",
+    ],
     set: (o, v, f) => (o.quitOldbin = parseQuitOldbin(v, f)),
   },
-  pid: { key: 'pid', takesValue: true, set: (o, v) => (o.pid = path.resolve(v)) },
-  timeout: { key: 'timeout', takesValue: true, set: (o, v, f) => (o.timeout = parseTimeout(v, f)) },
-  'socket-mode': { key: 'socketMode', takesValue: true, set: (o, v, f) => (o.socketMode = parseMode(v, f)) },
-  'socket-group': { key: 'socketGroup', takesValue: true, set: (o, v) => (o.socketGroup = v) },
-  'log-file': { key: 'logFile', takesValue: true, set: (o, v) => (o.logFile = path.resolve(v)) },
-  config: { key: 'config', takesValue: true, set: (o, v) => (o.config = path.resolve(v)) },
-  check: { key: 'check', takesValue: false, set: (o) => (o.check = true) },
-};
+  {
+    flag: 'pid',
+    key: 'pid',
+    value: 'required',
+    arg: 'FILE',
+    file: true,
+    help: ["pid file (unicorn's .oldbin rule applies on reexec)"],
+    set: (o, v) => (o.pid = path.resolve(v)),
+  },
+  {
+    flag: 'timeout',
+    key: 'timeout',
+    value: 'required',
+    arg: 'SECONDS',
+    file: true,
+    help: ['kill a worker whose event loop is stuck this long (default 30)'],
+    set: (o, v, f) => (o.timeout = parseTimeout(v, f)),
+  },
+  {
+    flag: 'socket-mode',
+    key: 'socketMode',
+    value: 'required',
+    arg: 'OCTAL',
+    file: true,
+    help: ['mode of a unix socket bound here (default 0666)'],
+    set: (o, v, f) => (o.socketMode = parseMode(v, f)),
+  },
+  {
+    flag: 'socket-group',
+    key: 'socketGroup',
+    value: 'required',
+    arg: 'NAME',
+    file: true,
+    help: ['group of a unix socket bound here'],
+    set: (o, v) => (o.socketGroup = v),
+  },
+  {
+    flag: 'log-file',
+    key: 'logFile',
+    value: 'required',
+    arg: 'FILE',
+    file: true,
+    help: ['write lifecycle lines here instead of stderr (USR1 reopens it)'],
+    set: (o, v) => (o.logFile = path.resolve(v)),
+  },
+  {
+    flag: 'config',
+    key: 'config',
+    value: 'required',
+    arg: 'FILE',
+    file: false,
+    help: ['JSON file with the same settings (camelCase keys); flags win'],
+    set: (o, v) => (o.config = path.resolve(v)),
+  },
+  {
+    flag: 'check',
+    key: 'check',
+    value: 'none',
+    file: false,
+    help: ['validate settings, app module and sockets, then exit'],
+    set: (o) => (o.check = true),
+  },
+];
 
-const camel = (flag: string): string => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-const CONFIG_KEYS = new Map(
-  Object.keys(SETTINGS)
-    .filter((f) => f !== 'config' && f !== 'check')
-    .map((f) => [camel(f), f]),
-);
+/** Not settings: they answer and exit. */
+const INFO = [
+  { flag: 'help', short: 'h', help: 'this text' },
+  { flag: 'version', short: 'v', help: 'version' },
+] as const;
+
+const BY_FLAG = new Map(SETTINGS.map((s) => [s.flag, s]));
+const BY_KEY = new Map(SETTINGS.filter((s) => s.file).map((s) => [s.key as string, s]));
+/** Keys of a config file relative paths in which are relative to the file. */
+const PATH_KEYS = new Set<keyof Options>(['app', 'pid', 'logFile']);
+
+function spelling(s: Setting): string {
+  if (s.value === 'optional') return `--${s.flag}[=${s.arg}]`;
+  return s.arg ? `--${s.flag} ${s.arg}` : `--${s.flag}`;
+}
+
+function helpRows(): string[] {
+  const rows: [string, string[]][] = SETTINGS.map((s) => [spelling(s), s.help]);
+  for (const i of INFO) rows.push([`-${i.short}, --${i.flag}`, [i.help]]);
+  const width = 21;
+  return rows.flatMap(([left, lines]) => lines.map((l, n) => `  ${(n === 0 ? left : '').padEnd(width)}${l}`));
+}
+
+function exitCodeLines(): string[] {
+  const items = EXIT_CODE_DOCS.filter(([code]) => code !== 0).map(([code, what]) => `${code} ${what}`);
+  return ['Exit codes:', ...items.map((i) => `  ${i}`)];
+}
+
+export const USAGE = [
+  'usage: phoenix [options]',
+  '',
+  'A unicorn-style pre-forking HTTP server for Node apps. The listening socket comes from',
+  'UNICORN_FD (a previous master), UPSTART_FDS (upstart-socket-bridge), LISTEN_FDS (systemd)',
+  'or --listen, in that order.',
+  '',
+  ...helpRows(),
+  '',
+  'Signals (master): HUP reload config + new workers, QUIT graceful stop, INT/TERM quick stop,',
+  'USR1 reopen logs, USR2 upgrade, WINCH stop workers, TTIN/TTOU one worker more/less.',
+  ...exitCodeLines(),
+].join('\n');
 
 /** Applies a JSON config file onto `base`. Throws a USAGE error naming the file and key. */
 export function applyConfigFile(base: Options, file: string): Options {
+  const bad = (msg: string) => usage(msg, 'config');
   let raw: string;
   try {
     raw = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    throw usage(`config file ${file} cannot be read: ${(err as Error).message}`);
+    throw bad(`config file ${file} cannot be read: ${messageOf(err)}`);
   }
   let data: unknown;
   try {
     data = JSON.parse(raw);
   } catch (err) {
-    throw usage(`config file ${file} is not valid JSON: ${(err as Error).message}`);
+    throw bad(`config file ${file} is not valid JSON: ${messageOf(err)}`);
   }
   if (typeof data !== 'object' || data === null || Array.isArray(data))
-    throw usage(`config file ${file} must hold a JSON object`);
+    throw bad(`config file ${file} must hold a JSON object`);
   const o: Options = { ...base, listen: [...base.listen] };
-  const dir = path.dirname(file);
   for (const [key, value] of Object.entries(data)) {
-    const flag = CONFIG_KEYS.get(key);
-    if (!flag) throw usage(`config file ${file}: unknown key '${key}' (known: ${[...CONFIG_KEYS.keys()].join(', ')})`);
-    const setting = SETTINGS[flag];
-    const from = `config file ${file}: ${key}`;
-    if (setting.takesValue === 'optional' && typeof value === 'boolean') {
-      if (value) setting.set(o, '', from);
-      else (o[setting.key] as boolean) = false;
-      continue;
-    }
-    if (!setting.takesValue) {
-      if (typeof value !== 'boolean') throw usage(`${from} must be true or false`);
-      (o[setting.key] as boolean) = value;
-      continue;
-    }
-    const values = key === 'listen' && Array.isArray(value) ? value : [value];
-    for (const v of values) {
-      if (typeof v !== 'string' && typeof v !== 'number') throw usage(`${from} must be a string or number`);
-      // Relative paths in a config file are relative to the file, not to wherever init started us.
-      const s = String(v);
-      setting.set(o, ['app', 'pid', 'logFile'].includes(key) && !path.isAbsolute(s) ? path.join(dir, s) : s, from);
+    const setting = BY_KEY.get(key);
+    if (!setting) throw bad(`config file ${file}: unknown key '${key}' (known: ${[...BY_KEY.keys()].join(', ')})`);
+    try {
+      applyConfigValue(o, setting, value, file);
+    } catch (err) {
+      throw err instanceof PhoenixError ? new PhoenixError(err.message, err.exitCode, 'config') : err;
     }
   }
   return o;
 }
 
+function applyConfigValue(o: Options, setting: Setting, value: unknown, file: string): void {
+  const from = `config file ${file}: ${setting.key}`;
+  if (setting.value === 'optional' && typeof value === 'boolean') {
+    if (value) setting.set(o, '', from);
+    else (o[setting.key] as boolean) = false;
+    return;
+  }
+  const values = setting.multiple && Array.isArray(value) ? value : [value];
+  for (const v of values) {
+    if (typeof v !== 'string' && typeof v !== 'number') throw usage(`${from} must be a string or number`);
+    // Relative paths in a config file are relative to the file, not to wherever init started us.
+    const s = String(v);
+    setting.set(o, PATH_KEYS.has(setting.key) && !path.isAbsolute(s) ? path.join(path.dirname(file), s) : s, from);
+  }
+}
+
 export type ParseResult = { kind: 'run'; options: Options } | { kind: 'help' } | { kind: 'version' };
 
+type ArgvOptions = Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>;
+
+const ARGV_OPTIONS: ArgvOptions = Object.fromEntries([
+  // util.parseArgs rejects `multiple: undefined`: the key is only there when it is true.
+  ...SETTINGS.map(
+    (s) =>
+      [s.flag, { type: s.value === 'none' ? 'boolean' : 'string', ...(s.multiple && { multiple: true }) }] as const,
+  ),
+  ...INFO.map((i) => [i.flag, { type: 'boolean', short: i.short }] as const),
+]);
+
+/**
+ * util.parseArgs knows a value as required or absent, not optional: a bare `--quit-oldbin` is
+ * spelled out as its default value first, so it never swallows the next argument.
+ */
+function spellOutOptional(argv: string[]): string[] {
+  const end = argv.indexOf('--');
+  return argv.map((a, i) => {
+    const s = BY_FLAG.get(a.slice(2));
+    return (end < 0 || i < end) && a.startsWith('--') && s?.value === 'optional' ? `${a}=` : a;
+  });
+}
+
+/**
+ * util.parseArgs' own messages name Node's terms; a second, lenient pass over the same argv
+ * finds the argument at fault so the message names it the way the rest of phoenix does.
+ */
+function argvError(argv: string[], code: string | undefined): PhoenixError {
+  const { tokens } = parseArgv({
+    args: argv,
+    options: ARGV_OPTIONS,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  for (const t of tokens) {
+    if (t.kind === 'positional') return usage(`unexpected argument '${t.value}': phoenix takes options only`);
+    if (t.kind !== 'option') continue;
+    const decl = ARGV_OPTIONS[t.name];
+    if (!decl) return usage(`unknown option '${t.rawName}'`);
+    if (decl.type === 'boolean' && t.value !== undefined) return usage(`option ${t.rawName} takes no value`);
+    if (decl.type === 'string' && (t.value === undefined || (!t.inlineValue && t.value.startsWith('-'))))
+      return usage(`option ${t.rawName} needs a value`);
+  }
+  return usage(`cannot parse the command line (${code ?? 'unknown error'})`);
+}
+
 export function parseArgs(argv: string[]): ParseResult {
+  const args = spellOutOptional(argv);
+  let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
+  try {
+    // util.parseArgs: no dependency, ships with Node 20, and strict mode rejects unknown
+    // options, missing values and stray arguments, which a hand-made loop has to remember to.
+    ({ values } = parseArgv({ args, options: ARGV_OPTIONS, strict: true, allowPositionals: false }));
+  } catch (err) {
+    throw argvError(args, (err as { code?: string }).code);
+  }
+  if (values.help) return { kind: 'help' };
+  if (values.version) return { kind: 'version' };
   const flags: Options = { ...DEFAULTS, listen: [] };
   const seen = new Set<keyof Options>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '-h' || arg === '--help') return { kind: 'help' };
-    if (arg === '-v' || arg === '--version') return { kind: 'version' };
-    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
-    const setting = m ? SETTINGS[m[1]] : undefined;
-    if (!m || !setting) throw usage(`unknown option '${arg}'`);
-    let value = m[2];
-    if (setting.takesValue === true && value === undefined) {
-      value = argv[++i];
-      if (value === undefined) throw usage(`option --${m[1]} needs a value`);
-    } else if (!setting.takesValue && value !== undefined) {
-      throw usage(`option --${m[1]} takes no value`);
-    }
-    setting.set(flags, value ?? '', `--${m[1]}`);
-    seen.add(setting.key);
+  for (const s of SETTINGS) {
+    const v = values[s.flag];
+    if (v === undefined) continue;
+    for (const one of Array.isArray(v) ? v : [v]) s.set(flags, typeof one === 'string' ? one : '', `--${s.flag}`);
+    seen.add(s.key);
   }
-  if (!flags.config) return { kind: 'run', options: flags };
-  // Flags given on the command line win over the config file.
-  const fromFile = applyConfigFile({ ...DEFAULTS, listen: [] }, flags.config);
-  const merged: Options = { ...fromFile };
+  return { kind: 'run', options: flags.config ? withConfigFile(flags, seen) : flags };
+}
+
+/** Flags given on the command line win over the config file. */
+function withConfigFile(flags: Options, seen: Set<keyof Options>): Options {
+  const merged: Options = applyConfigFile({ ...DEFAULTS, listen: [] }, flags.config!);
   for (const key of seen) (merged as unknown as Record<string, unknown>)[key] = flags[key];
-  if (seen.has('listen')) merged.listen = flags.listen;
   merged.config = flags.config;
-  return { kind: 'run', options: merged };
+  return merged;
+}
+
+/**
+ * HUP: the config file is read again and the command line applied over it, exactly as at
+ * start. What was bound or opened at start (sockets, pid file, log file) stays as it is: the
+ * sockets are what keeps connections queued during the reload, and moving a pid or log file
+ * under a running master would leave the old one behind. Throws when the file is bad.
+ */
+export function reloadOptions(argv: string[], current: Options): Options {
+  const parsed = parseArgs(argv);
+  if (parsed.kind !== 'run') return current;
+  const next = parsed.options;
+  return { ...next, listen: current.listen, pid: current.pid, logFile: current.logFile, config: current.config };
 }

@@ -3,8 +3,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { PhoenixError } from '../../src/errors';
-import { DEFAULTS, parseArgs, parseListenSpec } from '../../src/options';
+import { EXIT_CODE_DOCS, PhoenixError } from '../../src/errors';
+import { DEFAULTS, USAGE, applyConfigFile, parseArgs, parseListenSpec, reloadOptions } from '../../src/options';
 
 const run = (argv: string[]) => {
   const r = parseArgs(argv);
@@ -82,6 +82,115 @@ test('config file: same keys as flags in camelCase, paths relative to the file, 
     fs.writeFileSync(cfg, '[1]');
     assert.throws(() => parseArgs(['--config', cfg]), /must hold a JSON object/);
     assert.throws(() => parseArgs(['--config', path.join(dir, 'missing.json')]), /cannot be read/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('util.parseArgs in strict mode: unknown options and stray arguments are usage errors (64), one message each', () => {
+  const usageError = (argv: string[], message: RegExp) =>
+    assert.throws(
+      () => parseArgs(argv),
+      (e: PhoenixError) => e.exitCode === 64 && e.reason === 'usage' && message.test(e.message.split('\n')[0]),
+      argv.join(' '),
+    );
+  usageError(['--frobnicate'], /^unknown option '--frobnicate'$/);
+  usageError(['-x'], /^unknown option '-x'$/);
+  usageError(['serve'], /^unexpected argument 'serve'/);
+  usageError(['--workers', '2', 'extra'], /^unexpected argument 'extra'/);
+  usageError(['--', '--workers'], /^unexpected argument '--workers'/);
+  usageError(['--workers'], /^option --workers needs a value$/);
+  usageError(['--workers', '--check'], /^option --workers needs a value$/);
+  usageError(['--check=yes'], /^option --check takes no value$/);
+  // An optional value is only ever given with '=': the next argument is never taken as it.
+  usageError(['--quit-oldbin', 'spawned'], /^unexpected argument 'spawned'/);
+  const o = run(['--quit-oldbin', '--workers', '3', '--listen', '8080', '--listen=unix:/tmp/b.sock']);
+  assert.equal(o.quitOldbin, 'ready');
+  assert.equal(o.workers, 3);
+  assert.deepEqual(o.listen, ['tcp:127.0.0.1:8080', 'unix:/tmp/b.sock'], 'repeatable, in order');
+  assert.equal(run(['--workers', '1', '--workers', '4']).workers, 4, 'the last one wins');
+  assert.equal(parseArgs(['-h']).kind, 'help');
+  assert.equal(parseArgs(['-v']).kind, 'version');
+  assert.equal(parseArgs(['--version']).kind, 'version');
+});
+
+test('the help text is written from the same table: every flag, every config key, every exit code', () => {
+  const flags = [...USAGE.matchAll(/^ {2}(?:-\w, )?--([a-z-]+)/gm)].map((m) => m[1]);
+  assert.deepEqual(flags, [
+    'listen',
+    'workers',
+    'app',
+    'upgrade',
+    'quit-oldbin',
+    'pid',
+    'timeout',
+    'socket-mode',
+    'socket-group',
+    'log-file',
+    'config',
+    'check',
+    'help',
+    'version',
+  ]);
+  assert.match(USAGE, /--quit-oldbin\[=WHEN\]/);
+  for (const [code] of EXIT_CODE_DOCS.filter(([c]) => c !== 0)) assert.match(USAGE, new RegExp(`^ {2}${code} `, 'm'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'phoenix-opts-'));
+  try {
+    // Every flag a config file may set is accepted under its camelCase name.
+    const cfg = path.join(dir, 'all.json');
+    fs.writeFileSync(
+      cfg,
+      JSON.stringify({
+        listen: '9000',
+        workers: 1,
+        app: 'app.js',
+        upgrade: 'reexec',
+        quitOldbin: 'spawned',
+        pid: 'p.pid',
+        timeout: 3,
+        socketMode: '0600',
+        socketGroup: 'www-data',
+        logFile: 'p.log',
+      }),
+    );
+    const o = run(['--config', cfg]);
+    assert.equal(o.quitOldbin, 'spawned');
+    assert.equal(o.socketGroup, 'www-data');
+    assert.equal(o.logFile, path.join(dir, 'p.log'));
+    assert.equal(o.timeout, 3);
+    for (const key of ['config', 'help', 'socket-mode'])
+      assert.throws(() => applyConfigFile(DEFAULTS, write(dir, { [key]: 'x' })), /unknown key/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+function write(dir: string, data: unknown): string {
+  const file = path.join(dir, `c-${Math.random().toString(36).slice(2)}.json`);
+  fs.writeFileSync(file, JSON.stringify(data));
+  return file;
+}
+
+test('HUP: the file is read again and the command line still wins; sockets, pid and log file stay; a bad file throws', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'phoenix-opts-'));
+  try {
+    const cfg = path.join(dir, 'phoenix.json');
+    fs.writeFileSync(cfg, JSON.stringify({ workers: 5, upgrade: 'reexec', pid: 'a.pid' }));
+    const argv = ['--config', cfg, '--workers', '3', '--listen', 'unix:/tmp/x.sock'];
+    const first = run(argv);
+    assert.equal(first.workers, 3);
+    fs.writeFileSync(cfg, JSON.stringify({ workers: 7, upgrade: 'in-place', pid: 'b.pid', timeout: 9 }));
+    const next = reloadOptions(argv, first);
+    assert.equal(next.workers, 3, 'the flag still wins over the file');
+    assert.equal(next.upgrade, 'in-place');
+    assert.equal(next.timeout, 9);
+    assert.equal(next.pid, path.join(dir, 'a.pid'), 'the pid file stays where the master wrote it');
+    assert.deepEqual(next.listen, ['unix:/tmp/x.sock']);
+    fs.writeFileSync(cfg, '{"workers": ');
+    assert.throws(
+      () => reloadOptions(argv, next),
+      (e: PhoenixError) => e.exitCode === 64 && e.reason === 'config',
+    );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
