@@ -1,6 +1,7 @@
-// Shell scripts shipped in the images: every file under images/**/bin/ and
-// every images/**/*.sh parses (`sh -n`, or `bash -n` for a bash script),
-// and phoenix-herder really follows a re-executing master.
+// Shell scripts shipped in the images: every file under images/**/bin/,
+// every images/**/*.sh and every `script` block of the upstart jobs parses
+// (`sh -n`, or `bash -n` for a bash script), and phoenix-herder really
+// follows a re-executing master.
 
 import assert from 'node:assert/strict';
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -21,6 +22,36 @@ function scripts(dir: string, inBin = false): string[] {
     else if (entry.isFile() && (inBin || entry.name.endsWith('.sh'))) found.push(path);
   }
   return found.sort();
+}
+
+function upstartJobs(dir: string, inUpstart = false): string[] {
+  const found: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) found.push(...upstartJobs(path, inUpstart || entry.name === 'upstart'));
+    else if (inUpstart && entry.name.endsWith('.conf')) found.push(path);
+  }
+  return found.sort();
+}
+
+/** The `[pre-start|post-start|pre-stop|post-stop] script ... end script` blocks of a job file. */
+function scriptBlocks(job: string): Array<{ job: string; line: number; kind: string; text: string }> {
+  const lines = readFileSync(job, 'utf8').split('\n');
+  const out: Array<{ job: string; line: number; kind: string; text: string }> = [];
+  for (let i = 0; i < lines.length; i++) {
+    const open = /^\s*((?:pre|post)-(?:start|stop)\s+)?script\s*(#.*)?$/.exec(lines[i]);
+    if (open === null) continue;
+    const start = i;
+    const body: string[] = [];
+    for (i++; i < lines.length && !/^\s*end\s+script\b/.test(lines[i]); i++) body.push(lines[i]);
+    out.push({
+      job,
+      line: start + 1,
+      kind: `${open[1] ?? ''}script`.replace(/\s+/, ' '),
+      text: `${body.join('\n')}\n`,
+    });
+  }
+  return out;
 }
 
 /** The shell a script asks for; undefined when it names another interpreter. */
@@ -65,6 +96,26 @@ describe('shell scripts under images/', () => {
         t.diagnostic('not a shell script (its #! names another interpreter): not checked');
         return;
       }
+      assert.equal(result.status, 0, result.stderr);
+    });
+  }
+
+  // Upstart runs each `script ... end script` block with /bin/sh -e.
+  const blocks = upstartJobs(join(ROOT, 'images')).flatMap((job) => scriptBlocks(job));
+  it('finds the script blocks of the upstart jobs (container glue, the seed PoC)', () => {
+    const names = new Set(blocks.map((b) => relative(ROOT, b.job)));
+    for (const job of [
+      'images/conf/upstart/container/container-boot.conf',
+      'images/conf/unicorn/upstart/unicorn-seed-poc.conf',
+    ]) {
+      assert.ok(names.has(job), `no script block found in ${job}`);
+    }
+  });
+  for (const block of blocks) {
+    it(`${relative(ROOT, block.job)}:${block.line} (${block.kind}) passes sh -n`, () => {
+      const file = join(tempDir(), 'block.sh');
+      writeFileSync(file, block.text);
+      const result = spawnSync('sh', ['-n', file], { encoding: 'utf8' });
       assert.equal(result.status, 0, result.stderr);
     });
   }
