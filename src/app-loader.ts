@@ -27,6 +27,7 @@ export function loadApp(app: string | undefined): RequestListener {
     throw new PhoenixError(
       `app module ${file} threw while loading: ${msg.split('\n').slice(0, 3).join(' | ')}`,
       ExitCode.APP_LOAD,
+      'app-threw',
     );
   }
   const m = mod as { default?: unknown; handler?: unknown };
@@ -35,6 +36,7 @@ export function loadApp(app: string | undefined): RequestListener {
     throw new PhoenixError(
       `app module ${file} exports no request handler: export a function (req, res) as module.exports, default or handler`,
       ExitCode.APP_LOAD,
+      'no-handler',
     );
   }
   return candidate as RequestListener;

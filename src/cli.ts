@@ -2,10 +2,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadApp, resolveApp } from './app-loader';
-import { ExitCode, PhoenixError } from './errors';
+import { ExitCode, PhoenixError, describeFailure, messageOf } from './errors';
 import { type Listener, closeListeners, inheritedListeners, openListeners } from './listeners';
 import { logEvent, useLogFile } from './log';
-import { USAGE, parseArgs } from './options';
+import { type Options, USAGE, parseArgs } from './options';
 import { claimPidFile, isAlive, readPid, removeIfOurs } from './pidfile';
 import { WORKER_ENV } from './protocol';
 
@@ -20,14 +20,40 @@ function version(): string {
   }
 }
 
-/** Every failure leaves through here: one message, one documented exit code, nothing left behind. */
+/**
+ * Every refused start leaves through here: one message for people on stderr, one
+ * `start-failed` event with code and reason for the lab, one documented exit code.
+ */
 function fail(err: unknown): never {
-  if (err instanceof PhoenixError) {
-    process.stderr.write(`phoenix: ${err.message}\n`);
-    process.exit(err.exitCode);
+  const f = describeFailure(err);
+  process.stderr.write(`phoenix: ${f.message}\n`);
+  logEvent('master', 'start-failed', { code: f.code, reason: f.reason, error: f.message.split('\n')[0] });
+  process.exit(f.code);
+}
+
+/** Undoing a failed start must not hide why it failed: a failure here is only reported. */
+function undo(step: string, fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    logEvent('master', 'master-error', { step, error: messageOf(err) });
   }
-  process.stderr.write(`phoenix: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);
-  process.exit(ExitCode.APP_LOAD);
+}
+
+/** --check touches nothing: the inherited fds are inspected, the app is loaded in this process only. */
+function check(opts: Options): void {
+  loadApp(opts.app);
+  const inherited = inheritedListeners(process.env, process.pid);
+  const other = opts.pid ? readPid(opts.pid) : undefined;
+  if (other && other !== process.pid && isAlive(other))
+    process.stdout.write(`note: a master is running with pid ${other} (${opts.pid})\n`);
+  const sockets = inherited.map((l) => l.address).concat(opts.listen);
+  process.stdout.write(
+    `phoenix: configuration OK (workers=${opts.workers} upgrade=${opts.upgrade} sockets=${sockets.join(',') || 'none'})\n`,
+  );
+  if (sockets.length === 0)
+    throw new PhoenixError('no socket to serve: none inherited and no --listen given', ExitCode.USAGE, 'no-socket');
+  logEvent('master', 'exit', { code: ExitCode.OK, reason: 'check' });
 }
 
 async function runMaster(argv: string[]): Promise<void> {
@@ -37,33 +63,18 @@ async function runMaster(argv: string[]): Promise<void> {
   const opts = parsed.options;
   useLogFile(opts.logFile);
   resolveApp(opts.app);
-
-  if (opts.check) {
-    // Touches nothing: the inherited fds are inspected, the app is loaded in this process only.
-    loadApp(opts.app);
-    const inherited = inheritedListeners(process.env, process.pid);
-    const other = opts.pid ? readPid(opts.pid) : undefined;
-    if (other && other !== process.pid && isAlive(other))
-      process.stdout.write(`note: a master is running with pid ${other} (${opts.pid})\n`);
-    const sockets = inherited.map((l) => l.address).concat(opts.listen);
-    process.stdout.write(
-      `phoenix: configuration OK (workers=${opts.workers} upgrade=${opts.upgrade} sockets=${sockets.join(',') || 'none'})\n`,
-    );
-    if (sockets.length === 0)
-      throw new PhoenixError('no socket to serve: none inherited and no --listen given', ExitCode.USAGE);
-    return;
-  }
+  if (opts.check) return check(opts);
 
   if (opts.pid) claimPidFile(opts.pid, process.pid);
   let listeners: Listener[] = [];
   try {
     listeners = await openListeners(process.env, process.pid, opts.listen, opts.socketMode, opts.socketGroup);
     const { Master } = require('./master') as typeof import('./master');
-    await new Master(opts, listeners).start();
+    await new Master(opts, listeners, argv).start();
   } catch (err) {
-    closeListeners(listeners);
-    if (opts.pid) removeIfOurs(opts.pid, process.pid);
-    logEvent('master', 'start-failed', { error: (err as Error).message });
+    undo('close-listeners', () => closeListeners(listeners));
+    const pid = opts.pid;
+    if (pid) undo('remove-pid-file', () => removeIfOurs(pid, process.pid));
     throw err;
   }
 }

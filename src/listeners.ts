@@ -23,25 +23,45 @@ export interface Listener {
 /** Environment variables that describe inherited fds: removed before starting children. */
 export const FD_ENV = ['UNICORN_FD', 'UPSTART_FDS', 'LISTEN_FDS', 'LISTEN_PID', 'LISTEN_FDNAMES'];
 
-const bad = (msg: string) => new PhoenixError(msg, ExitCode.LISTENER);
+const bad = (msg: string, reason: string) => new PhoenixError(msg, ExitCode.LISTENER, reason);
+
+/**
+ * The start-failed reason for an fd inspectFd refused. sockinfo's answer is a sentence for
+ * people (it is shared with the lab); the token is read off it here, in one place.
+ */
+function fdReason(problem: string): string {
+  if (/is not open/.test(problem)) return 'fd-closed';
+  if (/is not a socket/.test(problem)) return 'not-socket';
+  if (/not a listening one/.test(problem)) return 'not-listening';
+  if (/stream socket/.test(problem)) return 'not-stream';
+  return 'bad-fd';
+}
 
 function parseFdList(name: string, value: string): number[] {
   const parts = value.split(',').map((s) => s.trim());
   if (parts.length === 0 || parts.some((p) => !/^\d+$/.test(p))) {
     throw bad(
       `${name}='${value}' is not a list of fd numbers (expected e.g. ${name}=3 or 3,4); unset it or fix whoever starts phoenix`,
+      'bad-fd-list',
     );
   }
   const fds = parts.map(Number);
   if (fds.some((fd) => fd < 3))
-    throw bad(`${name}='${value}' names fd 0, 1 or 2 (stdin/stdout/stderr), which are never a listening socket`);
+    throw bad(
+      `${name}='${value}' names fd 0, 1 or 2 (stdin/stdout/stderr), which are never a listening socket`,
+      'bad-fd-list',
+    );
   return fds;
 }
 
 function fromFds(name: string, fds: number[], source: ListenerSource): Listener[] {
   return fds.map((fd) => {
     const info = inspectFd(fd);
-    if ('problem' in info) throw bad(`${name}: ${info.problem}; phoenix needs an open listening stream socket there`);
+    if ('problem' in info)
+      throw bad(
+        `${name}: ${info.problem}; phoenix needs an open listening stream socket there`,
+        fdReason(info.problem),
+      );
     return { fd, address: info.address, source };
   });
 }
@@ -53,10 +73,11 @@ export function inheritedListeners(env: NodeJS.ProcessEnv, pid: number): Listene
     return fromFds('UPSTART_FDS', parseFdList('UPSTART_FDS', env.UPSTART_FDS), 'upstart');
   if (env.LISTEN_FDS !== undefined) {
     if (!/^\d+$/.test(env.LISTEN_FDS) || Number(env.LISTEN_FDS) < 1)
-      throw bad(`LISTEN_FDS='${env.LISTEN_FDS}' is not a count of fds (a whole number above 0)`);
+      throw bad(`LISTEN_FDS='${env.LISTEN_FDS}' is not a count of fds (a whole number above 0)`, 'bad-fd-list');
     if (env.LISTEN_PID !== String(pid)) {
       throw bad(
         `LISTEN_PID=${env.LISTEN_PID ?? '(unset)'} is not this process (${pid}): those fds were passed to another process. Start phoenix directly from the unit (ExecStart, no wrapper shell that forks)`,
+        'listen-pid',
       );
     }
     const count = Number(env.LISTEN_FDS);
@@ -121,7 +142,8 @@ function groupId(name: string): number {
     /* falls through to the error below */
   }
   const line = text.split('\n').find((l) => l.split(':')[0] === name);
-  if (!line) throw new PhoenixError(`--socket-group: no group named '${name}' in /etc/group`, ExitCode.USAGE);
+  if (!line)
+    throw new PhoenixError(`--socket-group: no group named '${name}' in /etc/group`, ExitCode.USAGE, 'no-group');
   return Number(line.split(':')[2]);
 }
 
@@ -132,6 +154,7 @@ async function bindUnix(spec: string, mode: number, group: string | undefined): 
     throw new PhoenixError(
       `cannot bind ${spec}: directory ${path.dirname(p)} does not exist; create it first`,
       ExitCode.ADDR_IN_USE,
+      'socket-dir-missing',
     );
   }
   let st: fs.Stats | undefined;
@@ -144,6 +167,7 @@ async function bindUnix(spec: string, mode: number, group: string | undefined): 
     throw new PhoenixError(
       `cannot bind ${spec}: ${p} exists and is not a socket; phoenix will not replace it`,
       ExitCode.ADDR_IN_USE,
+      'path-not-socket',
     );
   if (st) {
     const state = await probeUnixPath(p);
@@ -151,6 +175,7 @@ async function bindUnix(spec: string, mode: number, group: string | undefined): 
       throw new PhoenixError(
         `cannot bind ${spec}: another process is listening on it; stop it first, or let phoenix inherit the socket`,
         ExitCode.ADDR_IN_USE,
+        'in-use',
       );
     }
     // Nobody accepts there: a stale file from a crash, the one case where replacing is safe.
@@ -168,7 +193,11 @@ async function bindUnix(spec: string, mode: number, group: string | undefined): 
   } catch (err) {
     handle.close();
     fs.rmSync(p, { force: true });
-    throw new PhoenixError(`cannot set owner/mode of ${p}: ${(err as Error).message}`, ExitCode.ADDR_IN_USE);
+    throw new PhoenixError(
+      `cannot set owner/mode of ${p}: ${(err as Error).message}`,
+      ExitCode.ADDR_IN_USE,
+      'socket-mode',
+    );
   }
   const s = fs.statSync(p);
   return { fd: handle.fd, address: spec, source: 'bound', ownedPath: { path: p, dev: s.dev, ino: s.ino }, handle };
@@ -189,7 +218,11 @@ function bindTcp(spec: string): Listener {
     handle.close();
     const name = uvError(rc);
     const hint = name === 'EADDRINUSE' ? 'the port is in use: stop what holds it or pick another --listen' : name;
-    throw new PhoenixError(`cannot bind ${spec}: ${hint}`, ExitCode.ADDR_IN_USE);
+    throw new PhoenixError(
+      `cannot bind ${spec}: ${hint}`,
+      ExitCode.ADDR_IN_USE,
+      name === 'EADDRINUSE' ? 'in-use' : 'bind-failed',
+    );
   }
   return { fd: handle.fd, address: spec, source: 'bound', handle };
 }
@@ -233,6 +266,7 @@ export async function openListeners(
     throw new PhoenixError(
       'no socket to serve: none inherited (UNICORN_FD, UPSTART_FDS, LISTEN_FDS) and no --listen given',
       ExitCode.USAGE,
+      'no-socket',
     );
   }
   return all;

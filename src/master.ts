@@ -1,12 +1,17 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { EventEmitter } from 'node:events';
-import { ExitCode, PhoenixError } from './errors';
+import { ExitCode, PhoenixError, messageOf } from './errors';
+import type { Fields, PhoenixEvent } from './events';
 import { type Listener, FD_ENV, releaseOwnedPaths } from './listeners';
-import type { PhoenixEvent } from './events';
-import { logEvent, reopenLog } from './log';
-import { type Options, applyConfigFile } from './options';
+import { logEvent, logEventEverywhere, logFileFd, reopenLog } from './log';
+import { type Options, reloadOptions } from './options';
 import { isAlive, moveToOldbin, oldbinPath, readPid, removeIfOurs, restoreFromOldbin } from './pidfile';
-import { WORKER_ENV, type WorkerSpec, isWorkerMessage } from './protocol';
+import { WORKER_ENV, type WorkerMessage, type WorkerSpec, isWorkerMessage } from './protocol';
+
+interface LoadError {
+  exitCode: number;
+  message: string;
+  reason?: string;
+}
 
 interface WorkerRec {
   pid: number;
@@ -16,83 +21,381 @@ interface WorkerRec {
   ready: boolean;
   started: number;
   lastBeat: number;
-  /** asked to leave (QUIT/TERM/KILL): its exit is expected and not replaced */
+  /** asked to leave (QUIT/TERM): its exit is expected and not replaced */
   leaving: boolean;
-  loadError?: { exitCode: number; message: string };
+  /** a leaving worker still there at this time is SIGKILLed */
+  killAt?: number;
+  /** SIGKILL sent: nothing left to do but reap it */
+  killedAt?: number;
+  loadError?: LoadError;
 }
 
-/** Signals handled one at a time, in arrival order, by drainQueue(). */
+/** A generation on its way in: the first one at start, or one of HUP / in-place USR2. */
+interface Roll {
+  gen: number;
+  why: string;
+  count: number;
+  started: number;
+  deadline: number;
+  first: boolean;
+  /** kept here too: the worker that sent it may be reaped before the roll is judged */
+  loadError?: LoadError;
+}
+
+interface Stop {
+  kind: 'graceful' | 'quick';
+  then: () => void;
+  done: boolean;
+}
+
+/** Workers of a replaced generation, until the last of them has gone. */
+interface Retiring {
+  wgen: number;
+  pids: Set<number>;
+  started: number;
+}
+
+/** Signals handled one per pass of the loop, in arrival order. */
 const QUEUED = ['SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGTTIN', 'SIGTTOU'] as const;
 type QueuedSignal = (typeof QUEUED)[number];
 
 const QUICK_STOP_MS = 5000;
+/** SIGKILLed workers still have to be reaped; past this the master leaves without them. */
+const REAP_GRACE_MS = 2000;
 const RESPAWN_BACKOFF_MS = 1000;
+const MAX_BACKOFF_MS = 30_000;
 
 /**
- * The master never serves. It holds the listening fds, keeps `target` workers of the current
- * generation alive, and turns signals into lifecycle steps, one at a time.
+ * A test seam: ms to wait between the liveness check of the old master and its QUIT, so a
+ * test can make the old master exit inside that window. Unset in production.
+ */
+const QUIT_OLDBIN_DELAY_ENV = 'PHOENIX_TEST_QUIT_OLDBIN_DELAY_MS';
+
+/**
+ * The master never serves. It holds the listening fds and runs one loop, as unicorn's
+ * master_loop does: each pass reaps exited workers, judges a generation on its way in, takes
+ * one queued signal, kills stuck workers and tops the worker count up to what is wanted. Every
+ * step that fails is logged (`master-error`, with its step) and the loop carries on serving.
  */
 export class Master {
   private readonly workers = new Map<number, WorkerRec>();
-  private readonly changed = new EventEmitter();
+  private readonly exited: { rec: WorkerRec; code: number | null; signal: NodeJS.Signals | null }[] = [];
+  private readonly queue: QueuedSignal[] = [];
+  /** slot -> earliest time a replacement may be spawned (backoff for workers dying before ready) */
+  private readonly respawnAt = new Map<number, number>();
+  private readonly retiring: Retiring[] = [];
   private current = 0;
   /** generations count on across reexec upgrades, so a timeline never sees a number twice */
   private lastGen = Number(process.env.PHOENIX_LAST_GEN) || 0;
+  /** workers wanted in the current generation */
   private target: number;
-  private readonly queue: QueuedSignal[] = [];
-  private draining = false;
-  private stopping: 'graceful' | 'quick' | undefined;
+  private roll: Roll | undefined;
+  private stop: Stop | undefined;
   private reexecChild: ChildProcess | undefined;
-  private watchdog: NodeJS.Timeout | undefined;
   private failuresBeforeReady = 0;
   /** the master that re-executed into this one, while it may still run */
   private readonly oldbinPid = Number(process.env.PHOENIX_OLDBIN_PID) || undefined;
+  private readonly quitOldbinDelayMs = Number(process.env[QUIT_OLDBIN_DELAY_ENV]) || 0;
+  private running = false;
+  /** something happened since the pass started: run another one without napping */
+  private dirty = false;
+  private wakeUp: (() => void) | undefined;
+  private startOutcome: { resolve: () => void; reject: (err: Error) => void } | undefined;
 
   constructor(
     private opts: Options,
     private readonly listeners: Listener[],
+    /** the command line, read again with the config file on HUP */
+    private readonly argv: string[] = process.argv.slice(2),
   ) {
     this.target = opts.workers;
-    this.changed.setMaxListeners(0);
   }
 
-  private log(event: PhoenixEvent, fields: Record<string, string | number | boolean | undefined> = {}): void {
+  private log(event: PhoenixEvent, fields: Fields = {}): void {
     logEvent('master', event, { gen: this.current, ...fields });
   }
 
-  /** Starts generation 1 and resolves once it serves; on failure cleans up and throws. */
+  /** Runs `fn`; a throw is reported as a master-error of `step` and the master carries on. */
+  private guard(step: string, fn: () => void, fields: Fields = {}): void {
+    try {
+      fn();
+    } catch (err) {
+      this.log('master-error', { step, ...fields, error: messageOf(err) });
+    }
+  }
+
+  /** Starts generation 1 and resolves once it serves; on failure stops its workers and throws. */
   async start(): Promise<void> {
     this.log('start', {
       listeners: this.listeners.map((l) => `${l.address}(${l.source}:fd${l.fd})`).join(','),
       workers: this.target,
       upgrade: this.opts.upgrade,
     });
+    const started = new Promise<void>((resolve, reject) => (this.startOutcome = { resolve, reject }));
     this.installSignals();
-    this.watchdog = setInterval(() => this.checkTimeouts(), Math.max(100, Math.min(1000, this.opts.timeout * 250)));
-    const gen = ++this.lastGen;
-    this.current = gen;
-    for (let slot = 0; slot < this.target; slot++) this.spawnWorker(gen, slot);
-    if (this.opts.quitOldbin === 'spawned') this.quitOldbinIfAsked();
-    try {
-      await this.waitReady(gen, this.target);
-    } catch (err) {
-      this.stopping = 'quick';
-      await this.stopWorkers(() => true, 'SIGTERM', QUICK_STOP_MS);
-      clearInterval(this.watchdog);
-      throw err;
-    }
-    this.log('ready', { workers: this.target });
-    if (this.opts.quitOldbin === 'ready') this.quitOldbinIfAsked();
+    this.beginRoll('start', this.target, true);
+    if (this.opts.quitOldbin === 'spawned') this.guard('quit-oldbin', () => this.quitOldbinIfAsked());
+    void this.run();
+    await started;
   }
 
-  private quitOldbinIfAsked(): void {
-    const old = this.oldbinPid;
-    delete process.env.PHOENIX_OLDBIN_PID;
-    // Only the master that started us: a recycled pid must never get our QUIT.
-    if (!this.opts.quitOldbin || !old || old !== process.ppid || !isAlive(old)) return;
-    this.log('quit-oldbin', { oldbin: old });
-    process.kill(old, 'SIGQUIT');
+  private installSignals(): void {
+    for (const sig of QUEUED) {
+      process.on(sig, () => {
+        this.queue.push(sig);
+        this.wake();
+      });
+    }
+    process.on('SIGQUIT', () => this.guard('stop', () => this.shutdown('graceful')));
+    process.on('SIGTERM', () => this.guard('stop', () => this.shutdown('quick')));
+    process.on('SIGINT', () => this.guard('stop', () => this.shutdown('quick')));
+    // The last net: whatever escaped a step is reported, and the loop keeps the workers going.
+    process.on('uncaughtException', (err) => this.log('master-error', { step: 'uncaught', error: messageOf(err) }));
+    process.on('unhandledRejection', (err) => this.log('master-error', { step: 'unhandled', error: messageOf(err) }));
   }
+
+  // ---- the loop ----
+
+  private wake(): void {
+    this.dirty = true;
+    this.wakeUp?.();
+  }
+
+  private nap(ms: number): Promise<void> {
+    if (this.dirty) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(t);
+        this.wakeUp = undefined;
+        resolve();
+      };
+      const t = setTimeout(done, ms);
+      this.wakeUp = done;
+    });
+  }
+
+  private async run(): Promise<void> {
+    this.running = true;
+    while (this.running) {
+      this.dirty = false;
+      this.pass();
+      if (!this.running) break;
+      let due = 1000;
+      this.guard('schedule', () => (due = this.nextDueMs()));
+      await this.nap(due);
+    }
+  }
+
+  private pass(): void {
+    this.guard('reap', () => this.reap());
+    this.guard('roll', () => this.advanceRoll());
+    this.takeSignal();
+    this.guard('murder', () => this.murderLazyWorkers());
+    this.guard('maintain', () => this.maintainWorkerCount());
+    this.guard('stop', () => this.advanceStop());
+  }
+
+  /**
+   * How long the loop may nap: until the next timeout check, respawn, deadline or kill. Only
+   * times still ahead count: one already past was acted on, or waits for an event that wakes
+   * the loop anyway (a reap, a stop), and must not make it spin.
+   */
+  private nextDueMs(): number {
+    const now = Date.now();
+    const times = [...this.respawnAt.values(), ...[...this.workers.values()].map((w) => w.killAt ?? 0)];
+    if (this.roll) times.push(this.roll.deadline);
+    const tick = Math.max(100, Math.min(1000, this.opts.timeout * 250));
+    return Math.min(tick, ...times.filter((t) => t > now).map((t) => t - now));
+  }
+
+  // ---- reap ----
+
+  private reap(): void {
+    for (let e = this.exited.shift(); e; e = this.exited.shift()) this.reapOne(e.rec, e.code, e.signal);
+  }
+
+  private reapOne(rec: WorkerRec, code: number | null, signal: NodeJS.Signals | null): void {
+    this.workers.delete(rec.pid);
+    this.log('worker-exit', {
+      wgen: rec.gen,
+      worker: rec.slot,
+      wpid: rec.pid,
+      code: code ?? undefined,
+      signal: signal ?? undefined,
+      expected: rec.leaving,
+    });
+    for (const r of this.retiring) r.pids.delete(rec.pid);
+    this.noteRetired();
+    if (rec.leaving || this.stop || rec.gen !== this.current || rec.slot >= this.target || this.roll?.first) return;
+    // A worker that dies before it is ready is likely to do it again: back off instead of spinning.
+    const delay = rec.ready ? 0 : Math.min(MAX_BACKOFF_MS, RESPAWN_BACKOFF_MS * 2 ** this.failuresBeforeReady++);
+    this.respawnAt.set(rec.slot, Date.now() + delay);
+  }
+
+  private noteRetired(): void {
+    for (const r of [...this.retiring]) {
+      if (r.pids.size > 0) continue;
+      this.retiring.splice(this.retiring.indexOf(r), 1);
+      this.log('generation-retired', { wgen: r.wgen, handoverMs: Date.now() - r.started });
+    }
+  }
+
+  // ---- generations ----
+
+  /**
+   * A new generation loads the app from disk and must be ready (listening) before the old
+   * one is asked to drain; if it cannot get ready, it is stopped and the old one keeps serving.
+   */
+  private beginRoll(why: string, count: number, first: boolean): void {
+    const gen = ++this.lastGen;
+    const now = Date.now();
+    this.roll = { gen, why, count, started: now, deadline: now + this.opts.timeout * 1000, first };
+    if (first) this.current = gen;
+    else this.log('generation-start', { wgen: gen, why, workers: count });
+    for (let slot = 0; slot < count; slot++) this.spawnWorker(gen, slot);
+  }
+
+  private rollOutcome(r: Roll): 'ready' | PhoenixError | undefined {
+    const ofGen = [...this.workers.values()].filter((w) => w.gen === r.gen);
+    const loadError = r.loadError ?? ofGen.find((w) => w.loadError)?.loadError;
+    if (loadError)
+      return new PhoenixError(
+        loadError.message,
+        loadError.exitCode === ExitCode.APP_MISSING ? ExitCode.APP_MISSING : ExitCode.APP_LOAD,
+        loadError.reason,
+      );
+    if (ofGen.filter((w) => w.ready).length >= r.count) return 'ready';
+    if (ofGen.length < r.count)
+      return new PhoenixError(
+        `a worker of generation ${r.gen} exited before it was ready`,
+        ExitCode.APP_LOAD,
+        'worker-exited',
+      );
+    if (Date.now() >= r.deadline)
+      return new PhoenixError(
+        `workers of generation ${r.gen} were not ready within ${this.opts.timeout}s`,
+        ExitCode.APP_LOAD,
+        'workers-not-ready',
+      );
+    return undefined;
+  }
+
+  private advanceRoll(): void {
+    const r = this.roll;
+    if (!r || this.stop) return;
+    const outcome = this.rollOutcome(r);
+    if (outcome === undefined) return;
+    this.roll = undefined;
+    // The next queued signal may be taken now.
+    this.dirty = true;
+    if (outcome === 'ready') return r.first ? this.started() : this.goLive(r);
+    if (r.first) return this.failStart(outcome);
+    this.log('generation-failed', { wgen: r.gen, error: outcome.message, kept: this.current });
+    for (const w of this.workers.values()) if (w.gen === r.gen) this.retire(w, 'SIGQUIT', this.opts.timeout * 1000);
+  }
+
+  private started(): void {
+    this.log('ready', { workers: this.target });
+    this.startOutcome?.resolve();
+    if (this.opts.quitOldbin === 'ready') this.guard('quit-oldbin', () => this.quitOldbinIfAsked());
+  }
+
+  private failStart(err: PhoenixError): void {
+    this.stopAll('quick', () => {
+      this.running = false;
+      this.wake();
+      this.startOutcome?.reject(err);
+    });
+  }
+
+  private goLive(r: Roll): void {
+    const old = this.current;
+    this.current = r.gen;
+    this.target = r.count;
+    this.failuresBeforeReady = 0;
+    this.respawnAt.clear();
+    this.log('generation-live', { wgen: r.gen, previous: old, readyMs: Date.now() - r.started });
+    const older = [...this.workers.values()].filter((w) => w.gen !== r.gen);
+    for (const w of older) if (!w.leaving) this.retire(w, 'SIGQUIT', this.opts.timeout * 1000);
+    this.retiring.push({ wgen: old, pids: new Set(older.map((w) => w.pid)), started: r.started });
+    this.noteRetired();
+  }
+
+  // ---- signals ----
+
+  private takeSignal(): void {
+    if (this.roll || this.stop) return;
+    const sig = this.queue.shift();
+    if (!sig) return;
+    if (this.queue.length) this.dirty = true;
+    this.log('signal', { signal: sig });
+    const steps: Record<QueuedSignal, string> = {
+      SIGHUP: 'reload',
+      SIGUSR1: 'reopen-log',
+      SIGUSR2: this.opts.upgrade === 'reexec' ? 'reexec' : 'upgrade',
+      SIGWINCH: 'resize',
+      SIGTTIN: 'resize',
+      SIGTTOU: 'resize',
+    };
+    this.guard(steps[sig], () => this.handle(sig), { signal: sig });
+  }
+
+  private handle(sig: QueuedSignal): void {
+    switch (sig) {
+      case 'SIGHUP':
+        return this.beginRoll('HUP', this.reloadConfig(), false);
+      case 'SIGUSR2':
+        return this.opts.upgrade === 'reexec' ? this.reexec() : this.beginRoll('USR2', this.target, false);
+      case 'SIGUSR1':
+        return this.reopenLogs();
+      case 'SIGWINCH':
+        return this.resize(0);
+      case 'SIGTTIN':
+        return this.resize(this.target + 1);
+      case 'SIGTTOU':
+        return this.resize(Math.max(0, this.target - 1));
+    }
+  }
+
+  /** Returns the worker count the next generation gets. A bad file keeps the previous config. */
+  private reloadConfig(): number {
+    if (!this.opts.config) return this.opts.workers;
+    try {
+      this.opts = reloadOptions(this.argv, this.opts);
+      this.log('config-reloaded', { file: this.opts.config, workers: this.opts.workers, upgrade: this.opts.upgrade });
+    } catch (err) {
+      const error = messageOf(err).split('\n')[0];
+      this.log('config-rejected', { file: this.opts.config, error, kept: 'previous' });
+    }
+    return this.opts.workers;
+  }
+
+  /**
+   * USR1 (logrotate). When the path cannot be opened (its directory removed, a read-only
+   * mount) the old fd is kept, the failure goes to stderr as well, and the next USR1 retries.
+   */
+  private reopenLogs(): void {
+    try {
+      if (reopenLog()) this.log('log-reopened', { file: this.opts.logFile });
+    } catch (err) {
+      logEventEverywhere('master', 'master-error', {
+        gen: this.current,
+        step: 'reopen-log',
+        signal: 'SIGUSR1',
+        error: messageOf(err),
+        kept: 'previous log fd',
+      });
+      return;
+    }
+    for (const w of this.workers.values()) w.child.kill('SIGUSR1');
+  }
+
+  private resize(n: number): void {
+    this.log('resize', { from: this.target, to: n });
+    this.target = n;
+  }
+
+  // ---- workers ----
 
   private workerEnv(spec: WorkerSpec): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = { ...process.env, [WORKER_ENV]: JSON.stringify(spec) };
@@ -102,9 +405,11 @@ export class Master {
     return env;
   }
 
-  private spawnWorker(gen: number, slot: number): void {
+  /** Returns false when the process could not be started at all. */
+  private spawnWorker(gen: number, slot: number): boolean {
     const fds = this.listeners.map((l) => l.fd);
-    // stdio positions become fd numbers in the child: ipc at 3, listeners from 4.
+    const logFd = logFileFd();
+    // stdio positions become fd numbers in the child: ipc at 3, listeners from 4, then the log.
     const spec: WorkerSpec = {
       generation: gen,
       slot,
@@ -112,9 +417,10 @@ export class Master {
       fds: fds.map((_, i) => 4 + i),
       timeout: this.opts.timeout,
       logFile: this.opts.logFile,
+      logFd: logFd === undefined ? undefined : 4 + fds.length,
     };
     const child = spawn(process.execPath, [...process.execArgv, process.argv[1]], {
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc', ...fds],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc', ...fds, ...(logFd === undefined ? [] : [logFd])],
       env: this.workerEnv(spec),
     });
     // An unhandled 'error' (spawn failure, a kill that raced an exit) would take the master down.
@@ -122,8 +428,8 @@ export class Master {
       this.log('worker-error', { wgen: gen, worker: slot, wpid: child.pid, error: err.message }),
     );
     if (child.pid === undefined) {
-      this.log('worker-spawn-failed', { worker: slot });
-      return;
+      this.log('worker-spawn-failed', { wgen: gen, worker: slot });
+      return false;
     }
     const now = Date.now();
     const rec: WorkerRec = {
@@ -138,221 +444,79 @@ export class Master {
     };
     this.workers.set(rec.pid, rec);
     this.log('worker-spawn', { wgen: gen, worker: slot, wpid: rec.pid });
-    child.on('message', (m: unknown) => {
-      if (!isWorkerMessage(m)) return;
-      rec.lastBeat = Date.now();
-      if (m.t === 'ready') {
-        rec.ready = true;
-        if (gen === this.current) this.failuresBeforeReady = 0;
-        this.log('worker-ready', { wgen: gen, worker: slot, wpid: rec.pid });
-      } else if (m.t === 'load-error') {
-        rec.loadError = { exitCode: m.exitCode, message: m.message };
-      }
-      this.changed.emit('change');
+    child.on('message', (m: unknown) => this.guard('worker-message', () => this.onMessage(rec, m)));
+    child.on('exit', (code, signal) => {
+      this.exited.push({ rec, code, signal });
+      this.wake();
     });
-    child.on('exit', (code, signal) => this.onWorkerExit(rec, code, signal));
+    return true;
   }
 
-  private onWorkerExit(rec: WorkerRec, code: number | null, signal: NodeJS.Signals | null): void {
-    this.workers.delete(rec.pid);
-    this.log('worker-exit', {
-      wgen: rec.gen,
-      worker: rec.slot,
-      wpid: rec.pid,
-      code: code ?? undefined,
-      signal: signal ?? undefined,
-      expected: rec.leaving,
-    });
-    this.changed.emit('change');
-    if (rec.leaving || this.stopping || rec.gen !== this.current || rec.slot >= this.target) return;
-    // A worker that dies before it is ready is likely to do it again: back off instead of spinning.
-    const delay = rec.ready ? 0 : Math.min(30_000, RESPAWN_BACKOFF_MS * 2 ** this.failuresBeforeReady++);
-    setTimeout(() => {
-      const taken = [...this.workers.values()].some((w) => w.gen === this.current && w.slot === rec.slot && !w.leaving);
-      if (!this.stopping && rec.gen === this.current && rec.slot < this.target && !taken)
-        this.spawnWorker(this.current, rec.slot);
-    }, delay);
-  }
-
-  /** Resolves when `count` workers of `gen` are ready; rejects when one fails first or time runs out. */
-  private waitReady(gen: number, count: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const deadline = setTimeout(
-        () =>
-          finish(
-            new PhoenixError(
-              `workers of generation ${gen} were not ready within ${this.opts.timeout}s`,
-              ExitCode.APP_LOAD,
-            ),
-          ),
-        this.opts.timeout * 1000,
-      );
-      const check = () => {
-        if (this.stopping) return finish(new PhoenixError('stopping', ExitCode.OK));
-        const ofGen = [...this.workers.values()].filter((w) => w.gen === gen);
-        const failed = ofGen.find((w) => w.loadError);
-        if (failed?.loadError)
-          return finish(new PhoenixError(failed.loadError.message, failed.loadError.exitCode as 66 | 70));
-        if (ofGen.filter((w) => w.ready).length >= count) return finish();
-        if (ofGen.length < count)
-          return finish(
-            new PhoenixError(`a worker of generation ${gen} exited before it was ready`, ExitCode.APP_LOAD),
-          );
-      };
-      const finish = (err?: Error) => {
-        clearTimeout(deadline);
-        this.changed.off('change', check);
-        if (err) reject(err);
-        else resolve();
-      };
-      this.changed.on('change', check);
-      check();
-    });
-  }
-
-  /** Sends `sig` to the matching workers and waits up to `ms` for them, then SIGKILLs the rest. */
-  private async stopWorkers(match: (w: WorkerRec) => boolean, sig: NodeJS.Signals, ms: number): Promise<void> {
-    const targets = [...this.workers.values()].filter(match);
-    for (const w of targets) {
-      w.leaving = true;
-      w.child.kill(sig);
+  private onMessage(rec: WorkerRec, m: unknown): void {
+    if (!isWorkerMessage(m)) return;
+    rec.lastBeat = Date.now();
+    if (m.t === 'ready') {
+      rec.ready = true;
+      if (rec.gen === this.current) this.failuresBeforeReady = 0;
+      this.log('worker-ready', { wgen: rec.gen, worker: rec.slot, wpid: rec.pid });
+      this.wake();
+    } else if (m.t === 'load-error') {
+      rec.loadError = loadErrorOf(m);
+      if (this.roll?.gen === rec.gen) this.roll.loadError ??= rec.loadError;
+      this.wake();
     }
-    const gone = () => targets.every((w) => !this.workers.has(w.pid));
-    if (gone()) return;
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(() => {
-        for (const w of targets) if (this.workers.has(w.pid)) w.child.kill('SIGKILL');
-        finish();
-      }, ms);
-      const check = () => gone() && finish();
-      const finish = () => {
-        clearTimeout(t);
-        this.changed.off('change', check);
-        resolve();
-      };
-      this.changed.on('change', check);
-    });
-    // SIGKILLed workers still have to be reaped; their exit events arrive shortly.
-    const until = Date.now() + 2000;
-    while (!gone() && Date.now() < until) await new Promise<void>((resolve) => setTimeout(resolve, 20));
   }
 
-  private checkTimeouts(): void {
+  /** Asks a worker to leave; one still there after `ms` is SIGKILLed by the loop. */
+  private retire(w: WorkerRec, sig: NodeJS.Signals, ms: number): void {
+    const killAt = Date.now() + ms;
+    w.leaving = true;
+    w.killAt = w.killAt === undefined ? killAt : Math.min(w.killAt, killAt);
+    w.child.kill(sig);
+  }
+
+  private kill9(w: WorkerRec): void {
+    w.killedAt = Date.now();
+    w.child.kill('SIGKILL');
+  }
+
+  /** unicorn's murder_lazy_workers: a silent event loop, or a drain past its time. */
+  private murderLazyWorkers(): void {
     const now = Date.now();
     const limit = this.opts.timeout * 1000;
     for (const w of this.workers.values()) {
-      const stuck = w.ready ? now - w.lastBeat > limit : now - w.started > limit;
-      if (!stuck || w.child.killed) continue;
-      this.log('worker-timeout', {
-        wgen: w.gen,
-        worker: w.slot,
-        wpid: w.pid,
-        silentMs: now - (w.ready ? w.lastBeat : w.started),
-      });
-      w.child.kill('SIGKILL');
-    }
-  }
-
-  private installSignals(): void {
-    for (const sig of QUEUED) {
-      process.on(sig, () => {
-        this.queue.push(sig);
-        void this.drainQueue();
-      });
-    }
-    process.on('SIGQUIT', () => void this.shutdown('graceful'));
-    process.on('SIGTERM', () => void this.shutdown('quick'));
-    process.on('SIGINT', () => void this.shutdown('quick'));
-  }
-
-  private async drainQueue(): Promise<void> {
-    if (this.draining) return;
-    this.draining = true;
-    try {
-      for (let sig = this.queue.shift(); sig && !this.stopping; sig = this.queue.shift()) {
-        this.log('signal', { signal: sig });
-        await this.handle(sig);
+      if (w.killedAt !== undefined) continue;
+      if (w.leaving) {
+        if (w.killAt !== undefined && now >= w.killAt) this.kill9(w);
+        continue;
       }
-    } finally {
-      this.draining = false;
+      const silentMs = now - (w.ready ? w.lastBeat : w.started);
+      if (silentMs <= limit) continue;
+      this.log('worker-timeout', { wgen: w.gen, worker: w.slot, wpid: w.pid, silentMs });
+      this.kill9(w);
     }
   }
 
-  private async handle(sig: QueuedSignal): Promise<void> {
-    switch (sig) {
-      case 'SIGHUP':
-        this.reloadConfig();
-        return this.rollGeneration('HUP');
-      case 'SIGUSR2':
-        return this.opts.upgrade === 'reexec' ? this.reexec() : this.rollGeneration('USR2');
-      case 'SIGUSR1':
-        reopenLog();
-        for (const w of this.workers.values()) w.child.kill('SIGUSR1');
-        return;
-      case 'SIGWINCH':
-        return this.resize(0);
-      case 'SIGTTIN':
-        return this.resize(this.target + 1);
-      case 'SIGTTOU':
-        return this.resize(Math.max(0, this.target - 1));
-    }
-  }
-
-  private reloadConfig(): void {
-    if (!this.opts.config) {
-      this.target = this.opts.workers;
-      return;
-    }
-    try {
-      const next = applyConfigFile({ ...this.opts, listen: [] }, this.opts.config);
-      // Sockets stay as they are: they are what keeps connections queued during the reload.
-      this.opts = { ...next, listen: this.opts.listen, config: this.opts.config };
-      this.log('config-reloaded', { file: this.opts.config, workers: this.opts.workers, upgrade: this.opts.upgrade });
-    } catch (err) {
-      this.log('config-rejected', { file: this.opts.config, error: (err as Error).message, kept: 'previous' });
-    }
-    this.target = this.opts.workers;
-  }
-
-  private async resize(n: number): Promise<void> {
-    const before = this.target;
-    this.target = n;
-    this.log('resize', { from: before, to: n });
+  /** unicorn's maintain_worker_count: every slot of the current generation filled, no more. */
+  private maintainWorkerCount(): void {
+    if (this.stop || this.roll?.first || this.current === 0) return;
+    const now = Date.now();
     const live = [...this.workers.values()].filter((w) => w.gen === this.current && !w.leaving);
-    for (let slot = 0; slot < n; slot++) if (!live.some((w) => w.slot === slot)) this.spawnWorker(this.current, slot);
-    const extra = live.filter((w) => w.slot >= n);
-    if (extra.length) void this.stopWorkers((w) => extra.includes(w), 'SIGQUIT', this.opts.timeout * 1000);
+    for (let slot = 0; slot < this.target; slot++) {
+      if (live.some((w) => w.slot === slot) || (this.respawnAt.get(slot) ?? 0) > now) continue;
+      this.respawnAt.delete(slot);
+      if (!this.spawnWorker(this.current, slot))
+        this.respawnAt.set(slot, now + Math.min(MAX_BACKOFF_MS, RESPAWN_BACKOFF_MS * 2 ** this.failuresBeforeReady++));
+    }
+    for (const w of live) if (w.slot >= this.target) this.retire(w, 'SIGQUIT', this.opts.timeout * 1000);
   }
 
-  /**
-   * in-place upgrade: the master keeps its pid; a new generation loads the app from disk and
-   * must be ready (listening) before the old generation is asked to drain. If it cannot get
-   * ready, it is stopped and the old generation keeps serving.
-   */
-  private async rollGeneration(why: string): Promise<void> {
-    const gen = ++this.lastGen;
-    const started = Date.now();
-    this.log('generation-start', { wgen: gen, why, workers: this.target });
-    for (let slot = 0; slot < this.target; slot++) this.spawnWorker(gen, slot);
-    try {
-      await this.waitReady(gen, this.target);
-    } catch (err) {
-      if (this.stopping) return;
-      this.log('generation-failed', { wgen: gen, error: (err as Error).message, kept: this.current });
-      await this.stopWorkers((w) => w.gen === gen, 'SIGQUIT', this.opts.timeout * 1000);
-      return;
-    }
-    const old = this.current;
-    this.current = gen;
-    this.log('generation-live', { wgen: gen, previous: old, readyMs: Date.now() - started });
-    void this.stopWorkers((w) => w.gen !== gen, 'SIGQUIT', this.opts.timeout * 1000).then(() =>
-      this.log('generation-retired', { wgen: old, handoverMs: Date.now() - started }),
-    );
-  }
+  // ---- reexec ----
 
   /**
    * reexec upgrade, unicorn's: a new master process inherits the sockets as UNICORN_FD; this
-   * pid file becomes .oldbin. If the new master dies, the pid file is put back.
+   * pid file becomes .oldbin. If the new master dies, the pid file is put back. A pid file
+   * that cannot be moved refuses the upgrade before anything is started.
    */
   private reexec(): void {
     if (this.reexecChild) {
@@ -366,7 +530,31 @@ export class Master {
       this.log('reexec-refused', { reason: 'the previous master is still running: QUIT it first', oldbin: older });
       return;
     }
-    if (this.opts.pid) moveToOldbin(this.opts.pid, process.pid);
+    const pidFile = this.opts.pid;
+    if (pidFile) moveToOldbin(pidFile, process.pid);
+    let child: ChildProcess;
+    try {
+      child = this.spawnMaster();
+    } catch (err) {
+      if (pidFile) this.guard('restore-oldbin', () => restoreFromOldbin(pidFile, process.pid));
+      throw err;
+    }
+    this.reexecChild = child;
+    this.log('reexec', { child: child.pid, unicornFd: this.listeners.map((_, i) => 3 + i).join(',') });
+    const failed = (fields: Fields) => {
+      if (this.reexecChild !== child) return;
+      this.reexecChild = undefined;
+      if (pidFile) this.guard('restore-oldbin', () => restoreFromOldbin(pidFile, process.pid));
+      this.log('reexec-failed', { child: child.pid, ...fields });
+    };
+    child.on('exit', (code, signal) => failed({ code: code ?? undefined, signal: signal ?? undefined }));
+    // A spawn that fails outright emits 'error' and never 'exit'.
+    child.on('error', (err) =>
+      child.pid === undefined ? failed({ error: err.message }) : this.log('reexec-error', { error: err.message }),
+    );
+  }
+
+  private spawnMaster(): ChildProcess {
     const fds = this.listeners.map((l) => l.fd);
     const env: NodeJS.ProcessEnv = { ...process.env };
     for (const k of FD_ENV) delete env[k];
@@ -379,42 +567,67 @@ export class Master {
     });
     // The new master outlives this one: it must not keep this process's event loop alive.
     child.unref();
-    this.reexecChild = child;
-    this.log('reexec', { child: child.pid, unicornFd: env.UNICORN_FD });
-    const failed = (fields: Record<string, string | number | undefined>) => {
-      if (this.reexecChild !== child) return;
-      this.reexecChild = undefined;
-      if (this.opts.pid) restoreFromOldbin(this.opts.pid, process.pid);
-      this.log('reexec-failed', { child: child.pid, ...fields });
-    };
-    child.on('exit', (code, signal) => failed({ code: code ?? undefined, signal: signal ?? undefined }));
-    // A spawn that fails outright emits 'error' and never 'exit'.
-    child.on('error', (err) =>
-      child.pid === undefined ? failed({ error: err.message }) : this.log('reexec-error', { error: err.message }),
-    );
+    return child;
   }
 
+  private quitOldbinIfAsked(): void {
+    const old = this.oldbinPid;
+    delete process.env.PHOENIX_OLDBIN_PID;
+    // Only the master that started us: a recycled pid must never get our QUIT.
+    if (!this.opts.quitOldbin || !old || old !== process.ppid || !isAlive(old)) return;
+    this.log('quit-oldbin', { oldbin: old });
+    // The old master may exit between the check above and the kill (an operator's QUIT, a
+    // crash): kill then throws ESRCH, which guard() reports; there is nothing left to undo.
+    const quit = () => process.kill(old, 'SIGQUIT');
+    if (this.quitOldbinDelayMs > 0)
+      setTimeout(() => this.guard('quit-oldbin', quit, { oldbin: old }), this.quitOldbinDelayMs);
+    else quit();
+  }
+
+  // ---- stopping ----
+
   /** QUIT: workers finish what they have. INT/TERM (also during a QUIT): workers stop now. */
-  async shutdown(kind: 'graceful' | 'quick'): Promise<void> {
-    if (this.stopping === 'quick' || this.stopping === kind) return;
-    this.stopping = kind;
+  shutdown(kind: 'graceful' | 'quick'): void {
+    if (this.stop?.kind === 'quick' || this.stop?.kind === kind) return;
     this.log('stopping', { how: kind });
-    this.changed.emit('change');
-    if (kind === 'quick') await this.stopWorkers(() => true, 'SIGTERM', QUICK_STOP_MS);
-    else await this.stopWorkers(() => true, 'SIGQUIT', this.opts.timeout * 1000);
-    this.exit();
+    this.stopAll(kind, () => this.exit());
+  }
+
+  private stopAll(kind: 'graceful' | 'quick', then: () => void): void {
+    this.stop = { kind, then: this.stop?.then ?? then, done: false };
+    const sig = kind === 'quick' ? 'SIGTERM' : 'SIGQUIT';
+    const ms = kind === 'quick' ? QUICK_STOP_MS : this.opts.timeout * 1000;
+    for (const w of this.workers.values()) if (w.killedAt === undefined) this.retire(w, sig, ms);
+    this.wake();
+  }
+
+  private advanceStop(): void {
+    const s = this.stop;
+    if (!s || s.done) return;
+    const now = Date.now();
+    const waiting = [...this.workers.values()].some(
+      (w) => w.killedAt === undefined || now - w.killedAt < REAP_GRACE_MS,
+    );
+    if (waiting) return;
+    s.done = true;
+    s.then();
   }
 
   /** Last step of every stop: what this master answers for is removed, unless handed over. */
   private exit(): never {
-    if (this.watchdog) clearInterval(this.watchdog);
+    this.running = false;
     const handedOver = this.reexecChild !== undefined && this.reexecChild.exitCode === null;
-    if (!handedOver) releaseOwnedPaths(this.listeners);
-    if (this.opts.pid) {
-      removeIfOurs(this.opts.pid, process.pid);
-      removeIfOurs(oldbinPath(this.opts.pid), process.pid);
+    if (!handedOver) this.guard('exit', () => releaseOwnedPaths(this.listeners));
+    const pidFile = this.opts.pid;
+    if (pidFile) {
+      this.guard('exit', () => removeIfOurs(pidFile, process.pid));
+      this.guard('exit', () => removeIfOurs(oldbinPath(pidFile), process.pid));
     }
-    this.log('exit', { handedOver });
-    process.exit(0);
+    this.log('exit', { code: ExitCode.OK, handedOver });
+    process.exit(ExitCode.OK);
   }
+}
+
+function loadErrorOf(m: Extract<WorkerMessage, { t: 'load-error' }>): LoadError {
+  return { exitCode: m.exitCode, message: m.message, reason: m.reason };
 }

@@ -1,5 +1,6 @@
 /** What a worker tells its master over the IPC channel; signals carry everything else. */
-export type WorkerMessage = { t: 'ready' } | { t: 'hb' } | { t: 'load-error'; exitCode: number; message: string };
+export type WorkerMessage =
+  { t: 'ready' } | { t: 'hb' } | { t: 'load-error'; exitCode: number; message: string; reason?: string };
 
 /** How a master describes a worker's job to it (env PHOENIX_WORKER, JSON). */
 export interface WorkerSpec {
@@ -10,7 +11,10 @@ export interface WorkerSpec {
   /** fds of the listening sockets in the worker */
   fds: number[];
   timeout: number;
+  /** the path USR1 reopens */
   logFile?: string;
+  /** the master's open log file, inherited at this fd: the worker logs there from the start */
+  logFd?: number;
 }
 
 export const WORKER_ENV = 'PHOENIX_WORKER';

@@ -1,8 +1,15 @@
 import * as http from 'node:http';
 import { loadApp } from './app-loader';
-import { PhoenixError } from './errors';
-import { logEvent, reopenLog, useLogFile } from './log';
+import { ExitCode, PhoenixError, messageOf } from './errors';
+import { logEvent, logEventEverywhere, reopenLog, useLogFd } from './log';
 import { WORKER_ENV, type WorkerMessage, type WorkerSpec } from './protocol';
+
+/**
+ * Signals meant for the master. A worker ignores them, as unicorn's workers do
+ * (init_worker_process traps them to nil): Node's default action would kill it, and a stray
+ * `kill -USR2` or `pkill -HUP node` must not cost a worker.
+ */
+const MASTER_ONLY = ['SIGUSR2', 'SIGHUP', 'SIGWINCH', 'SIGTTIN', 'SIGTTOU'] as const;
 
 /**
  * A worker accepts on the shared listening socket(s) itself, like a unicorn worker: the
@@ -12,25 +19,49 @@ function send(msg: WorkerMessage): void {
   if (process.connected) process.send?.(msg);
 }
 
+type Fields = { gen: number; worker: number };
+
+/** Every way out of a worker says so, with its exit code. */
+function leave(fields: Fields, code: number, why: string): never {
+  logEvent('worker', 'exit', { ...fields, code, why });
+  process.exit(code);
+}
+
+function ignoreMasterSignals(fields: Fields): void {
+  for (const sig of MASTER_ONLY)
+    process.on(sig, () => logEvent('worker', 'signal', { ...fields, signal: sig, ignored: true }));
+}
+
+function reopenWorkerLog(fields: Fields): void {
+  try {
+    if (reopenLog()) logEvent('worker', 'log-reopened', fields);
+  } catch (err) {
+    // The old fd is kept (lines still go somewhere) and the next USR1 tries again.
+    logEventEverywhere('worker', 'error', { ...fields, step: 'reopen-log', error: messageOf(err) });
+  }
+}
+
+function reportLoadError(fields: Fields, err: unknown): void {
+  const e = err instanceof PhoenixError ? err : new PhoenixError(messageOf(err), ExitCode.APP_LOAD, 'app-threw');
+  logEvent('worker', 'load-error', { ...fields, code: e.exitCode, reason: e.reason, error: e.message });
+  const msg: WorkerMessage = { t: 'load-error', exitCode: e.exitCode, message: e.message, reason: e.reason };
+  // Leave only once the master has the message, so it can say why instead of guessing.
+  if (process.connected && process.send) process.send(msg, () => leave(fields, e.exitCode, 'load-error'));
+  else leave(fields, e.exitCode, 'load-error');
+}
+
 export function runWorker(spec: WorkerSpec): void {
-  useLogFile(spec.logFile);
-  const fields = { gen: spec.generation, worker: spec.slot };
+  useLogFd(spec.logFd, spec.logFile);
+  const fields: Fields = { gen: spec.generation, worker: spec.slot };
   process.env.PHOENIX_GENERATION = String(spec.generation);
   process.env.PHOENIX_WORKER_SLOT = String(spec.slot);
+  ignoreMasterSignals(fields);
 
   let handler: http.RequestListener;
   try {
     handler = loadApp(spec.app);
   } catch (err) {
-    const e = err as PhoenixError;
-    const code = e.exitCode ?? 70;
-    logEvent('worker', 'load-error', { ...fields, error: e.message });
-    // Leave only once the master has the message, so it can say why instead of guessing.
-    if (process.connected && process.send)
-      process.send({ t: 'load-error', exitCode: code, message: e.message } satisfies WorkerMessage, () =>
-        process.exit(code),
-      );
-    else process.exit(code);
+    reportLoadError(fields, err);
     return;
   }
 
@@ -78,7 +109,7 @@ export function runWorker(spec: WorkerSpec): void {
   spec.fds.forEach((fd, i) => {
     servers[i].once('error', (err) => {
       logEvent('worker', 'listen-error', { ...fields, fd, error: err.message });
-      process.exit(65);
+      leave(fields, ExitCode.LISTENER, 'listen-error');
     });
     servers[i].listen({ fd }, () => {
       if (++listening === spec.fds.length) {
@@ -100,10 +131,7 @@ export function runWorker(spec: WorkerSpec): void {
     let open = servers.length;
     for (const s of servers) {
       s.close(() => {
-        if (--open === 0) {
-          logEvent('worker', 'exit', { ...fields, why });
-          process.exit(0);
-        }
+        if (--open === 0) leave(fields, 0, why);
       });
       s.closeIdleConnections();
     }
@@ -114,14 +142,14 @@ export function runWorker(spec: WorkerSpec): void {
     sweep.unref();
     setTimeout(() => {
       logEvent('worker', 'drain-timeout', fields);
-      process.exit(0);
+      leave(fields, 0, 'drain-timeout');
     }, spec.timeout * 1000).unref();
   };
 
   process.on('SIGQUIT', () => graceful('QUIT'));
-  process.on('SIGTERM', () => process.exit(0));
-  process.on('SIGINT', () => process.exit(0));
-  process.on('SIGUSR1', () => reopenLog());
+  process.on('SIGTERM', () => leave(fields, 0, 'TERM'));
+  process.on('SIGINT', () => leave(fields, 0, 'INT'));
+  process.on('SIGUSR1', () => reopenWorkerLog(fields));
   // Master gone (killed, or exited): nobody will replace or stop us, so leave gracefully.
   process.on('disconnect', () => graceful('master-gone'));
 }

@@ -228,6 +228,31 @@ describe('master and worker signals do what unicorn documents', () => {
     assert.notEqual((await getJson<Who>(sock)).pid, victim.pid);
   });
 
+  test('a worker that dies before it is ready is respawned with a growing backoff, while the other one serves', async () => {
+    const app = h.file('flaky.js');
+    fs.writeFileSync(app, "module.exports = (req, res) => res.end('ok\\n');\n");
+    const { p, sock } = await startMaster(h, 'backoff', ['--app', app]);
+    const [victim, survivor] = [...liveWorkers(p).entries()];
+    fs.writeFileSync(app, "throw new Error('broken on disk');\n");
+    const from = p.events().length;
+    process.kill(victim[0], 'SIGKILL');
+    const spawns = () =>
+      p
+        .events()
+        .slice(from)
+        .filter((e) => e.event === 'worker-spawn' && e.worker === String(victim[1].slot));
+    await waitUntil(() => spawns().length >= 3, 15_000, 'three respawns of the broken slot');
+    const at = spawns().map((e) => Date.parse(e.ts));
+    // The first replacement is immediate (the worker had been ready); it dies before ready,
+    // so the next comes 1 s after it died, and the one after that 2 s.
+    const gaps = at.slice(1, 3).map((t, i) => t - at[i]);
+    assert.ok(gaps[0] >= 1000 && gaps[1] >= 2000, `respawn gaps ${gaps.join(', ')} ms`);
+    assert.equal((await get(sock)).status, 200, 'the other worker serves meanwhile');
+    assert.ok(isRunning(survivor[0]));
+    fs.writeFileSync(app, "module.exports = (req, res) => res.end('fixed\\n');\n");
+    await waitUntil(() => [...liveWorkers(p).values()].filter((w) => w.ready).length === 2, 10_000, 'two workers');
+  });
+
   test('USR2 (in-place) with an app that no longer loads keeps the old generation serving', async () => {
     const app = h.file('app.js');
     fs.writeFileSync(app, "module.exports = (req, res) => res.end('v1\\n');\n");
