@@ -25,6 +25,7 @@ interface Case {
 const CASES: Case[] = [
   { name: 'an unknown flag', args: () => ['--frobnicate'], code: 64, message: /unknown option '--frobnicate'/ },
   { name: 'a flag without its value', args: () => ['--workers'], code: 64, message: /--workers needs a value/ },
+  { name: 'a stray argument', args: () => ['serve'], code: 64, message: /unexpected argument 'serve'/ },
   { name: 'a bad worker count', args: () => ['--workers', 'many'], code: 64, message: /'many' is not a worker count/ },
   {
     name: 'UPSTART_FDS=abc',
@@ -113,6 +114,20 @@ const CASES: Case[] = [
     message: /directory \/nonexistent-dir does not exist/,
   },
   { name: 'no socket at all', args: () => [], code: 64, message: /no socket to serve/ },
+  {
+    name: 'a log file that cannot be opened',
+    args: (h) => [
+      '--listen',
+      `unix:${h.file('l.sock')}`,
+      '--pid',
+      h.file('l.pid'),
+      '--log-file',
+      h.file('no-such-dir/phoenix.log'),
+    ],
+    code: 74,
+    message: /cannot open log file \S+no-such-dir\/phoenix.log: ENOENT/,
+    absent: (h) => [h.file('l.sock'), h.file('l.pid'), h.file('no-such-dir')],
+  },
   {
     name: 'a config file with an unknown key',
     setup: (h) => fs.writeFileSync(h.file('c.json'), '{"wokers": 3}'),
