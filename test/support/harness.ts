@@ -133,6 +133,12 @@ export class Harness {
       err += d.toString();
       notify();
     });
+    // A re-executed master writes to the same stderr: the stream, not the first process, ends the log.
+    let stderrClosed = false;
+    child.stderr!.once('close', () => {
+      stderrClosed = true;
+      notify();
+    });
     const events = () =>
       err
         .split('\n')
@@ -161,7 +167,7 @@ export class Harness {
           const check = () => {
             const hit = events().slice(from).find(pred);
             if (hit) return done(() => resolve(hit));
-            if (isExited)
+            if (isExited && stderrClosed)
               return done(() =>
                 reject(new Error(`process exited before the awaited log line; stderr:\n${err.slice(-3000)}`)),
               );
