@@ -11,6 +11,8 @@ import { type WrkResult, runWrk } from './wrk';
  * npm run bench:wrapper: nginx alone, one plain Node server, phoenix with 2 workers and Ruby
  * unicorn 6 with 2 workers, side by side through the same nginx over unix sockets; then 10
  * USR2 upgrades of each under load. Throughput is the median of ROUNDS interleaved rounds.
+ * unicorn-wrapper is measured against the unicorn it wraps: the lab's app and config
+ * (images/conf/unicorn), bare and behind the wrapper, in the same rounds.
  * Writes results/bench-wrapper-<time>.json and a table.
  */
 const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -43,6 +45,8 @@ interface UpgradeRun extends WrkResult {
   name: string;
   upgrades: number;
   handoverMs: { median: number; max: number; all: number[] };
+  /** behind unicorn-wrapper: USR2 sent to the wrapper until it reports master-followed */
+  followedMs?: { median: number; max: number; all: number[] };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
@@ -50,6 +54,9 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 async function main(): Promise<void> {
   const cli = path.join(ROOT, 'dist', 'src', 'cli.js');
   if (!fs.existsSync(cli)) throw new Error('dist/src/cli.js is missing: run npm run build');
+  const wrapperCli = path.join(ROOT, 'dist', 'src', 'unicorn-wrapper', 'cli.js');
+  const unicornRb = path.join(ROOT, 'images', 'conf', 'unicorn', 'unicorn.rb');
+  const configRu = path.join(ROOT, 'images', 'conf', 'unicorn', 'config.ru');
   for (const bin of ['/usr/sbin/nginx', '/usr/bin/wrk', '/usr/bin/unicorn']) {
     if (!fs.existsSync(bin)) throw new Error(`${bin} is missing: apt-get install nginx wrk unicorn ruby-rack`);
   }
@@ -62,12 +69,16 @@ async function main(): Promise<void> {
     plain: await freePort(),
     phoenix: await freePort(),
     unicorn: await freePort(),
+    'unicorn bare': await freePort(),
+    'unicorn-wrapper': await freePort(),
   };
   const nginx = new HostNginx(path.join(dir, 'nginx'), [
     { port: ports.alone },
     { port: ports.plain, upstream: sock('plain') },
     { port: ports.phoenix, upstream: sock('phoenix') },
     { port: ports.unicorn, upstream: sock('unicorn') },
+    { port: ports['unicorn bare'], upstream: sock('unicorn-bare') },
+    { port: ports['unicorn-wrapper'], upstream: sock('unicorn-wrapped') },
   ]);
   const cleanup = () => {
     procs.stopAll();
@@ -129,17 +140,47 @@ end
 `,
     );
 
-    progress('starting nginx, the plain Node server, phoenix and unicorn');
+    // The wrapper against the unicorn it wraps: the same command (the lab's app and config,
+    // production: no line per request), one binding its socket with -l, the other given it by
+    // the wrapper (--listen here; the bridge's socket in the jobs).
+    const unicornCmd = ['-E', 'production', '-c', unicornRb, configRu];
+    const unicornEnv = (name: string) => ({ UNICORN_PID: path.join(dir, `${name}.pid`), UNICORN_WORKERS: '2' });
+    const wrapperLines: string[] = [];
+    let wrapperFollowed = 0;
+
+    progress('starting nginx, the plain Node server, phoenix, unicorn, and unicorn bare and behind unicorn-wrapper');
     procs.start(process.execPath, [path.join(ROOT, 'dist', 'lab', 'bench', 'plain-server.js'), sock('plain')]);
     startPhoenix('reexec');
     procs.start('unicorn', ['-c', path.join(dir, 'unicorn.rb'), path.join(dir, 'config.ru')], { cwd: dir });
+    procs.start('/usr/bin/unicorn', ['-l', sock('unicorn-bare'), ...unicornCmd], {
+      cwd: dir,
+      env: unicornEnv('unicorn-bare'),
+    });
+    const wrapperPid = procs.start(
+      process.execPath,
+      [wrapperCli, '--listen', `unix:${sock('unicorn-wrapped')}`, '--', '/usr/bin/unicorn', ...unicornCmd],
+      {
+        cwd: dir,
+        env: unicornEnv('unicorn-wrapped'),
+        onLine: (l) => {
+          wrapperLines.push(l);
+          if (l.includes('role=wrapper event=master-followed')) wrapperFollowed++;
+        },
+      },
+    ).pid!;
     await waitFor(
-      () => ['plain', 'phoenix', 'unicorn'].every((n) => fs.existsSync(sock(n))),
+      () => ['plain', 'phoenix', 'unicorn', 'unicorn-bare', 'unicorn-wrapped'].every((n) => fs.existsSync(sock(n))),
       15_000,
-      'the three servers to create their sockets',
+      'the servers to create their sockets',
     );
     await waitFor(() => phoenixLines.some((l) => l.includes('role=master event=ready')), 15_000, 'phoenix to be ready');
     await waitFor(() => (readPid(path.join(dir, 'unicorn.pid')) ?? 0) > 0, 15_000, 'unicorn pid file');
+    await waitFor(() => (readPid(path.join(dir, 'unicorn-bare.pid')) ?? 0) > 0, 15_000, 'bare unicorn pid file');
+    await waitFor(
+      () => wrapperLines.some((l) => l.includes('role=wrapper event=ready')),
+      20_000,
+      'unicorn-wrapper to be ready',
+    );
     await sleep(1500);
     await nginx.start();
 
@@ -152,10 +193,16 @@ end
     for (let round = 1; round <= ROUNDS; round++) {
       for (const [name, port] of Object.entries(ports)) {
         progress(`throughput round ${round}/${ROUNDS}: ${name} (${SECONDS} s, wrk -t2 -c16)`);
-        const pidFile = name === 'phoenix' ? 'phoenix.pid' : name === 'unicorn' ? 'unicorn.pid' : undefined;
+        const pidFile = {
+          phoenix: 'phoenix.pid',
+          unicorn: 'unicorn.pid',
+          'unicorn bare': 'unicorn-bare.pid',
+          'unicorn-wrapper': 'unicorn-wrapped.pid',
+        }[name];
         const master = pidFile ? readPid(path.join(dir, pidFile)) : undefined;
+        // The wrapper's own CPU counts: it is part of what serving through it costs.
         const serverPids = master
-          ? [master, ...childrenOf(master)]
+          ? [master, ...childrenOf(master), ...(name === 'unicorn-wrapper' ? [wrapperPid] : [])]
           : name === 'plain'
             ? [plainPid()!].filter(Boolean)
             : [];
@@ -191,25 +238,27 @@ end
     }
 
     const upgrades: UpgradeRun[] = [];
-    const upgradeRun = async (name: string, port: number, usr2: () => Promise<number>) => {
-      progress(`upgrades: ${name}, ${UPGRADES} USR2 under load`);
-      const load = runWrk(port, Math.ceil((UPGRADES * UPGRADE_EVERY_MS) / 1000) + 3);
+    const upgradeRun = async (name: string, port: number, usr2: () => Promise<number>, count = UPGRADES) => {
+      progress(`upgrades: ${name}, ${count} USR2 under load`);
+      const load = runWrk(port, Math.ceil((count * UPGRADE_EVERY_MS) / 1000) + 3);
       await sleep(1000);
       const handovers: number[] = [];
-      for (let i = 0; i < UPGRADES; i++) {
+      for (let i = 0; i < count; i++) {
         const t = Date.now();
         handovers.push(await usr2());
-        progress(`  USR2 ${i + 1}/${UPGRADES}: handover ${handovers[i]} ms`);
+        progress(`  USR2 ${i + 1}/${count}: handover ${handovers[i]} ms`);
         await sleep(Math.max(0, UPGRADE_EVERY_MS - (Date.now() - t)));
       }
       const r = await load;
-      upgrades.push({
+      const run: UpgradeRun = {
         name,
-        upgrades: UPGRADES,
+        upgrades: count,
         handoverMs: { median: median(handovers), max: Math.max(...handovers), all: handovers },
         ...r,
-      });
+      };
+      upgrades.push(run);
       progress(`  ${r.requestsPerSec} req/s, failed ${r.failed} of ${r.requests}`);
+      return run;
     };
     /** USR2 to the master in `pidFile`, then ms until that old master is gone and the new one wrote the file. */
     const reexecUsr2 = (pidFile: string) => async () => {
@@ -218,6 +267,37 @@ end
       process.kill(old, 'SIGUSR2');
       await waitFor(() => !isAlive(old) && (readPid(pidFile) ?? old) !== old, 30_000, `old master ${old} to leave`);
       return Math.round(performance.now() - t0);
+    };
+    /** Two runs of the same thing as one: the halves of an interleaved comparison. */
+    const merge = (a: UpgradeRun, b: UpgradeRun, name: string): UpgradeRun => {
+      const all = [...a.handoverMs.all, ...b.handoverMs.all];
+      upgrades.splice(upgrades.indexOf(a), 1);
+      upgrades.splice(upgrades.indexOf(b), 1, {
+        ...b,
+        name,
+        upgrades: a.upgrades + b.upgrades,
+        requests: a.requests + b.requests,
+        requestsPerSec: Math.round((a.requestsPerSec + b.requestsPerSec) / 2),
+        p50Ms: Math.max(a.p50Ms, b.p50Ms),
+        p99Ms: Math.max(a.p99Ms, b.p99Ms),
+        failed: a.failed + b.failed,
+        failures: {
+          connect: a.failures.connect + b.failures.connect,
+          read: a.failures.read + b.failures.read,
+          write: a.failures.write + b.failures.write,
+          timeout: a.failures.timeout + b.failures.timeout,
+          non2xx: a.failures.non2xx + b.failures.non2xx,
+        },
+        handoverMs: { median: median(all), max: Math.max(...all), all },
+        followedMs:
+          a.followedMs && b.followedMs
+            ? (() => {
+                const f = [...a.followedMs.all, ...b.followedMs.all];
+                return { median: median(f), max: Math.max(...f), all: f };
+              })()
+            : undefined,
+      });
+      return upgrades.find((u) => u.name === name)!;
     };
     const restartPhoenix = async (mode: 'in-place' | 'reexec', quit?: 'ready' | 'spawned') => {
       await stopPhoenix();
@@ -239,6 +319,46 @@ end
       ports.phoenix,
       reexecUsr2(path.join(dir, 'phoenix.pid')),
     );
+
+    // unicorn bare vs behind unicorn-wrapper: halves interleaved, so a machine that gets busier
+    // during the run does not favour one side; the wrapper's USR2 goes to the wrapper, which
+    // forwards it, and it also says when it followed the new master.
+    const bareUsr2 = reexecUsr2(path.join(dir, 'unicorn-bare.pid'));
+    const followed: number[] = [];
+    /** The same measure as bareUsr2, the signal going to the wrapper; and when it followed. */
+    const wrappedUsr2 = async () => {
+      const pidFile = path.join(dir, 'unicorn-wrapped.pid');
+      const old = readPid(pidFile)!;
+      const seen = wrapperFollowed;
+      let followedAt = 0;
+      const t0 = performance.now();
+      process.kill(wrapperPid, 'SIGUSR2');
+      await waitFor(
+        () => {
+          if (!followedAt && wrapperFollowed > seen) followedAt = performance.now();
+          return !isAlive(old) && (readPid(pidFile) ?? old) !== old;
+        },
+        30_000,
+        `old master ${old} to leave`,
+      );
+      const ms = Math.round(performance.now() - t0);
+      await waitFor(() => wrapperFollowed > seen, 30_000, 'the wrapper to follow the new master');
+      followed.push(Math.round((followedAt || performance.now()) - t0));
+      return ms;
+    };
+    const half = Math.ceil(UPGRADES / 2);
+    const halves: UpgradeRun[] = [];
+    for (const side of [0, 1, 0, 1]) {
+      if (side === 0) halves.push(await upgradeRun('unicorn bare', ports['unicorn bare'], bareUsr2, half));
+      else {
+        followed.length = 0;
+        const r = await upgradeRun('unicorn-wrapper', ports['unicorn-wrapper'], wrappedUsr2, half);
+        r.followedMs = { median: median(followed), max: Math.max(...followed), all: [...followed] };
+        halves.push(r);
+      }
+    }
+    merge(halves[0], halves[2], 'unicorn bare (conf/unicorn, before_fork QUITs .oldbin)');
+    merge(halves[1], halves[3], 'unicorn-wrapper + unicorn (USR2 to the wrapper)');
 
     await restartPhoenix('in-place');
     await upgradeRun('phoenix in-place', ports.phoenix, async () => {
@@ -287,19 +407,29 @@ end
       // phoenix mode is --quit-oldbin=spawned. The safe default (=ready) is reported beside it.
       {
         target: 'phoenix reexec handover <= unicorn (median, same QUIT timing: --quit-oldbin=spawned)',
-        met: up('phoenix reexec (--quit-oldbin=spawned)').handoverMs.median <= up('unicorn').handoverMs.median,
+        met: up('phoenix reexec (--quit-oldbin=spawned)').handoverMs.median <= up('unicorn 6').handoverMs.median,
         ratio: +(
-          up('phoenix reexec (--quit-oldbin=spawned)').handoverMs.median / up('unicorn').handoverMs.median
+          up('phoenix reexec (--quit-oldbin=spawned)').handoverMs.median / up('unicorn 6').handoverMs.median
         ).toFixed(2),
       },
       {
         target: 'for information: phoenix reexec handover with --quit-oldbin=ready vs unicorn (median)',
-        met: up('phoenix reexec (--quit-oldbin=ready)').handoverMs.median <= up('unicorn').handoverMs.median,
+        met: up('phoenix reexec (--quit-oldbin=ready)').handoverMs.median <= up('unicorn 6').handoverMs.median,
         ratio: +(
-          up('phoenix reexec (--quit-oldbin=ready)').handoverMs.median / up('unicorn').handoverMs.median
+          up('phoenix reexec (--quit-oldbin=ready)').handoverMs.median / up('unicorn 6').handoverMs.median
         ).toFixed(2),
       },
       { target: 'phoenix master RSS < 50 MB', met: (get('phoenix').masterRssMb ?? Infinity) < 50 },
+      {
+        target: 'unicorn-wrapper + unicorn >= 0.98x bare unicorn req/s (same app and config)',
+        met: get('unicorn-wrapper').requestsPerSec >= 0.98 * get('unicorn bare').requestsPerSec,
+        ratio: +(get('unicorn-wrapper').requestsPerSec / get('unicorn bare').requestsPerSec).toFixed(3),
+      },
+      {
+        target: 'unicorn-wrapper USR2 handover <= 1.1x bare unicorn (median)',
+        met: up('unicorn-wrapper').handoverMs.median <= 1.1 * up('unicorn bare').handoverMs.median,
+        ratio: +(up('unicorn-wrapper').handoverMs.median / up('unicorn bare').handoverMs.median).toFixed(2),
+      },
     ];
     const outDir = path.join(ROOT, 'results');
     fs.mkdirSync(outDir, { recursive: true });
@@ -345,6 +475,10 @@ end
     process.stdout.write(
       `${rows.map((r) => `| ${r.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`).join('\n')}\n\n`,
     );
+    for (const u of upgrades.filter((x) => x.followedMs))
+      process.stdout.write(
+        `${u.name}: the wrapper reported master-followed ${u.followedMs!.median} ms (median) after the USR2\n`,
+      );
     for (const t of targets)
       process.stdout.write(`${t.met ? 'MET    ' : 'MISSED '} ${t.target}${'ratio' in t ? ` (${t.ratio}x)` : ''}\n`);
     process.stdout.write(`\nresults: ${path.relative(process.cwd(), file)}\n`);

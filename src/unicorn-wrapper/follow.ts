@@ -50,11 +50,13 @@ export class Follower {
   /** a master the pid file names that does not serve yet */
   private candidate: number | undefined;
   /** the followed master renamed its pid file to .oldbin: a USR2 is under way */
-  private handover: { from: number; since: number; newMaster?: number } | undefined;
+  private handover: { from: number; since: number; newMaster?: number; reported?: boolean } | undefined;
   /** the master followed before the current one, while it still runs */
   private previous: number | undefined;
   private childExit: { code: number | null; signal: string | null } | undefined;
   private stopAsked: ForwardedSignal | undefined;
+  /** masters the stop went to: one that shows up later (a new master mid-handover) gets it too */
+  private readonly stopSent = new Set<number>();
   /** the current master's children, kept while it lives: orphans if it dies */
   private workers: number[] = [];
   private readonly queue: ForwardedSignal[] = [];
@@ -149,7 +151,7 @@ export class Follower {
       const current = this.alive(P) ? P : this.alive(this.child) ? this.child : undefined;
       // unicorn -D: the launcher (the child) and the daemon (in the pid file) both live a while
       const others = this.alive(this.child) && this.child !== current ? [this.child] : [];
-      return { current, others, ready: false };
+      return { current, others, ready: false, handlers: this.alive(P) };
     }
     const O = this.os.readPid(this.oldbin);
     const current = this.alive(this.master) ? this.master : this.alive(this.candidate) ? this.candidate : undefined;
@@ -161,7 +163,7 @@ export class Follower {
       this.handover || this.candidate !== undefined || oldbinAlive !== undefined
         ? { oldbin: oldbinAlive ?? this.handover?.from, newMaster: this.candidate }
         : undefined;
-    return { current, others, ready: true, upgrading };
+    return { current, others, ready: true, handlers: true, upgrading };
   }
 
   private handleSignal(): void {
@@ -181,13 +183,16 @@ export class Follower {
       this.emit('signal-refused', { signal, reason: r.refused });
       return;
     }
-    for (const master of r.targets) {
-      try {
-        this.os.kill(master, signal);
-        this.emit('signal-forwarded', { signal, master });
-      } catch (err) {
-        this.emit('wrapper-error', { step: 'forward', signal, master, error: (err as Error).message });
-      }
+    for (const master of r.targets) this.send(master, signal);
+  }
+
+  private send(master: number, signal: ForwardedSignal): void {
+    if (STOPS.includes(signal)) this.stopSent.add(master);
+    try {
+      this.os.kill(master, signal);
+      this.emit('signal-forwarded', { signal, master });
+    } catch (err) {
+      this.emit('wrapper-error', { step: 'forward', signal, master, error: (err as Error).message });
     }
   }
 
@@ -288,7 +293,29 @@ export class Follower {
     }
   }
 
+  /**
+   * After QUIT, TERM or INT: no following, only waiting until no master is left. A master
+   * that appears meanwhile (a USR2 was under way) gets the same signal.
+   */
+  private followStop(): void {
+    const signal = this.stopAsked!;
+    const files = [this.os.readPid(this.cfg.pidFile), this.os.readPid(this.oldbin)];
+    const live = [...new Set([this.master, ...files, this.candidate, this.previous])].filter((p) => this.alive(p));
+    for (const p of live) if (!this.stopSent.has(p)) this.send(p, signal);
+    if (live.length > 0) return;
+    // A new master between its fork and its pid file is in no file, only among the stopped
+    // master's children; so are workers still finishing a request.
+    if (this.workers.some((p) => this.os.isAlive(p))) return;
+    for (const p of [this.master, this.previous, this.candidate])
+      if (p !== undefined) {
+        this.os.removePidFile(this.cfg.pidFile, p);
+        this.os.removePidFile(this.oldbin, p);
+      }
+    this.outcome = { code: WrapperExit.OK, event: 'exit', reason: 'stopped', fields: { signal } };
+  }
+
   private followRunning(): void {
+    if (this.stopAsked) return this.followStop();
     const M = this.master!;
     const now = this.os.now();
     const mAlive = this.alive(M);
@@ -306,24 +333,32 @@ export class Follower {
       this.candidate = next;
       const workers = this.os.childrenOf(next);
       if (workers.length > 0) {
-        this.emit('master-followed', {
-          master: next,
-          previous: M,
-          previousAlive: mAlive,
-          ms: this.handover ? Math.round(now - this.handover.since) : undefined,
-        });
+        const back = !mAlive && next === this.previous;
+        if (back) {
+          // The new master died after it had workers, the old one was never QUIT: the upgrade
+          // is undone and the old master serves on, .oldbin until unicorn renames it back.
+          this.emit('upgrade-failed', { master: next, failed: M });
+          this.handover = O === next ? { from: next, since: now, newMaster: M, reported: true } : undefined;
+        } else {
+          this.emit('master-followed', {
+            master: next,
+            previous: M,
+            previousAlive: mAlive,
+            ms: this.handover ? Math.round(now - this.handover.since) : undefined,
+          });
+          this.handover = undefined;
+        }
         this.previous = mAlive ? M : undefined;
         this.master = next;
         this.workers = workers;
         this.candidate = undefined;
-        this.handover = undefined;
         return;
       }
     } else this.candidate = undefined;
     if (this.handover && mAlive && O !== M && P === M) {
       // unicorn reaped a new master that died while loading ("reaped ... exec()-ed") and put
       // its pid file back: the old master serves on, and so does the wrapper's following.
-      this.emit('upgrade-failed', { master: M, failed: this.handover.newMaster });
+      if (!this.handover.reported) this.emit('upgrade-failed', { master: M, failed: this.handover.newMaster });
       this.handover = undefined;
       this.candidate = undefined;
     }
@@ -333,10 +368,6 @@ export class Follower {
 
     this.os.removePidFile(this.cfg.pidFile, M);
     this.os.removePidFile(this.oldbin, M);
-    if (this.stopAsked) {
-      this.outcome = { code: WrapperExit.OK, event: 'exit', reason: 'stopped', fields: { signal: this.stopAsked } };
-      return;
-    }
     const exit = M === this.child ? this.childExit : undefined;
     const orphans = this.workers.filter((p) => this.os.isAlive(p));
     this.emit('master-lost', {

@@ -25,6 +25,9 @@ export interface MasterView {
   others: number[];
   /** the current master serves (the first one has written its pid file and has workers) */
   ready: boolean;
+  /** the current master has its signal handlers: unicorn sets them just before it writes its
+   *  pid file, and until then HUP, USR1, WINCH, TTIN or TTOU would kill it (Ruby's default) */
+  handlers: boolean;
   /** a USR2 is under way: .oldbin renamed, or a new master not yet serving, or .oldbin still alive */
   upgrading?: { oldbin?: number; newMaster?: number };
 }
@@ -37,6 +40,11 @@ export function route(signal: ForwardedSignal, v: MasterView): Route {
     return targets.length ? { targets } : { refused: 'no master is running' };
   }
   if (v.current === undefined) return { refused: 'no master is running' };
+  if (!v.handlers)
+    return {
+      refused:
+        'unicorn has not written its pid file yet, so it cannot take this signal; it reads its config as it starts anyway',
+    };
   if (signal === 'SIGUSR2') {
     if (!v.ready) return { refused: 'unicorn is not serving yet; send USR2 once it is ready' };
     if (v.upgrading) {

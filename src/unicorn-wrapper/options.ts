@@ -49,7 +49,7 @@ const DECLS = {
   'listen-arg': {
     type: 'string',
     value: 'WHEN',
-    help: 'append `-l ADDR` for each socket to the command: auto (when the command runs unicorn and has no -l of its own; default), always, never',
+    help: 'append `-l ADDR` for each socket to the command, because unicorn closes on HUP (initctl reload) an adopted socket that neither its config nor -l names: auto (when the command runs unicorn and has no -l of its own; default), always, never',
   },
   help: { type: 'boolean', short: 'h', help: 'this text' },
   version: { type: 'boolean', short: 'v', help: 'print the version' },
@@ -98,7 +98,10 @@ ${optionLines()}
 
 Signals: HUP USR1 USR2 WINCH TTIN TTOU go to the current master; QUIT TERM INT go to every
 live master and mean "stop" (exit 0 once none is left). USR2 is refused while an upgrade is
-in progress (a .oldbin master still runs), as unicorn refuses it.
+in progress (a .oldbin master still runs), as unicorn refuses it; before unicorn has written
+its pid file (and so set its signal handlers) only the stops are passed on. The wrapper never
+signals a master on its own; when one dies unasked, it QUITs the orphaned workers and exits 71.
+A new master counts as serving once its pid file names it and it has worker processes.
 
 Exit codes:
 ${EXIT_CODES.map((e) => `  ${String(e.code).padStart(3)}  ${wrap(e.meaning, 84, '       ')}`).join('\n')}`;

@@ -83,17 +83,24 @@ describe('unicorn-wrapper: unicorn behind nginx, on the socket bridge socket', (
     let wrapperDown = 0;
     const watch = setInterval(() => (wrapperDown += isRunning(wrapper) ? 0 : 1), 20);
     const masters = new Set<number>([readPid(pidFile)!]);
-    const records = await underLoad(port, async (served) => {
-      for (let i = 1; i <= UPGRADES; i++) {
-        const from = w.events().length;
-        process.kill(wrapper, 'SIGUSR2');
-        const followed = await w.waitFor(isEvent('master-followed'), 15_000, from);
-        masters.add(Number(followed.master));
-        // The old master must be gone before the next USR2, or unicorn (and the wrapper) refuse it.
-        await w.waitFor(isEvent('oldbin-exited'), 15_000, from);
-        await served((r) => r.generation === i + 1, `generation ${i + 1} to serve through nginx`);
-      }
-    });
+    // A unicorn worker serves one request at a time: one /slow in 50 keeps some in flight
+    // across the handovers without starving the two workers of the rest.
+    const slowEvery50 = (n: number) => (n % 50 === 0 ? '/slow?ms=300' : '/');
+    const records = await underLoad(
+      port,
+      async (served) => {
+        for (let i = 1; i <= UPGRADES; i++) {
+          const from = w.events().length;
+          process.kill(wrapper, 'SIGUSR2');
+          const followed = await w.waitFor(isEvent('master-followed'), 15_000, from);
+          masters.add(Number(followed.master));
+          // The old master must be gone before the next USR2, or unicorn (and the wrapper) refuse it.
+          await w.waitFor(isEvent('oldbin-exited'), 15_000, from);
+          await served((r) => r.generation === i + 1, `generation ${i + 1} to serve through nginx`);
+        }
+      },
+      slowEvery50,
+    );
     clearInterval(watch);
     const c = summarize(records);
     assert.equal(c.failed, 0, `failed requests:\n${formatContinuity(c)}`);
@@ -247,7 +254,8 @@ describe('unicorn-wrapper: unicorn behind nginx, on the socket bridge socket', (
     const followed = await w.waitFor(isEvent('master-followed'), 15_000, from);
     await waitUntil(() => !isRunning(master), 10_000, 'the old master to leave');
     assert.equal((await getJson<Who>(port)).master, Number(followed.master));
-    process.kill(w.pid, 'SIGQUIT');
+    // INT: unicorn's quick stop, passed on like QUIT and TERM.
+    process.kill(w.pid, 'SIGINT');
     await stoppedClean(w, pidFile, 0);
   });
 

@@ -114,6 +114,18 @@ describe('unicorn-wrapper follow rules', () => {
     assert.equal(os.files.has(PID), false);
   });
 
+  test('before its pid file, unicorn gets stops only: another signal would kill it (no handlers yet)', () => {
+    const { os, f, run, named } = setup();
+    f.enqueue('SIGHUP');
+    run();
+    assert.deepEqual(os.signalsTo(CHILD), []);
+    assert.match(String(named('signal-refused')[0].reason), /has not written its pid file yet/);
+    os.files.set(PID, CHILD);
+    f.enqueue('SIGHUP');
+    run();
+    assert.deepEqual(os.signalsTo(CHILD), ['SIGHUP'], 'once the pid file is there, it is passed on');
+  });
+
   test('a stop asked before the first master served ends with 0', () => {
     const { os, f, run, named } = setup();
     f.enqueue('SIGTERM');
@@ -226,6 +238,28 @@ describe('unicorn-wrapper follow rules', () => {
     assert.equal(out?.reason, 'stopped');
   });
 
+  test('a stop during a handover also reaches the new master that shows up after it', () => {
+    const { os, f, run } = ready();
+    os.files.delete(PID);
+    os.files.set(OLDBIN, CHILD);
+    os.spawn(200, CHILD); // forked, not yet exec-ed: in no pid file
+    run();
+    f.enqueue('SIGTERM');
+    run();
+    assert.deepEqual(os.signalsTo(CHILD), ['SIGTERM']);
+    os.die(CHILD);
+    os.die(101);
+    os.die(102);
+    f.childExited(0, null);
+    os.procs.set(200, { ppid: 1 });
+    assert.equal(run(), undefined, 'the forked child of the stopped master is still around');
+    os.files.set(PID, 200);
+    run();
+    assert.deepEqual(os.signalsTo(200), ['SIGTERM'], 'the new master gets the stop as soon as it is known');
+    os.die(200);
+    assert.equal(run()?.code, 0);
+  });
+
   test('a failed upgrade: the new master dies while loading, unicorn puts the pid file back, the wrapper keeps the old one', () => {
     const { os, f, run, named } = ready();
     reexec(os, CHILD, 200);
@@ -242,6 +276,30 @@ describe('unicorn-wrapper follow rules', () => {
     f.enqueue('SIGUSR2');
     run();
     assert.deepEqual(os.signalsTo(CHILD), ['SIGUSR2'], 'the next USR2 is allowed again');
+  });
+
+  test('a new master that dies after it had workers, the old one never QUIT: back to the old one, one upgrade-failed', () => {
+    const { os, f, run, named } = ready();
+    reexec(os, CHILD, 200);
+    os.spawn(201, 200);
+    run();
+    assert.equal(f.state().master, 200);
+    os.die(200);
+    os.die(201);
+    assert.equal(run(), undefined);
+    assert.equal(f.state().master, CHILD, 'the old master, still in .oldbin, is followed again');
+    assert.deepEqual(
+      named('upgrade-failed').map((e) => [e.master, e.failed]),
+      [[CHILD, 200]],
+    );
+    os.files.delete(OLDBIN);
+    os.files.set(PID, CHILD);
+    run(3);
+    assert.equal(named('upgrade-failed').length, 1, 'said once, not again when the pid file is put back');
+    assert.equal(named('upgrade-started').length, 1, 'only the real USR2');
+    f.enqueue('SIGUSR2');
+    run();
+    assert.deepEqual(os.signalsTo(CHILD), ['SIGUSR2']);
   });
 
   test('the master is killed: master-lost, its orphaned workers QUIT, exit 71, no stale pid file', () => {
@@ -319,17 +377,18 @@ describe('unicorn-wrapper follow rules', () => {
 
 describe('signal routing', () => {
   test('stops go to every live master, other signals to the current one', () => {
-    const v = { current: 2, others: [1], ready: true };
+    const v = { current: 2, others: [1], ready: true, handlers: true };
     assert.deepEqual(route('SIGTERM', v), { targets: [2, 1] });
     assert.deepEqual(route('SIGTTIN', v), { targets: [2] });
   });
   test('USR2 is refused before the first master serves and during an upgrade', () => {
-    assert.ok('refused' in route('SIGUSR2', { current: 2, others: [], ready: false }));
-    assert.ok('refused' in route('SIGUSR2', { current: 2, others: [1], ready: true, upgrading: { oldbin: 1 } }));
-    assert.deepEqual(route('SIGUSR2', { current: 2, others: [], ready: true }), { targets: [2] });
+    assert.ok('refused' in route('SIGUSR2', { current: 2, others: [], ready: false, handlers: true }));
+    const upgrading = { current: 2, others: [1], ready: true, handlers: true, upgrading: { oldbin: 1 } };
+    assert.ok('refused' in route('SIGUSR2', upgrading));
+    assert.deepEqual(route('SIGUSR2', { current: 2, others: [], ready: true, handlers: true }), { targets: [2] });
   });
   test('nothing to forward to', () => {
-    assert.ok('refused' in route('SIGHUP', { others: [], ready: true }));
-    assert.ok('refused' in route('SIGQUIT', { others: [], ready: true }));
+    assert.ok('refused' in route('SIGHUP', { others: [], ready: true, handlers: true }));
+    assert.ok('refused' in route('SIGQUIT', { others: [], ready: true, handlers: true }));
   });
 });
