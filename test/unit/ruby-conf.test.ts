@@ -101,6 +101,7 @@ describe("unicorn's app and config (images/conf/unicorn)", () => {
       'images/conf/unicorn/upstart/unicorn-wrapper.conf',
       'images/conf/unicorn/upstart/unicorn-exec.conf',
       'images/conf/systemd/unicorn.service',
+      'images/conf/systemd/unicorn-wrapper.service',
       'images/conf/systemd/unicorn-plain.service',
     ];
     for (const rel of uses) {
@@ -184,7 +185,7 @@ describe('a real unicorn runs the app with the config', () => {
 });
 
 describe("unicorn's systemd units (images/conf/systemd/unicorn*)", () => {
-  const units = ['unicorn.socket', 'unicorn.service', 'unicorn-plain.service'];
+  const units = ['unicorn.socket', 'unicorn.service', 'unicorn-wrapper.service', 'unicorn-plain.service'];
   const skipVerify =
     SYSTEMD_ANALYZE === undefined
       ? 'systemd-analyze is not installed (apt-get install systemd)'
@@ -201,7 +202,12 @@ describe("unicorn's systemd units (images/conf/systemd/unicorn*)", () => {
 
   it('pass systemd-analyze verify with no complaint at all', { skip: skipVerify }, () => {
     const dir = tempDir('ruby-conf-units-');
-    for (const unit of units) copyFileSync(join(ROOT, 'images/conf/systemd', unit), join(dir, unit));
+    // verify checks that ExecStart= is executable: on this host the image's portable node is
+    // this node (the images run the real file through the same check when they are built).
+    for (const unit of units) {
+      const text = readFileSync(join(ROOT, 'images/conf/systemd', unit), 'utf8');
+      writeFileSync(join(dir, unit), text.replaceAll('/opt/phoenix/runtime/bin/node', process.execPath));
+    }
     const r = verify(dir, units);
     assert.equal(r.status, 0, r.output);
     assert.equal(r.output, '', 'systemd-analyze verify complained');
@@ -227,6 +233,14 @@ describe("unicorn's systemd units (images/conf/systemd/unicorn*)", () => {
     assert.match(socket, /^ListenStream=\/run\/unicorn\/unicorn\.sock$/m);
     assert.match(socket, /^SocketGroup=www-data$/m);
     assert.match(socket, /^SocketMode=0660$/m);
+    const wrapper = readFileSync(join(ROOT, 'images/conf/systemd/unicorn-wrapper.service'), 'utf8');
+    // The wrapper, not a shell or the shim, is what systemd forks: LISTEN_PID is its pid.
+    assert.match(
+      wrapper,
+      /^ExecStart=\/opt\/phoenix\/runtime\/bin\/node \/opt\/phoenix\/app\/dist\/src\/unicorn-wrapper\/cli\.js .*-- \/usr\/bin\/unicorn /m,
+    );
+    assert.match(wrapper, /^NonBlocking=true$/m);
+    assert.match(wrapper, /^Requires=unicorn\.socket$/m);
     const plain = readFileSync(join(ROOT, 'images/conf/systemd/unicorn-plain.service'), 'utf8');
     assert.doesNotMatch(plain.replace(/^#.*$/gm, ''), /unicorn\.socket/, 'the plain unit binds its own socket');
     assert.match(plain, /^ExecStart=.* -l \/run\/unicorn\/unicorn\.sock /m);
