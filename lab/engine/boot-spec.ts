@@ -11,6 +11,8 @@ export interface BootSpec {
   shell?: string[];
   /** one line for the report's "config applied" marker */
   label: string;
+  /** it puts the app server in place itself: the server's own activation is not applied first */
+  activatesServer?: boolean;
 }
 
 /** Two specs as one: files and lines of `b` come after (and win over) those of `a`. */

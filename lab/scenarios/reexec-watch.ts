@@ -32,6 +32,9 @@ export type ReexecFacts = {
   /** generations that answered after the upgrade */
   generationsAfter: number[];
   initStateAfter: string;
+  /** the pid init tracks at the end, and the masters serving then */
+  trackedAfter: number | null;
+  servingAfter: number[];
   samples: string[];
 };
 
@@ -104,6 +107,8 @@ export async function reexecUnderLoad(
       ),
     ].sort((a, b) => a - b),
     initStateAfter: statusLine(after),
+    trackedAfter: after.init.trackedPid ?? null,
+    servingAfter: servingMasters(after).map((m) => m.pid),
     samples,
   };
 }

@@ -21,6 +21,7 @@ export function unicornBoot(flavour: Flavour, strategy: UnicornStrategy): BootSp
   ];
   if (flavour === 'precise') {
     return {
+      activatesServer: true,
       label: `unicorn.conf = ${strategy}.conf`,
       remove: ['/etc/init/phoenix.conf'],
       shell: [`cp ${UNICORN_OPT}/upstart/strategies/${strategy}.conf /etc/init/unicorn.conf`, ...site],
@@ -29,6 +30,7 @@ export function unicornBoot(flavour: Flavour, strategy: UnicornStrategy): BootSp
   const own = strategy === 'unicorn-exec';
   const service = strategy === 'unicorn-wrapper' ? 'unicorn-wrapper.service' : 'unicorn.service';
   return {
+    activatesServer: true,
     label: own
       ? 'unicorn-plain.service (unicorn binds its socket)'
       : `unicorn.socket + ${service}${service === 'unicorn.service' ? '' : ' as unicorn.service'}`,

@@ -117,6 +117,8 @@ const REEXEC_PRECISE: ReexecFacts = {
   deactivations: 0,
   generationsAfter: [2],
   initStateAfter: 'init stop/waiting tracks nothing; masters 282[gen 2]; socket root:www-data 0660',
+  trackedAfter: null,
+  servingAfter: [282],
   samples: [],
 };
 
@@ -403,5 +405,58 @@ describe('the judge and the catalogue', () => {
         n,
       );
     }
+  });
+});
+
+describe('seed-poc and wrapper-fix (unicorn)', () => {
+  const poc = async () => (await import('../../lab/scenarios/seed-poc')).seedPoc;
+  const fix = async () => (await import('../../lab/scenarios/wrapper-fix')).wrapperFix;
+
+  it('seed-poc on upstart: EXPECTED when upstart lost the master and an untracked one served on', async () => {
+    const v = judge(await poc(), {
+      flavour: 'precise',
+      facts: REEXEC_PRECISE,
+      records: records(400, { generations: [1, 2] }),
+    });
+    assert.equal(v.outcome, 'EXPECTED', v.reasons.join('\n'));
+  });
+
+  it('seed-poc on systemd: UNEXPECTED when systemd still tracks the old master or stopped the cgroup', async () => {
+    const followed: ReexecFacts = {
+      ...REEXEC_PRECISE,
+      initLostAfterMs: 900,
+      trackedAfter: 271,
+      servingAfter: [271],
+      trackedBefore: 123,
+    };
+    const s = await poc();
+    assert.equal(judge(s, { flavour: 'bookworm', facts: followed, records: records(300) }).outcome, 'EXPECTED');
+    const stale = { ...followed, trackedAfter: 123 };
+    assert.equal(judge(s, { flavour: 'bookworm', facts: stale, records: records(300) }).outcome, 'UNEXPECTED');
+    const killed = { ...followed, deactivations: 1 };
+    assert.equal(judge(s, { flavour: 'bookworm', facts: killed, records: records(300) }).outcome, 'UNEXPECTED');
+  });
+
+  it('wrapper-fix: EXPECTED only with the same tracked pid, 20 followed masters, 0 failures and nothing left', async () => {
+    const s = await fix();
+    const good = {
+      wrapperPid: 72,
+      trackedAfterEach: Array(20).fill(72) as number[],
+      mastersAfterEach: Array(20).fill(1) as number[],
+      followed: 20,
+      upgradeFailures: 0,
+      upgradeMs: Array(20).fill(480) as number[],
+      generationsServed: 21,
+      leftAfterStop: 0,
+      initAfterStop: 'inactive/dead',
+    };
+    const recs = records(2000, { generations: Array.from({ length: 21 }, (_, i) => i + 1) });
+    assert.equal(judge(s, { flavour: 'precise', facts: good, records: recs }).outcome, 'EXPECTED');
+    const lost = { ...good, trackedAfterEach: [...good.trackedAfterEach.slice(0, 19), null] };
+    assert.equal(judge(s, { flavour: 'precise', facts: lost, records: recs }).outcome, 'UNEXPECTED');
+    const left = { ...good, leftAfterStop: 3 };
+    assert.equal(judge(s, { flavour: 'bookworm', facts: left, records: recs }).outcome, 'UNEXPECTED');
+    const failed = records(2000, { generations: [1, 2], fail: { 7: 'http-502' } });
+    assert.equal(judge(s, { flavour: 'bookworm', facts: good, records: failed }).outcome, 'UNEXPECTED');
   });
 });
