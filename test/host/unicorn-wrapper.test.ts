@@ -325,6 +325,13 @@ const BAD: BadCase[] = [
     message: /fd 11 is not a socket/,
   },
   {
+    name: 'a --listen address that cannot be bound',
+    args: () => ['--listen', 'unix:/nonexistent-dir/app.sock'],
+    via: () => ({ kind: 'direct' }),
+    code: 69,
+    message: /cannot bind unix:\/nonexistent-dir\/app\.sock: directory \/nonexistent-dir does not exist/,
+  },
+  {
     name: 'unicorn not installed (absolute path)',
     command: () => ['/nonexistent/bin/unicorn', '-c', 'x.rb'],
     code: 66,
