@@ -1,6 +1,6 @@
 import { edit, systemd, systemdBoot, upstart, upstartBoot } from './configs';
 import { Judge, failuresText } from './judge';
-import { type ReexecFacts, reexecUnderLoad } from './reexec-watch';
+import { type ReexecFacts, judgeInitLost, reexecUnderLoad } from './reexec-watch';
 import { type Scenario, perInit } from './types';
 
 /**
@@ -43,12 +43,7 @@ export const bridgeReexecNopid: Scenario<ReexecFacts> = {
     const j = new Judge();
     perInit(flavour, {
       precise: () => {
-        j.check(
-          'upstart after the upgrade',
-          'lost the master',
-          f.initLostAfterMs === null ? 'still tracking' : `lost it ${f.initLostAfterMs} ms after USR2`,
-          f.initLostAfterMs !== null,
-        );
+        judgeInitLost(j, f);
         j.atLeast('bridge starts of the job after the upgrade', 1, f.restartsAfterUpgrade);
         j.equal('most masters serving at once', 2, f.maxServingMasters);
         j.atLeast('generations answering after the upgrade', 2, f.generationsAfter.length);

@@ -1,6 +1,6 @@
 import { systemd, systemdBoot, upstart, upstartBoot } from './configs';
 import { Judge, failuresText } from './judge';
-import { type ReexecFacts, reexecUnderLoad } from './reexec-watch';
+import { type ReexecFacts, judgeInitLost, judgeUntrackedServed, reexecUnderLoad } from './reexec-watch';
 import { type Scenario, perInit } from './types';
 
 /**
@@ -39,18 +39,8 @@ export const bridgeReexec: Scenario<ReexecFacts> = {
     const j = new Judge();
     perInit(flavour, {
       precise: () => {
-        j.check(
-          'upstart after the upgrade',
-          'stop/waiting (tracks no master)',
-          f.initLostAfterMs === null ? 'still tracking' : `lost it ${f.initLostAfterMs} ms after USR2`,
-          f.initLostAfterMs !== null,
-        );
-        j.check(
-          'a master served that upstart does not track',
-          'yes',
-          f.untrackedServing ? 'yes' : 'no',
-          f.untrackedServing,
-        );
+        judgeInitLost(j, f, 'stop/waiting (tracks no master)');
+        judgeUntrackedServed(j, f);
         j.atLeast('bridge starts of the job after the upgrade', 1, f.restartsAfterUpgrade);
         j.atLeast('of which refused: another master is running', 1, f.refusedStarts);
         j.equal('most masters serving at once', 1, f.maxServingMasters);

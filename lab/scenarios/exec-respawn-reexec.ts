@@ -1,6 +1,6 @@
 import { OWN_SOCKET_ARGS, nodeCommand, systemd, systemdOwnSocketBoot, upstart, upstartBoot } from './configs';
 import { Judge, failuresText } from './judge';
-import { type ReexecFacts, reexecUnderLoad } from './reexec-watch';
+import { type ReexecFacts, judgeInitLost, judgeUntrackedServed, reexecUnderLoad } from './reexec-watch';
 import { type Scenario, perInit } from './types';
 
 /**
@@ -46,12 +46,7 @@ export const execRespawnReexec: Scenario<ReexecFacts> = {
     const j = new Judge();
     perInit(flavour, {
       precise: () => {
-        j.check(
-          'upstart after the upgrade',
-          'lost the master',
-          f.initLostAfterMs === null ? 'still tracking' : `lost it ${f.initLostAfterMs} ms after USR2`,
-          f.initLostAfterMs !== null,
-        );
+        judgeInitLost(j, f);
         j.atLeast('respawned masters that could not start', 10, f.refusedStarts + f.bindFailures);
         j.check(
           'job state at the end',
@@ -59,12 +54,7 @@ export const execRespawnReexec: Scenario<ReexecFacts> = {
           f.initStateAfter,
           /^init stop\/waiting/.test(f.initStateAfter),
         );
-        j.check(
-          'a master served that upstart does not track',
-          'yes',
-          f.untrackedServing ? 'yes' : 'no',
-          f.untrackedServing,
-        );
+        judgeUntrackedServed(j, f);
         j.equal('failed requests', 0, c.failed);
       },
       bookworm: () => {

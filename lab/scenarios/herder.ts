@@ -10,9 +10,9 @@ import {
 } from './configs';
 import { sleep } from './context';
 import { Judge, failuresText } from './judge';
-import { mastersStarted, parseLifecycle, servingMasters } from './observe';
+import { mastersStarted, parseLifecycle } from './observe';
 import { type Scenario, perInit } from './types';
-import { upgrades } from './upgrades';
+import { settleAfterHandover, upgrades } from './upgrades';
 
 const UPGRADES = 3;
 
@@ -65,14 +65,7 @@ export const herder: Scenario<F> = {
     const masters: number[] = [];
     // The new master QUITs the old one once ready; the next USR2 must wait for it to leave
     // (phoenix, like unicorn, refuses to re-exec while an .oldbin master lives).
-    const settle = async () => {
-      const s = await ctx.waitFor(async () => {
-        const st = await ctx.inspect();
-        // servingMasters: a master that has workers, i.e. one that serves.
-        return st.oldbin === undefined && servingMasters(st).length === 1 ? st : undefined;
-      }, 5000);
-      masters.push(servingMasters(s ?? (await ctx.inspect())).length);
-    };
+    const settle = settleAfterHandover(ctx, masters, 5000);
     const trace = await upgrades(ctx, herderPid, UPGRADES, 'herder', 200, settle);
     const records = await load.stop();
     return {

@@ -1,4 +1,5 @@
 import type { ScenarioContext } from './context';
+import type { Judge } from './judge';
 import { sleep } from './context';
 import { ExitCode } from '../../src/errors';
 import { masterStart, mastersStarted, servingMasters, startFailed, statusLine } from './observe';
@@ -111,4 +112,19 @@ export async function reexecUnderLoad(
     servingAfter: servingMasters(after).map((m) => m.pid),
     samples,
   };
+}
+
+/** The check every reexec scenario makes on upstart: it stopped tracking the master after the USR2. */
+export function judgeInitLost(j: Judge, f: ReexecFacts, expected = 'lost the master'): void {
+  j.check(
+    'upstart after the upgrade',
+    expected,
+    f.initLostAfterMs === null ? 'still tracking' : `lost it ${f.initLostAfterMs} ms after USR2`,
+    f.initLostAfterMs !== null,
+  );
+}
+
+/** ... and that a master it does not track served meanwhile. */
+export function judgeUntrackedServed(j: Judge, f: ReexecFacts): void {
+  j.check('a master served that upstart does not track', 'yes', f.untrackedServing ? 'yes' : 'no', f.untrackedServing);
 }

@@ -1,6 +1,6 @@
 import { unicornBoot } from '../servers/unicorn';
 import { Judge, failuresText } from './judge';
-import { type ReexecFacts, reexecUnderLoad } from './reexec-watch';
+import { type ReexecFacts, judgeInitLost, judgeUntrackedServed, reexecUnderLoad } from './reexec-watch';
 import { perInit, type Scenario } from './types';
 
 /**
@@ -34,18 +34,8 @@ export const seedPoc: Scenario<ReexecFacts> = {
     const j = new Judge();
     perInit(flavour, {
       precise: () => {
-        j.check(
-          'upstart after the upgrade',
-          'stop/waiting (tracks no master)',
-          f.initLostAfterMs === null ? 'still tracking' : `lost it ${f.initLostAfterMs} ms after USR2`,
-          f.initLostAfterMs !== null,
-        );
-        j.check(
-          'a master served that upstart does not track',
-          'yes',
-          f.untrackedServing ? 'yes' : 'no',
-          f.untrackedServing,
-        );
+        judgeInitLost(j, f, 'stop/waiting (tracks no master)');
+        judgeUntrackedServed(j, f);
         j.equal('most masters serving at once after the handover', 1, f.maxServingMasters);
         j.note(`socket events counted: ${f.socketEvents}`);
       },

@@ -1,4 +1,5 @@
 import type { ScenarioContext } from './context';
+import { servingMasters } from './observe';
 import { sleep } from './context';
 
 /**
@@ -60,4 +61,19 @@ export async function upgrades(
     await sleep(pauseMs);
   }
   return trace;
+}
+
+/**
+ * After a reexec USR2: waits until the old master has left (no .oldbin) and one master serves,
+ * then notes how many served. The next USR2 must wait for it: phoenix, like unicorn, refuses
+ * to re-exec while an .oldbin master lives.
+ */
+export function settleAfterHandover(ctx: ScenarioContext, seen: number[], timeoutMs: number): () => Promise<void> {
+  return async () => {
+    const s = await ctx.waitFor(async () => {
+      const st = await ctx.inspect();
+      return st.oldbin === undefined && servingMasters(st).length === 1 ? st : undefined;
+    }, timeoutMs);
+    seen.push(servingMasters(s ?? (await ctx.inspect())).length);
+  };
 }

@@ -1,8 +1,7 @@
 import { sleep } from './context';
 import { Judge, failuresText } from './judge';
-import { servingMasters } from './observe';
 import type { Scenario } from './types';
-import { upgrades } from './upgrades';
+import { settleAfterHandover, upgrades } from './upgrades';
 
 const UPGRADES = 20;
 
@@ -52,13 +51,7 @@ export const wrapperFix: Scenario<F> = {
     await sleep(600);
     const masters: number[] = [];
     // unicorn refuses a USR2 while an .oldbin master lives: wait until the old one has left.
-    const settle = async () => {
-      const s = await ctx.waitFor(async () => {
-        const st = await ctx.inspect();
-        return st.oldbin === undefined && servingMasters(st).length === 1 ? st : undefined;
-      }, 10_000);
-      masters.push(servingMasters(s ?? (await ctx.inspect())).length);
-    };
+    const settle = settleAfterHandover(ctx, masters, 10_000);
     const trace = await upgrades(ctx, wrapperPid, UPGRADES, 'wrapper', 200, settle);
     const records = await load.stop();
     const events = await ctx.events();

@@ -15,34 +15,18 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { assertDockerReachable } from '../../lab/engine/docker';
-import { FLAVOURS, type Flavour, isFlavour } from '../../lab/engine/flavour-images';
 import { CATALOGUE } from '../../lab/scenarios/catalogue';
 import { formatResult } from '../../lab/scenarios/format';
 import { imageFor, runScenario } from '../../lab/scenarios/runner';
 import { expectationFor, serversOf } from '../../lab/scenarios/types';
 import { serverFor } from '../../lab/servers';
+import { selection } from '../e2e/lab-container';
 
 const serverChoice = (process.env.LAB_SERVER ?? '').trim() || 'all';
 if (serverChoice !== 'all') serverFor(serverChoice);
 
-function flavours(): Flavour[] {
-  const raw = (process.env.LAB_FLAVOUR ?? '').trim() || 'bookworm';
-  const names =
-    raw === 'all'
-      ? [...FLAVOURS]
-      : raw
-          .split(',')
-          .map((s) => s.trim())
-          .filter(Boolean);
-  for (const n of names)
-    if (!isFlavour(n)) throw new Error(`LAB_FLAVOUR=${raw}: '${n}' is not a flavour (${FLAVOURS.join(', ')}, or all)`);
-  return names as Flavour[];
-}
-
-const chosen = flavours();
-const explicitImage = (process.env.LAB_IMAGE ?? '').trim() || undefined;
-if (explicitImage && chosen.length !== 1)
-  throw new Error('LAB_IMAGE names one image: give exactly one flavour with it');
+// LAB_FLAVOUR and LAB_IMAGE are read as the e2e suite reads them: one reading, one set of messages.
+const { flavours: chosen, image: explicitImage } = selection();
 
 for (const flavour of chosen) {
   describe(`scenarios on ${flavour}`, { concurrency: 1 }, () => {
