@@ -2,6 +2,8 @@
 # reference), or the bookworm twin with a banner when precise cannot be had here.
 # FLAVOUR=precise insists on precise; FLAVOUR=bookworm is the offline twin (Debian 12 + systemd).
 FLAVOUR ?=
+# SERVER=unicorn: real Ruby unicorn behind unicorn-wrapper; default phoenix.
+SERVER ?=
 PORT ?= 8080
 NAME ?= default
 LAB = node dist/lab/cli.js
@@ -24,7 +26,7 @@ images: build
 	$(LAB) build --flavour $(or $(FLAVOUR),all)
 
 lab-up: build
-	$(LAB) up $(if $(FLAVOUR),--flavour $(FLAVOUR)) --port $(PORT) --name $(NAME)
+	$(LAB) up $(if $(FLAVOUR),--flavour $(FLAVOUR)) $(if $(SERVER),--server $(SERVER)) --port $(PORT) --name $(NAME)
 
 lab-down: build
 	$(LAB) down --name $(NAME)
