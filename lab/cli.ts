@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { apply } from './commands/apply';
 import { build } from './commands/build';
+import { chaos } from './commands/chaos';
 import { check } from './commands/check';
 import type { Command } from './commands/command';
 import { demo } from './commands/demo';
@@ -27,6 +28,7 @@ const COMMANDS: Command[] = [
   load,
   check,
   scenario,
+  chaos,
   report,
   demo,
 ];

@@ -1,0 +1,175 @@
+import assert from 'node:assert/strict';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, it } from 'node:test';
+import { BUDGETS, budgetFor, parseBudgetOverrides } from '../../lab/chaos/budgets';
+import { FAULTS, isFault, parseFaults } from '../../lab/chaos/faults';
+import { judgeResponse, startOutsider } from '../../lab/chaos/outsider';
+import { mulberry32, parseSeed } from '../../lab/chaos/prng';
+import { COOLDOWN_MS, makeSchedule, WARMUP_MS } from '../../lab/chaos/schedule';
+import { judgeChaos, type DoneFault } from '../../lab/chaos/verdict';
+import type { RequestRecord } from '../../lab/load/record';
+
+describe('lab chaos: the schedule', () => {
+  it('the same seed gives the same schedule; another seed another', () => {
+    const input = { seed: 42, durationMs: 120_000, faults: [...FAULTS] };
+    const a = makeSchedule(input);
+    const b = makeSchedule({ ...input, faults: [...FAULTS] });
+    assert.deepEqual(a, b);
+    assert.ok(a.length >= 5, `a 2-minute run holds several faults (${a.length})`);
+    assert.notDeepEqual(makeSchedule({ ...input, seed: 43 }), a);
+  });
+
+  it('mulberry32(1) gives its known sequence (0.6270739405...), on every machine', () => {
+    const r = mulberry32(1);
+    assert.deepEqual(
+      [r(), r(), r()].map((x) => x.toFixed(8)),
+      ['0.62707394', '0.00273572', '0.52744704'],
+    );
+  });
+
+  it('faults do not overlap, start after the baseline and end before the cool-down', () => {
+    for (const seed of [0, 1, 7, 99, 4294967295]) {
+      const s = makeSchedule({ seed, durationMs: 60_000, faults: [...FAULTS], workerTimeoutS: 3 });
+      let t = WARMUP_MS;
+      for (const f of s) {
+        assert.ok(f.at >= t, `fault #${f.n} at ${f.at} starts after the previous slot ended (${t})`);
+        t = f.at + f.slotMs;
+        if (f.kind === 'stop-worker') assert.equal(f.holdMs, 4500, 'held longer than the worker timeout');
+        if (f.kind === 'pause') assert.ok(f.holdMs! >= 1000 && f.holdMs! < 2000, 'a pause of a second or two');
+      }
+      assert.ok(t <= 60_000 - COOLDOWN_MS);
+    }
+  });
+
+  it('only the classes asked for, and none when the run is too short', () => {
+    const s = makeSchedule({ seed: 5, durationMs: 60_000, faults: ['usr2', 'hup'] });
+    assert.ok(s.every((f) => f.kind === 'usr2' || f.kind === 'hup'));
+    assert.deepEqual(makeSchedule({ seed: 5, durationMs: 3000, faults: ['kill-master'] }), []);
+  });
+});
+
+describe('lab chaos: inputs', () => {
+  it('fault lists, seeds and budget overrides', () => {
+    assert.deepEqual(parseFaults('usr2, kill-master,usr2'), { faults: ['usr2', 'kill-master'] });
+    assert.deepEqual(parseFaults('all'), { faults: [...FAULTS] });
+    assert.deepEqual(parseFaults('usr2,explode'), { unknown: ['explode'] });
+    assert.equal(parseSeed('12'), 12);
+    assert.equal(parseSeed('abc'), undefined);
+    assert.equal(parseSeed('-1'), undefined);
+    assert.equal(parseSeed('1.5'), undefined);
+    assert.equal(parseSeed('4294967296'), undefined);
+    assert.deepEqual(parseBudgetOverrides('kill-master=0', isFault), {
+      overrides: { 'kill-master': { failed: 0, resets: 0, gapMs: 0 } },
+    });
+    assert.ok('error' in parseBudgetOverrides('boom=1', isFault));
+  });
+
+  it('upgrades, HUP, TTIN/TTOU, reloads and restarts cost nothing on every init and server', () => {
+    for (const flavour of ['precise', 'bookworm'] as const)
+      for (const server of ['phoenix', 'unicorn'] as const)
+        for (const k of ['usr2', 'hup', 'ttin-ttou', 'nginx-reload', 'restart'] as const)
+          assert.equal(BUDGETS[flavour][server][k].failed, 0, `${flavour}/${server}/${k}`);
+    assert.ok(budgetFor('precise', 'phoenix', 'kill-master').failed > 0, 'kill -9 of the master costs a few');
+  });
+});
+
+/** A steady 100 req/s for `ms`, with failures at the given times. */
+function records(ms: number, fail: Record<number, RequestRecord['error']> = {}): RequestRecord[] {
+  const out: RequestRecord[] = [];
+  for (let t = 0; t < ms; t += 10)
+    out.push({ start: t, end: t + 3, path: '/', status: 200, ...(fail[t] ? { error: fail[t], status: 502 } : {}) });
+  return out;
+}
+
+describe('lab chaos: the verdict', () => {
+  const faults: DoneFault[] = [
+    { n: 1, kind: 'usr2', at: 2000, startedAt: 2000, detail: 'USR2 -> master 10' },
+    { n: 2, kind: 'kill-master', at: 5000, startedAt: 5000, detail: 'KILL -> master 10' },
+  ];
+
+  it('costs within budget pass; every fault is listed with its cost', () => {
+    const v = judgeChaos({
+      faults,
+      records: records(10_000, { 5100: 'http-502', 5110: 'http-502' }),
+      outsider: [],
+      budgetOf: (k) => budgetFor('bookworm', 'phoenix', k),
+      endMs: 10_000,
+    });
+    assert.equal(v.ok, true, v.lines.join('\n'));
+    assert.deepEqual(
+      v.costs.map((c) => [c.n, c.kind, c.failed]),
+      [
+        [1, 'usr2', 0],
+        [2, 'kill-master', 2],
+      ],
+    );
+  });
+
+  it('a fault given a zero budget makes the verdict fail', () => {
+    const v = judgeChaos({
+      faults,
+      records: records(10_000, { 5100: 'http-502', 5110: 'http-502' }),
+      outsider: [],
+      budgetOf: (k) => (k === 'kill-master' ? { failed: 0, gapMs: 0 } : budgetFor('bookworm', 'phoenix', k)),
+      endMs: 10_000,
+    });
+    assert.equal(v.ok, false);
+    assert.deepEqual(v.costs[1].exceeded.slice(0, 1), ['2 failed > budget 0']);
+    assert.match(v.lines.join('\n'), /FAIL over budget: #2 kill-master/);
+  });
+
+  it('failures the outsider saw in a window where the lab saw none fail the run', () => {
+    const v = judgeChaos({
+      faults,
+      records: records(10_000),
+      outsider: [{ start: 2500, end: 2600, ok: false, cls: 'http-502' }],
+      budgetOf: (k) => budgetFor('bookworm', 'phoenix', k),
+      endMs: 10_000,
+    });
+    assert.equal(v.ok, false);
+    assert.deepEqual(v.missed, [1]);
+  });
+
+  it('a skipped USR2 is listed as skipped and costs nothing', () => {
+    const v = judgeChaos({
+      faults: [{ n: 1, kind: 'usr2', at: 2000, detail: '', skipped: 'upgrade in progress' }],
+      records: records(5000),
+      outsider: [],
+      budgetOf: (k) => budgetFor('bookworm', 'unicorn', k),
+      endMs: 5000,
+    });
+    assert.equal(v.ok, true);
+    assert.match(v.lines[0], /#.1 usr2 +SKIPPED: upgrade in progress/);
+  });
+});
+
+describe('lab chaos: the independent client', () => {
+  it('parses what came back without any HTTP library', () => {
+    assert.equal(judgeResponse(Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok')), undefined);
+    assert.equal(judgeResponse(Buffer.from('HTTP/1.1 502 Bad Gateway\r\n\r\n')), 'http-502');
+    assert.equal(judgeResponse(Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nok')), 'short-body');
+    assert.equal(judgeResponse(Buffer.alloc(0)), 'closed-early');
+  });
+
+  it('counts 502s and refused connections from a real server', async () => {
+    let n = 0;
+    const server = http.createServer((_req, res) => {
+      res.writeHead(n++ % 2 ? 502 : 200, { 'content-length': '2' });
+      res.end('ok');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const h = startOutsider({ port, rate: 100, concurrency: 1, timeoutMs: 2000, t0: performance.now() });
+    await new Promise((r) => setTimeout(r, 300));
+    await new Promise<void>((r) => server.close(() => r()));
+    await new Promise((r) => setTimeout(r, 100));
+    const recs = await h.stop();
+    assert.ok(recs.some((r) => r.ok));
+    assert.ok(recs.some((r) => r.cls === 'http-502'));
+    assert.ok(
+      recs.some((r) => r.cls === 'refused'),
+      JSON.stringify(recs.map((r) => r.cls)),
+    );
+  });
+});
