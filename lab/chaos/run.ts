@@ -256,10 +256,11 @@ async function inject(
       return `HUP -> nginx ${pid}`;
     }
     case 'restart': {
-      const r = await ctx.initctl('restart', t.server.job);
-      if (r.code !== 0) throw new Error(`restart exited ${r.code}: ${(r.stderr || r.stdout).trim()}`);
       const plan = t.driver.initctl(['restart', t.server.job], t.server);
-      return 'label' in plan ? plan.label : 'restart';
+      if ('refuse' in plan) throw new Error(plan.refuse);
+      const r = await ctx.act('initctl', `${plan.label} (${tag})`, () => ctx.sh(plan.cmd.map(shq).join(' ')));
+      if (r.code !== 0) throw new Error(`${plan.label} exited ${r.code}: ${(r.stderr || r.stdout).trim()}`);
+      return plan.label;
     }
     case 'pause': {
       ctx.mark('docker', `${tag}: docker pause (${f.holdMs} ms)`);
@@ -274,5 +275,7 @@ async function inject(
     }
   }
 }
+
+const shq = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
 
 export const faultTitle = (k: FaultKind): string => FAULT_INFO[k].title;

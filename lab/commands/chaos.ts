@@ -28,6 +28,7 @@ const FLAGS = {
   concurrency: { kind: 'number', help: "the lab's own load: connections", default: 4 },
   'outsider-rate': { kind: 'number', help: 'the independent client: requests per second', default: 20 },
   budget: { kind: 'string', help: 'override budgets: FAULT=FAILED[/GAPMS],... (FAULT=0: a zero budget)' },
+  image: { kind: 'string', help: "boot this image instead of the flavour's own (give --flavour with it)" },
   'dry-run': { kind: 'boolean', help: 'print the schedule and the budgets, do nothing' },
 } as const;
 
@@ -103,6 +104,8 @@ ${flagHelp(FLAGS)}`,
     if (outsiderRate <= 0 || outsiderRate > 500) throw usage('--outsider-rate must be above 0 and at most 500');
     if (flags.running && (argv.some((a) => a.startsWith('--server')) || argv.some((a) => a.startsWith('--flavour'))))
       throw usage('--running uses the lab as it runs: --server and --flavour are for a lab chaos boots itself');
+    if (flags.image !== undefined && (flags.flavour === undefined || flags.running))
+      throw usage('--image needs --flavour (which init the image runs) and no --running');
     const server = serverFor(flags.server ?? 'phoenix');
     if (flags.flavour !== undefined) driverFor(flags.flavour);
     const shortest = Math.min(...faults.map((k) => minSlotMs(k, CHAOS_WORKER_TIMEOUT_S)));
@@ -144,7 +147,7 @@ ${flagHelp(FLAGS)}`,
       let image: string;
       process.stderr.write(`lab chaos: preparing the ${flavour} image\n`);
       try {
-        image = await ensureFlavourImage(flavour, { docker: d, log: say });
+        image = flags.image ?? (await ensureFlavourImage(flavour, { docker: d, log: say }));
       } catch (err) {
         if (!(err instanceof PreciseBaseUnavailableError) || flags.flavour)
           throw new LabError(`the ${flavour} image cannot be had: ${(err as Error).message}`, LabExit.ENVIRONMENT);
