@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -159,11 +159,13 @@ async function pm2Cell(): Promise<Cell> {
   const sock = path.join(dir, 'app.sock');
   // Its own PM2_HOME: the daemon, its logs and sockets live in the temp folder, nobody else's pm2 is touched.
   const env = { ...process.env, PM2_HOME: path.join(dir, 'pm2'), SOAK_SOCK: sock };
-  const run = (args: string[]) => {
-    const r = spawnSync(pm2, args, { env, encoding: 'utf8', timeout: 120_000 });
-    if (r.status !== 0) throw new Error(`pm2 ${args.join(' ')}: ${r.stderr || r.stdout}`);
-    return r.stdout;
-  };
+  // Asynchronous: the load runs in this process, and a spawnSync would stall it while pm2 works.
+  const run = (args: string[]) =>
+    new Promise<string>((resolve, reject) =>
+      execFile(pm2, args, { env, encoding: 'utf8', timeout: 120_000 }, (err, stdout, stderr) =>
+        err ? reject(new Error(`pm2 ${args.join(' ')}: ${stderr || stdout || err.message}`)) : resolve(stdout),
+      ),
+    );
   const port = await freePort();
   const nginx = new HostNginx(path.join(dir, 'nginx'), [{ port, upstream: sock }]);
   const base = {
@@ -177,7 +179,7 @@ async function pm2Cell(): Promise<Cell> {
   let records: RequestRecord[] = [];
   let error: string | undefined;
   try {
-    run(['start', app, '-i', '2', '--name', 'soak', '--wait-ready', '--listen-timeout', '10000']);
+    await run(['start', app, '-i', '2', '--name', 'soak', '--wait-ready', '--listen-timeout', '10000']);
     await nginx.start();
     const load = startLoad(
       `http://127.0.0.1:${port}`,
@@ -188,7 +190,7 @@ async function pm2Cell(): Promise<Cell> {
     try {
       for (let i = 1; i <= UPGRADES; i++) {
         const t = performance.now();
-        run(['reload', 'soak']);
+        await run(['reload', 'soak']);
         handovers.push(performance.now() - t);
         await sleep(300);
         if (i % 10 === 0 || i === UPGRADES)
