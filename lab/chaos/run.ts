@@ -161,7 +161,14 @@ export async function runChaos(t: ChaosTarget, o: ChaosRunOptions): Promise<Chao
     outs = await outsider.stop();
   }
   const endMs = Math.max(o.durationMs, ...records.map((r) => r.end));
-  const verdict = judgeChaos({ faults: done, records, outsider: outs, budgetOf, endMs });
+  const verdict = judgeChaos({
+    faults: done,
+    records,
+    outsider: outs,
+    budgetOf,
+    endMs,
+    connections: o.concurrency,
+  });
   const after = await ctx.inspect().catch(() => undefined);
   const logs = await collectLogs(ctx).catch(() => [] as string[]);
   writeJson(path.join(dir, 'outsider.json'), outs);

@@ -77,7 +77,10 @@ export function judgeChaos(o: {
   outsider: readonly OutsiderRecord[];
   budgetOf: (kind: FaultKind) => Budget;
   endMs: number;
+  /** keep-alive connections of the lab's load: a reset budget is per connection */
+  connections?: number;
 }): ChaosVerdict {
+  const perConn = o.connections ?? 1;
   const started = o.faults.filter((f) => f.startedAt !== undefined).sort((a, b) => a.startedAt! - b.startedAt!);
   const successEnds = o.records
     .filter((r) => !r.error)
@@ -127,7 +130,9 @@ export function judgeChaos(o: {
     const outs = o.outsider.filter((r) => inWindow(r.end, w));
     const exceeded: string[] = [];
     if (failed > budget.failed) exceeded.push(`${failed} failed > budget ${budget.failed}`);
-    if (resets > (budget.resets ?? 0)) exceeded.push(`${resets} keep-alive resets > budget ${budget.resets ?? 0}`);
+    const resetBudget = (budget.resets ?? 0) * perConn;
+    if (resets > resetBudget)
+      exceeded.push(`${resets} keep-alive resets > budget ${resetBudget} (${budget.resets ?? 0} per connection)`);
     const gapBudget = budget.gapMs + (f.kind === 'pause' ? (f.holdMs ?? 0) : 0);
     if (gapMs > gapBudget) exceeded.push(`gap ${gapMs} ms > budget ${gapBudget} ms`);
     gapMs = Math.round(gapMs);
@@ -177,5 +182,5 @@ export function formatCost(c: FaultCost): string {
     .map(([k, v]) => `${k}=${v}`)
     .join(' ');
   const b = c.budget;
-  return `${head} at ${((c.startedAt ?? 0) / 1000).toFixed(1).padStart(5)} s  failed ${c.failed}${c.resets ? ` (+${c.resets} resets)` : ''}${cls ? ` [${cls}]` : ''}, gap ${c.gapMs} ms, served again after ${c.servedAgainMs ?? 'never'} ms; outsider ${c.outsiderFailed}/${c.outsiderSent}  budget ${b.failed}${b.resets ? `+${b.resets} resets` : ''}/${b.gapMs} ms  ${c.exceeded.length ? `OVER BUDGET: ${c.exceeded.join('; ')}` : 'ok'}  (${c.detail})`;
+  return `${head} at ${((c.startedAt ?? 0) / 1000).toFixed(1).padStart(5)} s  failed ${c.failed}${c.resets ? ` (+${c.resets} resets)` : ''}${cls ? ` [${cls}]` : ''}, gap ${c.gapMs} ms, served again after ${c.servedAgainMs ?? 'never'} ms; outsider ${c.outsiderFailed}/${c.outsiderSent}  budget ${b.failed}${b.resets ? `+${b.resets} reset/conn` : ''}/${b.gapMs} ms  ${c.exceeded.length ? `OVER BUDGET: ${c.exceeded.join('; ')}` : 'ok'}  (${c.detail})`;
 }

@@ -44,7 +44,7 @@ function budgetLines(
   return faults
     .map((k) => {
       const b = o[k] ?? table[flavour][server][k];
-      return `  ${k.padEnd(12)} ${String(b.failed).padStart(2)} failed${b.resets ? ` (+${b.resets} keep-alive reset)` : ''}, gap ${b.gapMs} ms${k === 'pause' ? ' + the pause' : ''}${o[k] ? '  (overridden)' : ''}`;
+      return `  ${k.padEnd(12)} ${String(b.failed).padStart(2)} failed${b.resets ? ` (+${b.resets} keep-alive reset per connection)` : ''}, gap ${b.gapMs} ms${k === 'pause' ? ' + the pause' : ''}${o[k] ? '  (overridden)' : ''}`;
     })
     .join('\n');
 }

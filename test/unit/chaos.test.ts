@@ -173,3 +173,22 @@ describe('lab chaos: the independent client', () => {
     );
   });
 });
+
+describe('lab chaos: keep-alive resets of an nginx reload', () => {
+  it('are allowed once per connection of the lab load, and no more', () => {
+    const faults: DoneFault[] = [{ n: 1, kind: 'nginx-reload', at: 2000, startedAt: 2000, detail: 'HUP -> nginx 5' }];
+    const fail = { 2100: 'reset', 2110: 'reset', 2120: 'reset', 2130: 'reset' } as const;
+    const judge = (connections: number) =>
+      judgeChaos({
+        faults,
+        records: records(5000, fail),
+        outsider: [],
+        budgetOf: (k) => budgetFor('bookworm', 'phoenix', k),
+        endMs: 5000,
+        connections,
+      });
+    assert.equal(judge(4).ok, true, judge(4).lines.join('\n'));
+    assert.equal(judge(4).costs[0].failed, 0);
+    assert.equal(judge(2).ok, false);
+  });
+});
