@@ -99,3 +99,36 @@ export function parseDuration(v: string, what: string): number {
   const n = Number(m[1]);
   return m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000;
 }
+
+/**
+ * --docker-host URL (or --docker-host=URL), anywhere on the line, for every command: it sets
+ * DOCKER_HOST for this process and what it starts (image builds), exactly as if it were in the
+ * environment. Removed from argv before the command parses its own flags.
+ */
+export function takeDockerHost(argv: string[], env: NodeJS.ProcessEnv = process.env): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    let value: string | undefined;
+    if (a === '--docker-host') {
+      value = argv[++i];
+      if (value === undefined || value.startsWith('--'))
+        throw new LabError('--docker-host needs a URL (unix:///path, tcp://host:port, ssh://user@host)', LabExit.USAGE);
+    } else if (a.startsWith('--docker-host=')) value = a.slice('--docker-host='.length);
+    if (value === undefined) {
+      out.push(a);
+      continue;
+    }
+    if (!/^(unix|tcp|http|https|ssh|npipe):\/\//.test(value))
+      throw new LabError(
+        `--docker-host ${value}: give a URL (unix:///path, tcp://host:port, ssh://user@host)`,
+        LabExit.USAGE,
+      );
+    env.DOCKER_HOST = value;
+  }
+  return out;
+}

@@ -14,7 +14,10 @@ import { scenario } from './commands/scenario';
 import { signal } from './commands/signal';
 import { status } from './commands/status';
 import { up } from './commands/up';
+import { remoteEngineProblem } from './engine/docker';
+import { takeDockerHost } from './args';
 import { LabError, LabExit } from './errors';
+import { EXIT_INFRASTRUCTURE } from './matrix/exit';
 
 const COMMANDS: Command[] = [
   build,
@@ -37,16 +40,31 @@ function help(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));
   return `lab: boot Ubuntu 12.04 + upstart 1.5 (or Debian 12 + systemd) with nginx and phoenix, act on it, measure it.
 
-usage: lab COMMAND [options]     lab COMMAND --help for each
+usage: lab [--docker-host URL] COMMAND [options]     lab COMMAND --help for each
 
 ${COMMANDS.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`).join('\n')}
 
-Exit codes: 0 ok, 1 the lab ran and found a failure, 2 usage, 3 Docker or the images unavailable.
+The Docker engine: DOCKER_HOST (unix://, tcp://, ssh://, as dockerode and the docker CLI read
+it), or --docker-host URL anywhere on the line, which wins. Commands that drive load or wait on
+a lab's nginx (up, load, scenario run, demo) need the engine on this machine: a lab publishes
+on 127.0.0.1 only, so for another machine's engine they say so and stop (exit 3); run lab there
+(a shard per machine) and 'lab report --merge' the results here.
+
+Exit codes: 0 ok, 1 the lab ran and found a failure, 2 usage, 3 Docker or the images unavailable,
+${EXIT_INFRASTRUCTURE} infrastructure: the Docker engine went away mid-run (those runs are INFRASTRUCTURE, the rest
+ran), or a merged summary is incomplete (a cell missing, skipped or INFRASTRUCTURE).
 `;
 }
 
+/** up, load (to a lab, not to --port), scenario run and demo send traffic to a lab's 127.0.0.1 port. */
+function needsLocalEngine(name: string, rest: string[]): boolean {
+  if (name === 'up' || name === 'demo') return true;
+  if (name === 'load') return !rest.some((a) => a === '--port' || a.startsWith('--port='));
+  return name === 'scenario' && rest[0] === 'run';
+}
+
 async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
+  const [name, ...rest] = takeDockerHost(argv);
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(help());
     return name ? LabExit.OK : LabExit.USAGE;
@@ -57,6 +75,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${cmd.usage}\n`);
     return LabExit.OK;
   }
+  const remote = needsLocalEngine(name, rest) ? remoteEngineProblem() : undefined;
+  if (remote) throw new LabError(remote, LabExit.ENVIRONMENT);
   return cmd.run(rest);
 }
 

@@ -1,50 +1,80 @@
 import * as path from 'node:path';
 import { flagHelp, parseFlags } from '../args';
-import { FLAVOURS, type Flavour, isFlavour } from '../engine/flavour-images';
+import { engineGone, engineIdentity, remoteEngineProblem } from '../engine/docker';
+import { FLAVOURS, type Flavour } from '../engine/flavour-images';
 import { LabError, LabExit } from '../errors';
-import { writeSummary } from '../report/write';
+import {
+  type Cell,
+  type Shard,
+  applicable,
+  columnOf,
+  flavoursOf,
+  parseShard,
+  planMatrix,
+  shardCells,
+  shardText,
+} from '../matrix/cells';
+import { EXIT_INFRASTRUCTURE } from '../matrix/exit';
+import { type RunEntry, buildSummary } from '../matrix/merge';
+import { runPool } from '../matrix/pool';
+import { type Where, makePlan, whereHere, writePlan, writeWhere } from '../matrix/where';
+import { writeMatrixSummary } from '../report/write';
 import { createRun, labHome } from '../runs';
 import { CATALOGUE, findScenario } from '../scenarios/catalogue';
 import { formatResult, formatRow } from '../scenarios/format';
-import { runScenario } from '../scenarios/runner';
+import { infrastructureVerdict, runScenario, saveRun } from '../scenarios/runner';
 import { type Scenario, type ScenarioResult, expectationFor, serversOf } from '../scenarios/types';
 import type { ServerName } from '../servers/types';
 import { serverFor } from '../servers';
+import { summarize } from '../check/continuity';
 import type { Command } from './command';
 import { docker } from './target';
 
 const FLAGS = {
-  flavour: { kind: 'string', help: 'precise, bookworm or all', default: 'all' },
+  flavour: { kind: 'string', help: 'precise, bookworm, all, or a list (precise,bookworm)', default: 'all' },
   server: {
     kind: 'string',
     help: "phoenix, unicorn or all (default: each scenario's own server; with all, every server it has meaning for)",
   },
   all: { kind: 'boolean', help: 'with run: every scenario, and a summary page' },
   image: { kind: 'string', help: "boot this image instead of the flavour's own (one flavour only)" },
+  jobs: {
+    kind: 'number',
+    help: 'N runs at once on the engine, each in its own container and port (one live line per job)',
+    default: 1,
+  },
+  shard: {
+    kind: 'string',
+    help: 'I/N: only the I-th of N shares of the matrix (scenario x init x server), for N machines or CI jobs',
+  },
 } as const;
 
 const USAGE = `lab scenario list
 lab scenario show NAME
 lab scenario run NAME [--flavour precise|bookworm|all] [--server phoenix|unicorn|all] [--image IMAGE]
-lab scenario run --all [--flavour precise|bookworm|all] [--server phoenix|unicorn|all]
+lab scenario run --all [--flavour precise|bookworm|all] [--server phoenix|unicorn|all] [--jobs N] [--shard I/N]
 
 Each run boots a fresh lab container (its own name and 127.0.0.1 port), applies the scenario's
 config, acts under load, observes, compares with what the scenario expects on that flavour and
-prints the verdict with its numbers; the container is removed at the end (Ctrl-C too). Results
-go to .lab/runs/<time>-<scenario>-<flavour>/ (result.json, records.json, report.html); 'run --all'
-also writes summary.html, a table of scenarios by flavour. A scenario with no meaning on a
-flavour is reported NOT RUN with the reason, never as passed.
+prints the verdict with its numbers; the container is removed at the end (Ctrl-C too: every
+container of every job). Results go to .lab/runs/<time>-<scenario>-<flavour>/ (result.json,
+where.json, records.json, report.html); 'run --all' also writes a summary folder: summary.html
+(the matrix of scenarios by init and server, with where and when each cell ran), summary.json
+and plan.json (the whole matrix and this shard's share, for 'lab report --merge'). A scenario
+with no meaning on a flavour is reported NOT RUN with the reason, never as passed.
+
+--jobs N runs N cells at once on one engine. --shard I/N runs the I-th of N shares of the
+matrix: the cells that run go round-robin over the shards in the matrix's order (then the
+not-applicable ones), so the same I/N with the same catalogue, --flavour and --server always
+picks the same cells and every cell is in exactly one shard. Run one shard per machine or
+engine (DOCKER_HOST or --docker-host), then 'lab report --merge DIR...' makes one summary.
 
 Exit codes: 0 every run met its expectation (or was not applicable), 1 an outcome was
-UNEXPECTED, 2 usage, 3 Docker or the image of a flavour asked for by name is unavailable.
+UNEXPECTED, 2 usage, 3 Docker or the image of a flavour asked for by name is unavailable,
+4 the Docker engine went away mid-run: those runs are INFRASTRUCTURE (never UNEXPECTED), the
+rest of the matrix ran; 1 wins over 4.
 
 ${flagHelp(FLAGS)}`;
-
-function flavoursOf(value: string): Flavour[] {
-  if (value === 'all') return [...FLAVOURS];
-  if (!isFlavour(value)) throw new LabError(`--flavour ${value}: use precise, bookworm or all`, LabExit.USAGE);
-  return [value];
-}
 
 function list(): string {
   const w = Math.max(...CATALOGUE.map((s) => s.name.length));
@@ -71,55 +101,133 @@ function show(s: Scenario): string {
   return `${lines.join('\n')}\n`;
 }
 
-function serversFor(value: string | undefined, s: Scenario): ServerName[] {
-  if (value === undefined) return [serversOf(s)[0]];
-  if (value === 'all') return serversOf(s);
-  serverFor(value);
-  return [value as ServerName];
+/** A run that threw instead of returning (a bug, a full disk): recorded, judged, and the matrix goes on. */
+async function crashed(s: Scenario, cell: Cell, err: unknown): Promise<ScenarioResult> {
+  const message = (err as Error)?.message ?? String(err);
+  const gone = await engineGone();
+  const result: ScenarioResult = {
+    scenario: s.name,
+    title: s.title,
+    flavour: cell.flavour,
+    server: cell.server,
+    expectation: expectationFor(s, cell.flavour, cell.server),
+    verdict: gone
+      ? infrastructureVerdict(gone, message)
+      : {
+          outcome: 'UNEXPECTED',
+          checks: [{ what: 'the run could be carried out', expected: 'yes', seen: message, ok: false }],
+          reasons: [`FAIL the run could not be carried out: ${message}`],
+        },
+    continuity: summarize([]),
+    facts: {},
+    actions: [],
+    records: [],
+    logs: [],
+    startedAt: new Date().toISOString(),
+    seconds: 0,
+    error: message,
+  };
+  try {
+    return saveRun(result, s.story);
+  } catch {
+    return result;
+  }
+}
+
+/** A result as the summary shows it. */
+function entryOf(r: ScenarioResult, where: Where | undefined): RunEntry {
+  const c = r.continuity;
+  return {
+    scenario: r.scenario,
+    flavour: r.flavour,
+    server: r.server ?? 'phoenix',
+    outcome: r.verdict.outcome,
+    applicable: r.expectation.applicable,
+    startedAt: r.startedAt,
+    seconds: r.seconds,
+    reasons: r.verdict.reasons,
+    error: r.error,
+    numbers: { sent: c.sent, failed: c.failed, longestGapMs: c.longestGapMs, p99Ms: c.latencyMs.p99 },
+    where,
+    dir: r.dir,
+    report: r.report,
+  };
 }
 
 async function run(
   names: Scenario[],
   flavours: Flavour[],
-  o: { image?: string; summary: boolean; explicitFlavour: boolean; server?: string },
+  o: {
+    image?: string;
+    summary: boolean;
+    explicitFlavour: boolean;
+    server?: string;
+    jobs: number;
+    shard?: Shard;
+  },
 ): Promise<number> {
-  if (o.server !== undefined && o.server !== 'all') serverFor(o.server);
-  await docker();
-  const results: ScenarioResult[] = [];
+  const matrix = planMatrix(names, flavours, o.server);
+  const cells = o.shard ? shardCells(matrix, o.shard) : matrix;
+  // The load runs here and goes to 127.0.0.1: an engine on another machine is said so now, once.
+  const remote = remoteEngineProblem();
+  if (remote) throw new LabError(remote, LabExit.ENVIRONMENT);
+  const engine = await docker();
+  const jobs = Math.max(1, Math.min(o.jobs, cells.length || 1));
+  const here = whereHere(await engineIdentity(engine), o.shard, jobs);
   const t = Date.now();
-  for (const s of names) {
-    for (const v of serversFor(o.server, s)) {
-      for (const f of flavours) {
-        const r = await runScenario(s, f, { image: o.image, server: v });
-        results.push(r);
-        process.stdout.write(`${formatResult(r)}\n\n`);
-      }
-    }
+  let dir: string | undefined;
+  if (o.summary) {
+    dir = createRun('scenario', o.shard ? `summary-shard-${o.shard.index}of${o.shard.count}` : 'summary', labHome());
+    writePlan(dir, makePlan({ matrix, flavours, server: o.server, shard: o.shard, where: here }));
   }
+  if (o.shard)
+    process.stderr.write(
+      `lab: shard ${shardText(o.shard)}: ${cells.length} of the matrix's ${matrix.length} cells (${cells.filter(applicable).length} that run)\n`,
+    );
+  if (jobs > 1) process.stderr.write(`lab: ${jobs} runs at once on ${here.engine}, each in its own container\n`);
+  const wheres = new Map<ScenarioResult, Where>();
+  const results = await runPool(
+    cells,
+    {
+      jobs,
+      label: (c) => `${c.scenario}/${columnOf(c.flavour, c.server)}`,
+      logFile: dir ? path.join(dir, 'progress.log') : undefined,
+    },
+    async (cell, job) => {
+      const s = findScenario(cell.scenario)!;
+      const r = await runScenario(s, cell.flavour, { image: o.image, server: cell.server, say: job.say }).catch(
+        (err: unknown) => crashed(s, cell, err),
+      );
+      if (r.dir) wheres.set(r, writeWhere(r.dir, { ...here, job: job.index }));
+      job.print(`${formatResult(r)}\n`);
+      return r;
+    },
+  );
   if (results.length > 1) {
     process.stdout.write(`${results.map(formatRow).join('\n')}\n`);
-    process.stdout.write(`${results.length} runs in ${((Date.now() - t) / 1000).toFixed(0)} s\n`);
+    process.stdout.write(
+      `${results.length} runs in ${((Date.now() - t) / 1000).toFixed(0)} s${jobs > 1 ? ` (${jobs} at once)` : ''}\n`,
+    );
   }
-  if (o.summary) {
-    const dir = createRun('scenario', 'summary', labHome());
-    const file = writeSummary(
-      dir,
-      results.map((r) => ({
-        scenario: r.scenario,
-        // The summary's columns are init x server.
-        flavour: r.server && r.server !== 'phoenix' ? `${r.flavour}/${r.server}` : r.flavour,
-        outcome: r.verdict.outcome,
-        reasons: r.verdict.reasons,
-        reportPath: r.report,
-      })),
+  if (dir) {
+    const summary = buildSummary(
+      results.map((r) => entryOf(r, wheres.get(r))),
+      { cells },
       {
-        title: 'Scenarios by init and server',
-        startedAt: new Date(t).toISOString(),
+        title: `Scenarios by init and server${o.shard ? ` (shard ${shardText(o.shard)})` : ''}`,
+        inputs: [`this run (${here.host}, ${here.engine})`],
       },
     );
-    process.stdout.write(`summary: ${path.resolve(file)}\n`);
+    const file = writeMatrixSummary(dir, summary);
+    process.stdout.write(`summary: ${path.resolve(file.html)}\n`);
   }
+  const infra = results.filter((r) => r.verdict.outcome === 'INFRASTRUCTURE');
+  if (infra.length)
+    process.stderr.write(
+      `lab: ${infra.length} run(s) INFRASTRUCTURE: the Docker engine went away (${here.engine}); run them again\n`,
+    );
   if (results.some((r) => r.verdict.outcome === 'UNEXPECTED')) return LabExit.FAILED;
+  if (infra.length) return EXIT_INFRASTRUCTURE;
   // A flavour asked for by name that could not run at all is an environment problem, not a pass.
   if (
     o.explicitFlavour &&
@@ -160,6 +268,11 @@ export const scenario: Command = {
         const flavours = flavoursOf(flags.flavour ?? 'all');
         if (flags.image && flavours.length !== 1)
           throw new LabError('--image names one image: give one --flavour with it', LabExit.USAGE);
+        const jobs = flags.jobs ?? 1;
+        if (!Number.isInteger(jobs) || jobs < 1)
+          throw new LabError(`--jobs ${jobs}: a whole number of runs at once, 1 or more`, LabExit.USAGE);
+        const shard = flags.shard === undefined ? undefined : parseShard(flags.shard);
+        if (flags.server !== undefined && flags.server !== 'all') serverFor(flags.server);
         if (flags.all) {
           if (name) throw new LabError('lab scenario run: give a NAME or --all, not both', LabExit.USAGE);
           return run([...CATALOGUE], flavours, {
@@ -167,6 +280,8 @@ export const scenario: Command = {
             summary: true,
             explicitFlavour: flags.flavour !== 'all',
             server: flags.server,
+            jobs,
+            shard,
           });
         }
         const s = name ? findScenario(name) : undefined;
@@ -180,6 +295,8 @@ export const scenario: Command = {
           summary: false,
           explicitFlavour: flags.flavour !== 'all',
           server: flags.server,
+          jobs,
+          shard,
         });
       }
       default:

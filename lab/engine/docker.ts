@@ -3,6 +3,7 @@
  */
 import Docker from 'dockerode';
 import { accessSync, constants, existsSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 export const DEFAULT_SOCKET = '/var/run/docker.sock';
@@ -119,4 +120,97 @@ export async function assertDockerReachable(options: ConnectOptions & { timeoutM
     );
   }
   return options.socketPath === undefined ? connect() : connect({ socketPath: options.socketPath });
+}
+
+/** The engine every lab command talks to, as DOCKER_HOST names it (the default socket when unset). */
+export function engineHost(env: NodeJS.ProcessEnv = process.env): string {
+  const host = env.DOCKER_HOST;
+  return host === undefined || host === '' ? `unix://${DEFAULT_SOCKET}` : host;
+}
+
+export interface EngineLocality {
+  local: boolean;
+  host: string;
+  /** why it is taken as local or remote, for the message */
+  why: string;
+}
+
+const LOOPBACK_NAMES = new Set(['localhost', 'ip6-localhost', '::1', '[::1]']);
+
+/** Whether `hostname` is this machine: loopback, its host name, or an address of one of its interfaces. */
+export function isThisMachine(hostname: string): boolean {
+  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  if (LOOPBACK_NAMES.has(h) || /^127\./.test(h)) return true;
+  if (h === os.hostname().toLowerCase()) return true;
+  for (const addrs of Object.values(os.networkInterfaces())) {
+    for (const a of addrs ?? []) if (a.address.toLowerCase() === h) return true;
+  }
+  return false;
+}
+
+/**
+ * Is the engine on this machine? A lab publishes its nginx on the engine host's 127.0.0.1
+ * only, so the lab's load (which runs here) reaches it only when the engine runs here too:
+ * a unix socket, or tcp:// / ssh:// to a loopback name or one of this machine's addresses.
+ */
+export function engineLocality(env: NodeJS.ProcessEnv = process.env): EngineLocality {
+  const host = engineHost(env);
+  if (host.startsWith('unix://')) return { local: true, host, why: 'a unix socket on this machine' };
+  let url: URL;
+  try {
+    url = new URL(host);
+  } catch {
+    return { local: false, host, why: 'DOCKER_HOST is not a URL this lab understands' };
+  }
+  if (!['tcp:', 'http:', 'https:', 'ssh:'].includes(url.protocol))
+    return { local: false, host, why: `${url.protocol} engines are not on this machine` };
+  return isThisMachine(url.hostname)
+    ? { local: true, host, why: `${url.hostname} is this machine` }
+    : { local: false, host, why: `${url.hostname} is another machine` };
+}
+
+/**
+ * One clear message when the lab's load cannot reach what a remote engine publishes; undefined
+ * when the engine is on this machine. The lab never publishes on a network address (a lab is
+ * for one machine), so the answer is to run the lab where the engine is: a shard per machine,
+ * then `lab report --merge`.
+ */
+export function remoteEngineProblem(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const e = engineLocality(env);
+  if (e.local) return undefined;
+  return (
+    `the Docker engine at ${e.host} is not on this machine (${e.why}): each lab publishes its nginx on ` +
+    `that engine's 127.0.0.1 only, which the lab's load, running here, cannot reach. Run lab on the ` +
+    `engine's machine instead (one shard per machine: lab scenario run --all --shard I/N there, then ` +
+    `lab report --merge DIR... here), or use an engine on this machine. Commands that only talk to ` +
+    `the engine (status, down, logs, signal, initctl, apply, build) work with it as they are.`
+  );
+}
+
+/** The engine does not answer any more (stopped, killed, unreachable): why, or undefined when it does. */
+export async function engineGone(timeoutMs = 3000): Promise<string | undefined> {
+  try {
+    await assertDockerReachable({ timeoutMs });
+    return undefined;
+  } catch (err) {
+    return `${engineHost()}: ${(err as Error).message.split(';')[0]}`;
+  }
+}
+
+export interface EngineIdentity {
+  host: string;
+  /** the engine's own name and id (docker info): two engines on one machine differ by id */
+  name?: string;
+  id?: string;
+  version?: string;
+}
+
+/** Who the engine is, for "where did this cell run"; never throws. */
+export async function engineIdentity(docker: Docker = connect()): Promise<EngineIdentity> {
+  try {
+    const info = (await docker.info()) as { Name?: string; ID?: string; ServerVersion?: string };
+    return { host: engineHost(), name: info.Name, id: info.ID, version: info.ServerVersion };
+  } catch {
+    return { host: engineHost() };
+  }
 }

@@ -5,7 +5,13 @@ import { FAILURE_COLOURS, VERDICT_COLOURS, failureKey, generationColour, generat
 import { BASE_CSS } from './style';
 import { ACTION_STYLE, type Action, renderTimeline, sortActions } from './timeline';
 
-export type Outcome = 'EXPECTED' | 'UNEXPECTED' | 'NOT RUN';
+/** INFRASTRUCTURE: the Docker engine went away mid-run; says nothing about the scenario. */
+export type Outcome = 'EXPECTED' | 'UNEXPECTED' | 'NOT RUN' | 'INFRASTRUCTURE';
+
+/** The verdict's colour; infrastructure is amber-brown, neither a pass nor a finding. */
+export function outcomeColour(o: Outcome): string {
+  return o === 'INFRASTRUCTURE' ? '#a16207' : (VERDICT_COLOURS[o] ?? VERDICT_COLOURS['NOT RUN']);
+}
 
 export interface ReportInput {
   title: string;
@@ -108,7 +114,7 @@ function stats(c: Continuity): string {
 /** One run as a page that needs nothing else: no scripts, no fonts, no images to fetch. */
 export function renderReport(input: ReportInput): string {
   const v = input.verdict;
-  const colour = VERDICT_COLOURS[v.outcome] ?? VERDICT_COLOURS['NOT RUN'];
+  const colour = outcomeColour(v.outcome);
   const meta = [
     input.scenario && `scenario <b>${esc(input.scenario)}</b>`,
     input.flavour && `flavour <b>${esc(input.flavour)}</b>`,

@@ -1,6 +1,6 @@
+import type { MatrixSummary, RunEntry, SummaryCell } from '../matrix/merge';
 import { escapeXml as esc } from './escape';
-import type { Outcome } from './html';
-import { VERDICT_COLOURS } from './palette';
+import { type Outcome, outcomeColour } from './html';
 import { BASE_CSS } from './style';
 
 /** One scenario run on one flavour, as `lab scenario run --all` saw it. */
@@ -41,7 +41,7 @@ export function renderSummary(rows: readonly SummaryRow[], opts: { title?: strin
     const tds = flavours.map((f) => {
       const r = cell.get(`${s}\u0000${f}`);
       if (!r) return '<td class="cell muted">—</td>';
-      const colour = VERDICT_COLOURS[r.outcome] ?? VERDICT_COLOURS['NOT RUN'];
+      const colour = outcomeColour(r.outcome);
       const tip = r.reasons?.length ? ` title="${esc(r.reasons.join('\n'))}"` : '';
       const href = safeHref(r.href);
       const inner = `${esc(r.outcome)}`;
@@ -65,6 +65,111 @@ export function renderSummary(rows: readonly SummaryRow[], opts: { title?: strin
 `;
 }
 
-function swatchFor(o: Outcome): string {
-  return `<span class="swatch" style="background:${VERDICT_COLOURS[o]}"></span>`;
+function swatchFor(o: Outcome | 'MISSING'): string {
+  return `<span class="swatch" style="background:${o === 'MISSING' ? MISSING_COLOUR : outcomeColour(o)}"></span>`;
+}
+
+/** A cell nobody ran: black, so it never reads as any verdict. */
+const MISSING_COLOUR = '#111827';
+
+const MATRIX_CSS = `
+table.matrix td.cell { text-align: left; min-width: 210px; }
+.run { margin: 2px 0 8px; }
+.run .facts { font-size: 11.5px; color: #475569; line-height: 1.35; margin-top: 3px; }
+.run .facts b { color: #0f172a; font-weight: 600; }
+.flag { display: inline-block; font-size: 11px; font-weight: 700; padding: 1px 6px; border-radius: 4px; background: #fde68a; color: #78350f; margin-left: 4px; }
+.flag.bad { background: #fecaca; color: #7f1d1d; }
+.warn { border-left: 4px solid #b45309; }
+`;
+
+const when = (iso: string) => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : 'unknown time');
+
+function runFacts(r: RunEntry): string {
+  const w = r.where;
+  const numbers = r.numbers
+    ? `<b>${r.numbers.sent}</b> requests · <b>${r.numbers.failed}</b> failed · gap <b>${r.numbers.longestGapMs}</b> ms · p99 ${r.numbers.p99Ms} ms`
+    : r.applicable
+      ? 'no requests'
+      : 'not applicable';
+  const where = w
+    ? [
+        `<b>${esc(w.host)}</b>`,
+        `engine ${esc(w.engine)}${w.engineId ? ` (${esc(w.engineId.slice(0, 14))})` : ''}`,
+        w.shard ? `shard ${esc(w.shard)}` : '',
+        w.job ? `job ${w.job}${w.jobs ? `/${w.jobs}` : ''}` : '',
+        w.runner ? esc(w.runner) : '',
+      ]
+        .filter(Boolean)
+        .join(' · ')
+    : '<span class="muted">where: not recorded</span>';
+  return `<div class="facts">${numbers}<br>${where}<br>${esc(when(r.startedAt))} · ${r.seconds.toFixed(1)} s</div>`;
+}
+
+function runBlock(r: RunEntry, href: string | undefined): string {
+  const tip = r.reasons.length ? ` title="${esc(r.reasons.join('\n'))}"` : '';
+  const style = `background:${outcomeColour(r.outcome)}`;
+  const h = safeHref(href);
+  const badge = h
+    ? `<a class="outcome" href="${esc(h)}"${tip} style="${style}">${esc(r.outcome)}</a>`
+    : `<span class="outcome"${tip} style="${style}">${esc(r.outcome)}</span>`;
+  return `<div class="run" data-outcome="${esc(r.outcome)}">${badge}${runFacts(r)}</div>`;
+}
+
+function matrixCell(c: SummaryCell | undefined, hrefFor: (r: RunEntry) => string | undefined): string {
+  if (!c) return '<td class="cell muted">—</td>';
+  if (c.status === 'MISSING')
+    return `<td class="cell" data-status="MISSING"><span class="outcome" style="background:${MISSING_COLOUR}">MISSING</span><div class="run"><div class="facts">no result${c.shard ? ` · shard ${esc(c.shard)} was to run it` : ''}</div></div></td>`;
+  const flags = [
+    c.duplicated
+      ? `<span class="flag${c.disagree ? ' bad' : ''}">${c.results.length} results${c.disagree ? ', differing' : ''}</span>`
+      : '',
+    c.skipped ? '<span class="flag bad">skipped</span>' : '',
+    c.planned ? '' : '<span class="flag">not in the plan</span>',
+  ].join('');
+  return `<td class="cell" data-status="${esc(c.status)}" data-results="${c.results.length}">${c.results.map((r) => runBlock(r, hrefFor(r))).join('')}${flags}</td>`;
+}
+
+/**
+ * The matrix of a `run --all` or of `lab report --merge`: scenarios by init and server, each
+ * cell every result it has (verdict linking to the report, its numbers, where and when it
+ * ran), MISSING for a cell nobody ran, and the shards that left nothing.
+ */
+export function renderMatrixSummary(
+  m: MatrixSummary,
+  hrefFor: (r: RunEntry) => string | undefined = () => undefined,
+): string {
+  const byKey = new Map(m.cells.map((c) => [`${c.scenario}\u0000${c.column}`, c]));
+  const t = m.totals;
+  const totals: Array<[Outcome | 'MISSING', number, string]> = [
+    ['EXPECTED', t.expected, 'expected'],
+    ['UNEXPECTED', t.unexpected, 'unexpected'],
+    ['NOT RUN', t.notRun, 'not run'],
+    ['INFRASTRUCTURE', t.infrastructure, 'infrastructure'],
+    ['MISSING', t.missing, 'missing'],
+  ];
+  const body = m.rows.map(
+    (s) =>
+      `<tr><th>${esc(s)}</th>${m.columns.map((col) => matrixCell(byKey.get(`${s}\u0000${col}`), hrefFor)).join('')}</tr>`,
+  );
+  const warnings = [...m.missingShards, ...m.notes];
+  const plans = m.plans.length
+    ? `<section class="card"><h2>Plans (one per shard or run)</h2><table class="plans"><tr><th>shard</th><th>matrix</th><th>host</th><th>engine</th><th>started</th><th class="num">cells</th></tr>${m.plans
+        .map(
+          (p) =>
+            `<tr><td>${esc(p.shard ?? 'whole')}</td><td>${esc(p.group)}</td><td>${esc(p.host)}</td><td>${esc(p.engine)}</td><td>${esc(when(p.startedAt))}</td><td class="num">${p.cells}</td></tr>`,
+        )
+        .join('')}</table></section>`
+    : '';
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${esc(`${m.status.toUpperCase()} · ${m.title}`)}</title><style>${BASE_CSS}${SUMMARY_CSS}${MATRIX_CSS}</style></head>
+<body><main>
+<h1>${esc(m.title)}</h1>
+<p class="meta totals" id="totals" data-status="${esc(m.status)}"><span><b>${esc(m.status)}</b></span>${totals.map(([o, n, label]) => `<span>${swatchFor(o)}<b>${n}</b> ${label}</span>`).join('')}<span><b>${t.skipped}</b> skipped</span><span><b>${t.duplicated}</b> with two results or more</span><span><b>${t.results}</b> results in <b>${t.cells}</b> cells</span><span>made <b>${esc(when(m.generatedAt))}</b></span></p>
+${warnings.length ? `<section class="card warn" id="warnings"><h2>Not complete</h2><ul>${warnings.map((w) => `<li>${esc(w)}</li>`).join('')}</ul></section>` : ''}
+<section class="card"><table class="matrix"><tr><th>scenario</th>${m.columns.map((c) => `<th>${esc(c)}</th>`).join('')}</tr>${body.join('')}</table></section>
+${plans}
+<footer>upstart-unicorn-lab · each verdict links to that run's report · summary.json beside this page · from ${esc(m.inputs.join(', '))}</footer>
+</main></body></html>
+`;
 }

@@ -1,7 +1,8 @@
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import type { MatrixSummary, RunEntry } from '../matrix/merge';
 import { type ReportInput, renderReport } from './html';
-import { type SummaryRow, renderSummary } from './summary';
+import { type SummaryRow, renderMatrixSummary, renderSummary } from './summary';
 
 /** Written whole or not at all: a summary or `lab report` reading concurrently never sees half a file. */
 function writeAtomic(path: string, text: string): void {
@@ -40,14 +41,62 @@ export function writeSummary(
   const path = join(dir, 'summary.html');
   const rows: SummaryRow[] = entries.map(({ reportPath, ...row }) => ({
     ...row,
-    href:
-      reportPath === undefined
-        ? undefined
-        : relative(dirname(resolve(path)), resolve(reportPath))
-            .split(sep)
-            .map(encodeURIComponent)
-            .join('/'),
+    href: reportPath === undefined ? undefined : linkFrom(dirname(resolve(path)), reportPath),
   }));
   writeAtomic(path, renderSummary(rows, opts));
   return path;
+}
+
+/** A relative, URL-encoded link from `fromDir` to `file`. */
+function linkFrom(fromDir: string, file: string): string {
+  return relative(fromDir, resolve(file)).split(sep).map(encodeURIComponent).join('/');
+}
+
+/**
+ * Writes `dir`/summary.html (the matrix) and `dir`/summary.json (the same, for machines: every
+ * cell, its status and results, the totals, the exit code). Links and paths are relative to
+ * `dir`. With `bundle`, each run's report.html, result.json and where.json are copied under
+ * `dir`/runs/ first, so the folder stands alone (a CI artifact).
+ */
+export function writeMatrixSummary(
+  dir: string,
+  summary: MatrixSummary,
+  o: { bundle?: boolean } = {},
+): { html: string; json: string } {
+  mkdirSync(dir, { recursive: true });
+  const root = resolve(dir);
+  const reportOf = new Map<RunEntry, string | undefined>();
+  const used = new Set<string>();
+  for (const c of summary.cells)
+    for (const r of c.results) {
+      if (!o.bundle || !r.dir || !r.report) {
+        reportOf.set(r, r.report);
+        continue;
+      }
+      let name = basename(r.dir);
+      for (let i = 2; used.has(name); i++) name = `${basename(r.dir)}-${i}`;
+      used.add(name);
+      const to = join(root, 'runs', name);
+      mkdirSync(to, { recursive: true });
+      for (const f of ['report.html', 'result.json', 'where.json', 'meta.json'])
+        if (existsSync(join(r.dir, f))) copyFileSync(join(r.dir, f), join(to, f));
+      reportOf.set(r, join(to, 'report.html'));
+    }
+  const href = (r: RunEntry) => {
+    const report = reportOf.get(r);
+    return report === undefined ? undefined : linkFrom(root, report);
+  };
+  const rel = (p: string | undefined) => (p === undefined ? undefined : relative(root, resolve(p)) || '.');
+  const json = {
+    ...summary,
+    cells: summary.cells.map((c) => ({
+      ...c,
+      results: c.results.map((r) => ({ ...r, dir: rel(r.dir), report: rel(reportOf.get(r)) })),
+    })),
+  };
+  const jsonPath = join(root, 'summary.json');
+  writeAtomic(jsonPath, `${JSON.stringify(json, null, 1)}\n`);
+  const htmlPath = join(root, 'summary.html');
+  writeAtomic(htmlPath, renderMatrixSummary(summary, href));
+  return { html: htmlPath, json: jsonPath };
 }

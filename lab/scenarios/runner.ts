@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { summarize } from '../check/continuity';
+import { engineGone } from '../engine/docker';
 import { ensureFlavourImage, type Flavour } from '../engine/flavour-images';
 import { formatStatus, type LabStatus } from '../inspect';
 import type { RequestRecord } from '../load/record';
@@ -70,6 +71,18 @@ function errorVerdict(message: string): Verdict {
   };
 }
 
+/**
+ * The Docker engine went away (stopped, killed, unreachable) while the run needed it: what was
+ * seen says nothing about the scenario, so it is neither EXPECTED nor UNEXPECTED.
+ */
+export function infrastructureVerdict(gone: string, error: string): Verdict {
+  return {
+    outcome: 'INFRASTRUCTURE',
+    checks: [{ what: 'the Docker engine answered throughout the run', expected: 'yes', seen: gone, ok: false }],
+    reasons: [`INFRASTRUCTURE the Docker engine went away: ${gone}`, `the run stopped on: ${error}`],
+  };
+}
+
 /** Runs one scenario on one flavour in a fresh container, judges it, and writes its run folder. */
 export async function runScenario(scenario: Scenario, flavour: Flavour, o: RunOptions = {}): Promise<ScenarioResult> {
   const startedAt = new Date().toISOString();
@@ -112,11 +125,12 @@ export async function runScenario(scenario: Scenario, flavour: Flavour, o: RunOp
     image = o.image ?? (await imageFor(flavour, say));
   } catch (err) {
     const why = (err as Error).message;
-    say(`NOT RUN: no ${flavour} image: ${why}`);
+    const gone = await engineGone();
+    say(gone ? `INFRASTRUCTURE: the Docker engine went away: ${gone}` : `NOT RUN: no ${flavour} image: ${why}`);
     return saveRun(
       {
         ...base,
-        verdict: notRun(`the ${flavour} image could not be had: ${why}`),
+        verdict: gone ? infrastructureVerdict(gone, why) : notRun(`the ${flavour} image could not be had: ${why}`),
         continuity: summarize([]),
         seconds: (Date.now() - t) / 1000,
         error: why,
@@ -133,6 +147,7 @@ export async function runScenario(scenario: Scenario, flavour: Flavour, o: RunOp
   let logs: string[] = [];
   let actions: ScenarioResult['actions'] = [];
   let error: string | undefined;
+  let closeFailed: string | undefined;
   say(`booting a fresh ${flavour} lab from ${image}`);
   const session = await openSession({
     flavour,
@@ -163,12 +178,27 @@ export async function runScenario(scenario: Scenario, flavour: Flavour, o: RunOp
       logs = await collectLogs(ctx).catch(() => []);
     } finally {
       actions = ctx.actions();
-      await session.close();
-      say('lab container removed');
+      // An engine that went away cannot remove the container; the run's verdict is decided below.
+      await session.close().then(
+        () => say('lab container removed'),
+        (err: Error) => {
+          closeFailed = `the lab container could not be removed: ${err.message}`;
+          say(closeFailed);
+        },
+      );
     }
   }
   const continuity = summarize(records);
-  const verdict = error ? errorVerdict(error) : scenario.verdict({ flavour, continuity, before, after, facts });
+  let verdict = error ? errorVerdict(error) : scenario.verdict({ flavour, continuity, before, after, facts });
+  // Whatever went wrong, if the engine is gone it was the engine: never an UNEXPECTED finding.
+  const gone = verdict.outcome === 'UNEXPECTED' || closeFailed ? await engineGone() : undefined;
+  if (gone) {
+    say(`INFRASTRUCTURE: the Docker engine went away: ${gone}`);
+    verdict = infrastructureVerdict(
+      gone,
+      error ?? closeFailed ?? verdict.reasons.find((l) => l.startsWith('FAIL')) ?? '',
+    );
+  }
   return saveRun(
     {
       ...base,

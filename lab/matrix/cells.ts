@@ -1,0 +1,128 @@
+/**
+ * The scenario matrix: one cell per (scenario, init flavour, app server), in the order
+ * `lab scenario run --all` runs them, and its deterministic split into shards, so that N
+ * machines (or N CI jobs) each run their share and `lab report --merge` puts them together.
+ */
+import { FLAVOURS, type Flavour, isFlavour } from '../engine/flavour-images';
+import { LabError, LabExit } from '../errors';
+import { CATALOGUE, findScenario } from '../scenarios/catalogue';
+import { type Scenario, expectationFor, serversOf } from '../scenarios/types';
+import { serverFor } from '../servers';
+import type { ServerName } from '../servers/types';
+
+export interface Cell {
+  scenario: string;
+  flavour: Flavour;
+  server: ServerName;
+}
+
+/** "bridge-inplace/bookworm/phoenix": a cell's name in summary.json and in plans. */
+export const cellKey = (c: { scenario: string; flavour: string; server: string }): string =>
+  `${c.scenario}/${c.flavour}/${c.server}`;
+
+/** The summary's column: the init, with the server when it is not phoenix ("bookworm/unicorn"). */
+export const columnOf = (flavour: string, server: string | undefined): string =>
+  !server || server === 'phoenix' ? flavour : `${flavour}/${server}`;
+
+/** `--flavour`: precise, bookworm, all, or a comma-separated list. */
+export function flavoursOf(value: string): Flavour[] {
+  if (value === 'all') return [...FLAVOURS];
+  const names = value
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
+  for (const n of names)
+    if (!isFlavour(n)) throw new LabError(`--flavour ${value}: use precise, bookworm, all or a list`, LabExit.USAGE);
+  if (names.length === 0) throw new LabError('--flavour: name a flavour', LabExit.USAGE);
+  return [...new Set(names)] as Flavour[];
+}
+
+/**
+ * `--server` for one scenario: undefined = the server it is written for; all = every server
+ * it has meaning for; a name = that server (not applicable where it has no meaning).
+ */
+export function serversFor(value: string | undefined, s: Scenario): ServerName[] {
+  if (value === undefined) return [serversOf(s)[0]];
+  if (value === 'all') return serversOf(s);
+  serverFor(value);
+  return [value as ServerName];
+}
+
+/** Every cell `lab scenario run` would run for these scenarios, flavours and --server, in its order. */
+export function planMatrix(scenarios: readonly Scenario[], flavours: readonly Flavour[], server?: string): Cell[] {
+  if (server !== undefined && server !== 'all') serverFor(server);
+  const cells: Cell[] = [];
+  for (const s of scenarios)
+    for (const v of serversFor(server, s))
+      for (const f of flavours) cells.push({ scenario: s.name, flavour: f, server: v });
+  return cells;
+}
+
+/** Whether the cell has meaning (a not-applicable cell is NOT RUN in no time). */
+export function applicable(c: Cell): boolean {
+  const s = findScenario(c.scenario);
+  return s !== undefined && expectationFor(s, c.flavour, c.server).applicable;
+}
+
+export interface Shard {
+  /** 1-based */
+  index: number;
+  count: number;
+}
+
+export const shardText = (s: Shard): string => `${s.index}/${s.count}`;
+
+/** `--shard I/N`: 1 <= I <= N. */
+export function parseShard(text: string): Shard {
+  const m = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(text);
+  const index = m ? Number(m[1]) : NaN;
+  const count = m ? Number(m[2]) : NaN;
+  if (!m || count < 1 || index < 1 || index > count)
+    throw new LabError(`--shard ${text}: give I/N with 1 <= I <= N (--shard 2/3: the second of three)`, LabExit.USAGE);
+  return { index, count };
+}
+
+/**
+ * The shard (1..count) of each cell, by position: the cells that run go round-robin over the
+ * shards in the matrix's order, then the not-applicable ones (which take no time) continue the
+ * round. Every cell is in exactly one shard, the shards differ by at most one running cell, and
+ * the same matrix with the same count always gives the same split: it depends on nothing but
+ * the list (no clock, no host, no randomness).
+ */
+export function assignShards(cells: readonly Cell[], count: number, runs: (c: Cell) => boolean = applicable): number[] {
+  if (!Number.isInteger(count) || count < 1) throw new RangeError(`shard count ${count}: at least 1`);
+  const out = new Array<number>(cells.length);
+  let next = 0;
+  for (const pass of [true, false])
+    cells.forEach((c, i) => {
+      if (runs(c) === pass) out[i] = (next++ % count) + 1;
+    });
+  return out;
+}
+
+/** The cells of one shard, in the matrix's order. */
+export function shardCells(cells: readonly Cell[], shard: Shard, runs: (c: Cell) => boolean = applicable): Cell[] {
+  const of = assignShards(cells, shard.count, runs);
+  return cells.filter((_, i) => of[i] === shard.index);
+}
+
+/** The whole catalogue's matrix for these flavours and --server choice. */
+export const catalogueMatrix = (flavours: readonly Flavour[], server?: string): Cell[] =>
+  planMatrix(CATALOGUE, flavours, server);
+
+/** Catalogue order of scenario names, then anything else by name: how the summary sorts its rows. */
+export function scenarioOrder(names: Iterable<string>): string[] {
+  const rank = new Map(CATALOGUE.map((s, i) => [s.name, i]));
+  return [...new Set(names)].sort(
+    (a, b) => (rank.get(a) ?? Infinity) - (rank.get(b) ?? Infinity) || (a < b ? -1 : a > b ? 1 : 0),
+  );
+}
+
+/** Columns in init order (precise, bookworm), phoenix before other servers, then anything else. */
+export function columnOrder(columns: Iterable<string>): string[] {
+  const known = FLAVOURS.flatMap((f) => [columnOf(f, 'phoenix'), columnOf(f, 'unicorn')]);
+  const rank = new Map(known.map((c, i) => [c, i]));
+  return [...new Set(columns)].sort(
+    (a, b) => (rank.get(a) ?? Infinity) - (rank.get(b) ?? Infinity) || (a < b ? -1 : a > b ? 1 : 0),
+  );
+}
