@@ -13,6 +13,7 @@
  *   BENCH_MATRIX_SERVER=all         --server for the matrix (default: each scenario's own)
  *   BENCH_MATRIX_LEGS=j1,j2,two     which legs to run
  *   LAB_D2_HOST=unix:///tmp/lab-d2/docker.sock   the second engine
+ * Every leg runs a frozen copy of dist/ (see snapshot): the same code and catalogue in each.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -29,6 +30,21 @@ export function projectRoot(from = __dirname): string {
   throw new Error(`no project root above ${from}`);
 }
 
+/**
+ * A frozen copy of what `lab` runs (dist/, images/, package.json; node_modules linked), so
+ * every leg runs the same code and catalogue even when the working tree is rebuilt meanwhile
+ * (several people share it). Its image tags are the repository's (the same inputs, the same
+ * hash). Returns the copy's root, for startLab.
+ */
+export function snapshot(into: string, root = projectRoot()): string {
+  const dir = path.join(into, 'code');
+  fs.mkdirSync(dir, { recursive: true });
+  for (const name of ['dist', 'images', 'package.json'])
+    fs.cpSync(path.join(root, name), path.join(dir, name), { recursive: true });
+  fs.symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'));
+  return dir;
+}
+
 export interface LabRun {
   args: string[];
   env: Record<string, string>;
@@ -42,9 +58,9 @@ export interface LabRun {
 /** `node dist/lab/cli.js ARGS` with its own LAB_HOME; lines go to `log` prefixed with `tag`. */
 export function startLab(
   args: string[],
-  o: { home: string; dockerHost?: string; tag: string; log?: (line: string) => void },
+  o: { home: string; dockerHost?: string; tag: string; log?: (line: string) => void; root?: string },
 ): { child: ChildProcess; done: Promise<LabRun> } {
-  const cli = path.join(projectRoot(), 'dist', 'lab', 'cli.js');
+  const cli = path.join(o.root ?? projectRoot(), 'dist', 'lab', 'cli.js');
   if (!fs.existsSync(cli)) throw new Error(`${cli} is missing: run npm run build`);
   fs.mkdirSync(o.home, { recursive: true });
   const env: Record<string, string> = { LAB_HOME: o.home };
@@ -139,11 +155,16 @@ async function main(): Promise<void> {
   const base = ['scenario', 'run', '--all', '--flavour', flavour, ...(server ? ['--server', server] : [])];
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const legs: Leg[] = [];
+  const code = snapshot(work, root);
+  say(`running a frozen copy of dist/ and images/: ${code}`);
 
   // The image first, outside the clock: a build must not count against the first leg.
   say(`building what is missing of the ${flavour} image (not timed)`);
-  const build = await startLab(['build', '--flavour', flavour], { home: path.join(work, 'build'), tag: '[build]' })
-    .done;
+  const build = await startLab(['build', '--flavour', flavour], {
+    home: path.join(work, 'build'),
+    tag: '[build]',
+    root: code,
+  }).done;
   if (build.code !== 0) throw new Error(`lab build failed:\n${build.tail.slice(-20).join('\n')}`);
 
   for (const jobs of [1, 2]) {
@@ -151,7 +172,7 @@ async function main(): Promise<void> {
     if (!legsAsked.includes(name)) continue;
     say(`leg ${name}: ${base.join(' ')} --jobs ${jobs}`);
     const home = path.join(work, name);
-    const r = await startLab([...base, '--jobs', String(jobs)], { home, tag: `[${name}]`, log }).done;
+    const r = await startLab([...base, '--jobs', String(jobs)], { home, tag: `[${name}]`, log, root: code }).done;
     const s = latestSummaryJson(home);
     legs.push({
       name,
@@ -180,12 +201,14 @@ async function main(): Promise<void> {
       await new Promise((r) => load.on('close', r));
       const t = Date.now();
       const runs = await Promise.all([
-        startLab([...base, '--shard', '1/2'], { home: path.join(work, 'two-a'), tag: '[two e1]', log }).done,
+        startLab([...base, '--shard', '1/2'], { home: path.join(work, 'two-a'), tag: '[two e1]', log, root: code })
+          .done,
         startLab([...base, '--shard', '2/2'], {
           home: path.join(work, 'two-b'),
           dockerHost: SECOND_ENGINE,
           tag: '[two e2]',
           log,
+          root: code,
         }).done,
       ]);
       const seconds = (Date.now() - t) / 1000;
@@ -196,6 +219,7 @@ async function main(): Promise<void> {
           home: path.join(work, 'two-m'),
           tag: '[merge]',
           log,
+          root: code,
         },
       ).done;
       const s = latestSummaryJson(out);
@@ -219,6 +243,7 @@ async function main(): Promise<void> {
     host: { name: os.hostname(), cpus: os.cpus().length, loadavg: os.loadavg(), memGb: os.totalmem() / 2 ** 30 },
     flavour,
     server: server ?? "each scenario's own",
+    code,
     legs,
     sameVerdicts: diffs.length === 0,
     differences: diffs,

@@ -16,6 +16,7 @@ import {
 } from '../matrix/cells';
 import { EXIT_INFRASTRUCTURE } from '../matrix/exit';
 import { type RunEntry, buildSummary } from '../matrix/merge';
+import { onInterrupt } from '../matrix/interrupt';
 import { runPool } from '../matrix/pool';
 import { type Where, makePlan, whereHere, writePlan, writeWhere } from '../matrix/where';
 import { writeMatrixSummary } from '../report/write';
@@ -186,12 +187,15 @@ async function run(
     );
   if (jobs > 1) process.stderr.write(`lab: ${jobs} runs at once on ${here.engine}, each in its own container\n`);
   const wheres = new Map<ScenarioResult, Where>();
-  const results = await runPool(
+  // Ctrl-C: no further cell starts, and every container of every job goes.
+  const interrupt = onInterrupt(engine);
+  const ran = await runPool(
     cells,
     {
       jobs,
       label: (c) => `${c.scenario}/${columnOf(c.flavour, c.server)}`,
       logFile: dir ? path.join(dir, 'progress.log') : undefined,
+      stop: interrupt.stopped,
     },
     async (cell, job) => {
       const s = findScenario(cell.scenario)!;
@@ -202,7 +206,8 @@ async function run(
       job.print(`${formatResult(r)}\n`);
       return r;
     },
-  );
+  ).finally(interrupt.dispose);
+  const results = ran.filter((r): r is ScenarioResult => r !== undefined);
   if (results.length > 1) {
     process.stdout.write(`${results.map(formatRow).join('\n')}\n`);
     process.stdout.write(

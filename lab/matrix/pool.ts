@@ -29,6 +29,8 @@ export interface PoolOptions<T> {
   logFile?: string;
   /** default: stderr is a terminal */
   tty?: boolean;
+  /** true once no further item may start (Ctrl-C): the items not started have no result */
+  stop?: () => boolean;
 }
 
 interface Slot {
@@ -119,8 +121,9 @@ class Board {
 }
 
 /**
- * Runs `work` over `items` with at most `jobs` at once; results in the items' order. With one
- * job nothing is intercepted and the output is exactly that of a plain loop.
+ * Runs `work` over `items` with at most `jobs` at once; results in the items' order (an item
+ * not started because `stop()` said so has none). With one job nothing is intercepted and the
+ * output is exactly that of a plain loop.
  */
 export async function runPool<T, R>(
   items: readonly T[],
@@ -140,7 +143,7 @@ export async function runPool<T, R>(
       print: (text) => void process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
     };
     try {
-      for (let i = 0; i < items.length; i++) results[i] = await work(items[i], job);
+      for (let i = 0; i < items.length && !o.stop?.(); i++) results[i] = await work(items[i], job);
     } finally {
       log?.end();
     }
@@ -176,7 +179,7 @@ export async function runPool<T, R>(
       say: (line) => board.line(slot, line),
       print: (text) => board.above('stdout', text),
     };
-    while (next < items.length) {
+    while (next < items.length && !o.stop?.()) {
       const i = next++;
       slot.label = o.label(items[i]);
       slot.line = '';

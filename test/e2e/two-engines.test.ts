@@ -31,6 +31,7 @@ import {
   engineAnswers,
   latestSummaryJson,
   projectRoot,
+  snapshot,
   startLab,
   verdicts,
 } from '../../lab/bench/matrix';
@@ -60,13 +61,16 @@ if (why && !asked) {
 } else {
   describe(`the ${FLAVOUR} matrix on two engines`, { concurrency: 1, skip: why }, () => {
     const work = fs.mkdtempSync(path.join(os.tmpdir(), 'two-engines-'));
+    // every lab process runs the same frozen code, whatever is rebuilt in the tree meanwhile
+    const code = why ? root : snapshot(work);
+    const lab = (args: string[], o: Parameters<typeof startLab>[1]) => startLab(args, { ...o, root: code });
     const base = ['scenario', 'run', '--all', '--flavour', FLAVOUR];
     let reference: MatrixSummary;
 
     before(async () => {
       assert.equal(await engineAnswers(SECOND_ENGINE), undefined, 'the second engine answers');
       // The same content-hash image on both engines (nothing is built on the second one).
-      const built = await startLab(['build', '--flavour', FLAVOUR], {
+      const built = await lab(['build', '--flavour', FLAVOUR], {
         home: path.join(work, 'build'),
         tag: '[build]',
       }).done;
@@ -79,7 +83,7 @@ if (why && !asked) {
         return;
       }
       log('[two-engines] the reference: one sequential run of the whole matrix on the first engine');
-      const r = await startLab(base, { home: path.join(work, 'sequential'), tag: '[sequential]', log }).done;
+      const r = await lab(base, { home: path.join(work, 'sequential'), tag: '[sequential]', log }).done;
       assert.ok(
         r.code === 0 || r.code === 1,
         `the sequential run ended with ${r.code}:\n${r.tail.slice(-30).join('\n')}`,
@@ -98,8 +102,8 @@ if (why && !asked) {
       async () => {
         const t = Date.now();
         const [a, b] = await Promise.all([
-          startLab([...base, '--shard', '1/2'], { home: path.join(work, 'a'), tag: '[e1 1/2]', log }).done,
-          startLab([...base, '--shard', '2/2'], {
+          lab([...base, '--shard', '1/2'], { home: path.join(work, 'a'), tag: '[e1 1/2]', log }).done,
+          lab([...base, '--shard', '2/2'], {
             home: path.join(work, 'b'),
             dockerHost: SECOND_ENGINE,
             tag: '[e2 2/2]',
@@ -109,7 +113,7 @@ if (why && !asked) {
         log(`[two-engines] both shards done in ${((Date.now() - t) / 1000).toFixed(0)} s (exits ${a.code}, ${b.code})`);
         for (const r of [a, b]) assert.ok(r.code === 0 || r.code === 1, `a shard ended with ${r.code}`);
         const out = path.join(work, 'merged');
-        const m = await startLab(['report', '--merge', path.join(work, 'a'), path.join(work, 'b'), '--out', out], {
+        const m = await lab(['report', '--merge', path.join(work, 'a'), path.join(work, 'b'), '--out', out], {
           home: path.join(work, 'm'),
           tag: '[merge]',
           log,
@@ -137,8 +141,8 @@ if (why && !asked) {
       async () => {
         const homeB = path.join(work, 'stop-b');
         const lines: string[] = [];
-        const first = startLab([...base, '--shard', '1/4'], { home: path.join(work, 'stop-a'), tag: '[e1 1/4]', log });
-        const second = startLab([...base, '--shard', '2/4'], {
+        const first = lab([...base, '--shard', '1/4'], { home: path.join(work, 'stop-a'), tag: '[e1 1/4]', log });
+        const second = lab([...base, '--shard', '2/4'], {
           home: homeB,
           dockerHost: SECOND_ENGINE,
           tag: '[e2 2/4]',
@@ -183,7 +187,7 @@ if (why && !asked) {
         assert.equal(sa.totals.missing, 0, 'the first engine ran its whole shard');
 
         const out = path.join(work, 'stop-merged');
-        const m = await startLab(['report', '--merge', path.join(work, 'stop-a'), homeB, '--out', out], {
+        const m = await lab(['report', '--merge', path.join(work, 'stop-a'), homeB, '--out', out], {
           home: path.join(work, 'm2'),
           tag: '[merge]',
           log,
