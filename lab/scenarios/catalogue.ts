@@ -16,6 +16,11 @@ import { reloadConfiguration } from './reload-configuration';
 import { bootSocketMode } from './boot-socket-mode';
 import { seedPoc } from './seed-poc';
 import { wrapperFix } from './wrapper-fix';
+import { unicornInitctlReload } from './unicorn-initctl-reload';
+import { unicornExecRespawn } from './unicorn-exec-respawn';
+import { unicornBrokenRelease } from './unicorn-broken-release';
+import { unicornStopStart } from './unicorn-stop-start';
+import { unicornBridgeTraps } from './unicorn-bridge-traps';
 import type { Scenario } from './types';
 
 /** Every scenario, in the order `lab scenario list` shows and `run --all` runs them. */
@@ -39,6 +44,11 @@ export const CATALOGUE: readonly Scenario[] = [
   bootSocketMode,
   seedPoc,
   wrapperFix,
+  unicornInitctlReload,
+  unicornExecRespawn,
+  unicornBrokenRelease,
+  unicornStopStart,
+  unicornBridgeTraps,
 ];
 
 export function findScenario(name: string): Scenario | undefined {
