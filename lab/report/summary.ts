@@ -86,15 +86,18 @@ const when = (iso: string) => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z
 
 function runFacts(r: RunEntry): string {
   const w = r.where;
-  const numbers = r.numbers
-    ? `<b>${r.numbers.sent}</b> requests · <b>${r.numbers.failed}</b> failed · gap <b>${r.numbers.longestGapMs}</b> ms · p99 ${r.numbers.p99Ms} ms`
-    : r.applicable
-      ? 'no requests'
-      : 'not applicable';
+  const numbers =
+    r.numbers && r.numbers.sent > 0
+      ? `<b>${r.numbers.sent}</b> requests · <b>${r.numbers.failed}</b> failed · gap <b>${r.numbers.longestGapMs}</b> ms · p99 ${r.numbers.p99Ms} ms`
+      : r.applicable
+        ? 'no requests'
+        : 'not applicable';
   const where = w
     ? [
         `<b>${esc(w.host)}</b>`,
-        `engine ${esc(w.engine)}${w.engineId ? ` (${esc(w.engineId.slice(0, 14))})` : ''}`,
+        // the engine as the run addressed it; its name and id (docker info) in the tooltip, since
+        // two engines on one machine may share both
+        `<span title="${esc([w.engineName, w.engineId].filter(Boolean).join(' '))}">engine ${esc(w.engine)}</span>`,
         w.shard ? `shard ${esc(w.shard)}` : '',
         w.job ? `job ${w.job}${w.jobs ? `/${w.jobs}` : ''}` : '',
         w.runner ? esc(w.runner) : '',
