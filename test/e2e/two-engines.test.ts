@@ -14,10 +14,10 @@
  *    UNEXPECTED; the first engine's shard completes; the merged page shows both. The second
  *    engine is started again afterwards.
  *
- * Not a CI step: without the second engine this file runs nothing and says why on stderr (it
- * registers no skipped test then, so suites that fail on any skip, like the precise workflow's,
- * are not failed by a machine that has no second engine); with LAB_TWO_ENGINES=1 and no engine,
- * the test is reported skipped with the reason.
+ * Not a CI step: a person starts it (it runs the matrix several times). Without LAB_TWO_ENGINES=1
+ * this file runs nothing and says so on stderr, registering no skipped test (suites that fail on
+ * any skip, like the precise workflow's, are not failed by it); with LAB_TWO_ENGINES=1 and no
+ * second engine, the test is reported skipped with the reason.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';

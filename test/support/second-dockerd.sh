@@ -100,7 +100,7 @@ clean() {
   for pid in $(pgrep -f -- "-address $D2/exec/containerd/containerd.sock" || true); do kill "$pid" 2>/dev/null || true; done
   if ip link show "$BRIDGE" >/dev/null 2>&1; then ip link set "$BRIDGE" down; ip link del "$BRIDGE"; fi
   # overlay mounts under its data root go before the data itself.
-  grep -o " $D2/[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  { grep -o " $D2/[^ ]*" /proc/mounts || true; } | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
   rm -rf "$D2"
   echo "second dockerd cleaned: containers, data root, exec root and bridge $BRIDGE removed"
 }
