@@ -29,8 +29,10 @@ D2=${LAB_D2:-/tmp/lab-d2}
 SOCK="$D2/docker.sock"
 HOST="unix://$SOCK"
 BRIDGE=${LAB_D2_BRIDGE:-lab-d2br}
-# The containers' network on the second engine: a bridge address, not a traffic target.
-BRIDGE_CIDR=${LAB_D2_BRIDGE_CIDR:-172.31.250.1/24}
+# The containers' network on the second engine: a bridge address, not a traffic target. No
+# default is written here: the person starting it picks a subnet free on this machine
+# (`ip -4 addr` and `docker network inspect bridge` show the ones in use).
+BRIDGE_CIDR=${LAB_D2_BRIDGE_CIDR:-}
 REPOS=${LAB_D2_REPOS:-"upstart-unicorn-lab/bookworm upstart-unicorn-lab/base-bookworm upstart-unicorn-lab/runtime"}
 
 running() { [ -S "$SOCK" ] && docker -H "$HOST" info >/dev/null 2>&1; }
@@ -40,6 +42,10 @@ start() {
   mkdir -p "$D2/root" "$D2/exec"
   if [ -f "$D2/docker.pid" ] && ! kill -0 "$(cat "$D2/docker.pid")" 2>/dev/null; then rm -f "$D2/docker.pid"; fi
   if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
+    if [ -z "$BRIDGE_CIDR" ]; then
+      echo "second-dockerd.sh: set LAB_D2_BRIDGE_CIDR to ADDRESS/PREFIX of a subnet free on this machine for the second engine's bridge" >&2
+      exit 64
+    fi
     ip link add "$BRIDGE" type bridge
     ip addr add "$BRIDGE_CIDR" dev "$BRIDGE"
   fi
