@@ -25,7 +25,9 @@ export function classify(file: string, text: string): ConfigKind {
     return 'nginx-site';
   if (base.endsWith('.conf')) return 'upstart-job';
   throw new LabError(
-    `lab apply: cannot tell what ${file} is: name job files NAME.conf, systemd units NAME.service/.socket, wrapper configs NAME.json; nginx sites must contain a server or upstream block`,
+    `lab apply: cannot tell what ${file} is: name job files NAME.conf, systemd units ` +
+      `NAME.service/.socket, wrapper configs NAME.json; nginx sites must contain a server or ` +
+      `upstream block`,
     LabExit.USAGE,
   );
 }

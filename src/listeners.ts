@@ -76,7 +76,9 @@ export function inheritedListeners(env: NodeJS.ProcessEnv, pid: number): Listene
       throw bad(`LISTEN_FDS='${env.LISTEN_FDS}' is not a count of fds (a whole number above 0)`, 'bad-fd-list');
     if (env.LISTEN_PID !== String(pid)) {
       throw bad(
-        `LISTEN_PID=${env.LISTEN_PID ?? '(unset)'} is not this process (${pid}): those fds were passed to another process. Start phoenix directly from the unit (ExecStart, no wrapper shell that forks)`,
+        `LISTEN_PID=${env.LISTEN_PID ?? '(unset)'} is not this process (${pid}): those fds were ` +
+          `passed to another process. Start phoenix directly from the unit (ExecStart, no wrapper ` +
+          `shell that forks)`,
         'listen-pid',
       );
     }

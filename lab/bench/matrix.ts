@@ -259,7 +259,11 @@ async function main(): Promise<void> {
     if (l.skipped) return `${l.name.padEnd(5)} ${l.what.padEnd(38)} skipped: ${l.skipped}`;
     const t = l.totals!;
     const speedup = j1 && l.seconds ? `x${(j1 / l.seconds).toFixed(2)}` : '';
-    return `${l.name.padEnd(5)} ${l.what.padEnd(38)} ${l.seconds!.toFixed(0).padStart(5)} s ${speedup.padStart(6)}  exit ${l.codes!.join(',')}  ${t.expected} expected ${t.unexpected} unexpected ${t.notRun} not run ${t.infrastructure} infra ${t.missing} missing`;
+    return (
+      `${l.name.padEnd(5)} ${l.what.padEnd(38)} ${l.seconds!.toFixed(0).padStart(5)} s ` +
+      `${speedup.padStart(6)}  exit ${l.codes!.join(',')}  ${t.expected} expected ` +
+      `${t.unexpected} unexpected ${t.notRun} not run ${t.infrastructure} infra ${t.missing} missing`
+    );
   });
   process.stdout.write(
     `\nmatrix: ${flavour}, ${Object.keys(ran[0]?.verdicts ?? {}).length} cells\n${rows.join('\n')}\n`,

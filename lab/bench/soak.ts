@@ -234,7 +234,10 @@ async function main(): Promise<void> {
   }
   const rows = cells.map(
     (c) =>
-      `${c.name.padEnd(18)} ${String(c.completed).padStart(4)}/${c.upgrades}  ${String(c.requests).padStart(7)} req  ${String(c.failed).padStart(5)} failed  gap ${String(c.longestGapMs).padStart(5)} ms  handover p50 ${c.handoverMs.median} ms p95 ${c.handoverMs.p95} ms max ${c.handoverMs.max} ms${c.initKeptPid === undefined ? '' : c.initKeptPid ? '  init kept its pid' : '  INIT LOST ITS PID'}${c.error ? `  (${c.error.split('\n')[0]})` : ''}`,
+      `${c.name.padEnd(18)} ${String(c.completed).padStart(4)}/${c.upgrades}  ` +
+      `${String(c.requests).padStart(7)} req  ${String(c.failed).padStart(5)} failed  gap ` +
+      `${String(c.longestGapMs).padStart(5)} ms  handover p50 ${c.handoverMs.median} ms p95 ` +
+      `${c.handoverMs.p95} ms max ${c.handoverMs.max} ms${c.initKeptPid === undefined ? '' : c.initKeptPid ? '  init kept its pid' : '  INIT LOST ITS PID'}${c.error ? `  (${c.error.split('\n')[0]})` : ''}`,
   );
   const ours = cells.filter((c) => c.server !== 'pm2');
   const missed = ours.filter((c) => c.failed > 0 || c.completed < c.upgrades || c.initKeptPid === false);

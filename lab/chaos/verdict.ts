@@ -182,5 +182,12 @@ export function formatCost(c: FaultCost): string {
     .map(([k, v]) => `${k}=${v}`)
     .join(' ');
   const b = c.budget;
-  return `${head} at ${((c.startedAt ?? 0) / 1000).toFixed(1).padStart(5)} s  failed ${c.failed}${c.resets ? ` (+${c.resets} resets)` : ''}${cls ? ` [${cls}]` : ''}, gap ${c.gapMs} ms, served again after ${c.servedAgainMs ?? 'never'} ms; outsider ${c.outsiderFailed}/${c.outsiderSent}  budget ${b.failed}${b.resets ? `+${b.resets} reset/conn` : ''}/${b.gapMs} ms  ${c.exceeded.length ? `OVER BUDGET: ${c.exceeded.join('; ')}` : 'ok'}  (${c.detail})`;
+  return (
+    `${head} at ${((c.startedAt ?? 0) / 1000).toFixed(1).padStart(5)} s  failed ` +
+    `${c.failed}${c.resets ? ` (+${c.resets} resets)` : ''}${cls ? ` [${cls}]` : ''}, gap ` +
+    `${c.gapMs} ms, served again after ${c.servedAgainMs ?? 'never'} ms; outsider ` +
+    `${c.outsiderFailed}/${c.outsiderSent}  budget ` +
+    `${b.failed}${b.resets ? `+${b.resets} reset/conn` : ''}/${b.gapMs} ms  ` +
+    `${c.exceeded.length ? `OVER BUDGET: ${c.exceeded.join('; ')}` : 'ok'}  (${c.detail})`
+  );
 }

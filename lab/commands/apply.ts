@@ -13,7 +13,11 @@ const FLAGS = {
 export const apply: Command = {
   name: 'apply',
   summary: 'install a job file, systemd unit, nginx site or wrapper config into the running lab',
-  usage: `lab apply FILE... [--name NAME]\n\nEach file is validated first (upstart 1.5 job checker; systemd-analyze verify; nginx -t;\nphoenix --check) and installed only if it passes; when the running system rejects it, the\nprevious file is put back. Then init or nginx is made to take it. Files are applied in\norder and the first rejection stops the rest.\n\n${flagHelp(FLAGS)}`,
+  usage:
+    `lab apply FILE... [--name NAME]\n\nEach file is validated first (upstart 1.5 job checker; ` +
+    `systemd-analyze verify; nginx -t;\nphoenix --check) and installed only if it passes; when ` +
+    `the running system rejects it, the\nprevious file is put back. Then init or nginx is made ` +
+    `to take it. Files are applied in\norder and the first rejection stops the rest.\n\n${flagHelp(FLAGS)}`,
   async run(argv) {
     const { flags, positional } = parseFlags('apply', argv, FLAGS, { names: ['FILE...'], required: 1, rest: true });
     if (positional.length === 0) throw new LabError('lab apply: name at least one file', LabExit.USAGE);

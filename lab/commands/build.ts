@@ -14,7 +14,11 @@ const FLAGS = {
 export const build: Command = {
   name: 'build',
   summary: 'build the images (bookworm base, portable Node runtime, flavours) without starting anything',
-  usage: `lab build [--flavour precise|bookworm|all] [--force]\n\nImages are tagged by a hash of their inputs and rebuilt only when those change.\nprecise needs a base: ubuntu:12.04 (docker pull), PRECISE_MIRROR=URL (debootstrap) or\nPRECISE_BASE=image:tag; with --flavour all it is skipped with that message when none can be had.\n\n${flagHelp(FLAGS)}`,
+  usage:
+    `lab build [--flavour precise|bookworm|all] [--force]\n\nImages are tagged by a hash of ` +
+    `their inputs and rebuilt only when those change.\nprecise needs a base: ubuntu:12.04 ` +
+    `(docker pull), PRECISE_MIRROR=URL (debootstrap) or\nPRECISE_BASE=image:tag; with ` +
+    `--flavour all it is skipped with that message when none can be had.\n\n${flagHelp(FLAGS)}`,
   async run(argv) {
     const { flags } = parseFlags('build', argv, FLAGS);
     const f = flags.flavour;

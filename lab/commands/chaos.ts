@@ -44,7 +44,11 @@ function budgetLines(
   return faults
     .map((k) => {
       const b = o[k] ?? table[flavour][server][k];
-      return `  ${k.padEnd(12)} ${String(b.failed).padStart(2)} failed${b.resets ? ` (+${b.resets} keep-alive reset per connection)` : ''}, gap ${b.gapMs} ms${k === 'pause' ? ' + the pause' : ''}${o[k] ? '  (overridden)' : ''}`;
+      return (
+        `  ${k.padEnd(12)} ${String(b.failed).padStart(2)} ` +
+        `failed${b.resets ? ` (+${b.resets} keep-alive reset per connection)` : ''}, gap ` +
+        `${b.gapMs} ms${k === 'pause' ? ' + the pause' : ''}${o[k] ? '  (overridden)' : ''}`
+      );
     })
     .join('\n');
 }
@@ -112,7 +116,9 @@ ${flagHelp(FLAGS)}`,
     const least = WARMUP_MS + shortest + COOLDOWN_MS;
     if (durationMs < least)
       throw usage(
-        `--duration ${durRaw} is too short for any of these faults: at least ${Math.ceil(least / 1000)} s (a ${WARMUP_MS / 1000} s baseline, the shortest fault's slot, ${COOLDOWN_MS / 1000} s after)`,
+        `--duration ${durRaw} is too short for any of these faults: at least ` +
+          `${Math.ceil(least / 1000)} s (a ${WARMUP_MS / 1000} s baseline, the shortest fault's ` +
+          `slot, ${COOLDOWN_MS / 1000} s after)`,
       );
 
     const say = (line: string) => process.stderr.write(`  ${line}\n`);
@@ -120,7 +126,9 @@ ${flagHelp(FLAGS)}`,
       const flavour = (flags.flavour ?? 'bookworm') as Flavour;
       const schedule = makeSchedule({ seed, durationMs, faults, workerTimeoutS: CHAOS_WORKER_TIMEOUT_S });
       process.stdout.write(
-        `lab chaos: seed ${seed}, ${durationMs / 1000} s, ${schedule.length} faults (worker timeout ${CHAOS_WORKER_TIMEOUT_S} s)\n${formatSchedule(schedule)}\nbudgets on ${flavour} with ${server.name}:\n${budgetLines(BUDGETS, flavour, server.name, faults, ob.overrides)}\n`,
+        `lab chaos: seed ${seed}, ${durationMs / 1000} s, ${schedule.length} faults (worker ` +
+          `timeout ${CHAOS_WORKER_TIMEOUT_S} s)\n${formatSchedule(schedule)}\nbudgets on ${flavour} ` +
+          `with ${server.name}:\n${budgetLines(BUDGETS, flavour, server.name, faults, ob.overrides)}\n`,
       );
       return LabExit.OK;
     }
@@ -187,7 +195,9 @@ ${flagHelp(FLAGS)}`,
     try {
       const schedule = makeSchedule({ seed, durationMs, faults, workerTimeoutS: target.workerTimeoutS });
       process.stdout.write(
-        `lab chaos: seed ${seed}, ${durationMs / 1000} s on ${target.flavour} with ${target.server.name} (${target.origin}, worker timeout ${target.workerTimeoutS} s)\nschedule (replay with --seed ${seed} --duration ${durRaw} --faults ${faults.join(',')}):\n${formatSchedule(schedule)}\nbudgets:\n${budgetLines(BUDGETS, target.flavour, target.server.name, faults, ob.overrides)}\n`,
+        `lab chaos: seed ${seed}, ${durationMs / 1000} s on ${target.flavour} with ` +
+          `${target.server.name} (${target.origin}, worker timeout ${target.workerTimeoutS} ` +
+          `s)\nschedule (replay with --seed ${seed} --duration ${durRaw} --faults ${faults.join(',')}):\n${formatSchedule(schedule)}\nbudgets:\n${budgetLines(BUDGETS, target.flavour, target.server.name, faults, ob.overrides)}\n`,
       );
       if (schedule.length === 0) throw usage(`--duration ${durRaw} leaves no room for a fault`);
       const r = await runChaos(target, {

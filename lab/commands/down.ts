@@ -17,7 +17,10 @@ const FLAGS = {
 export const down: Command = {
   name: 'down',
   summary: 'stop the lab gracefully and remove its container',
-  usage: `lab down [--name NAME] [--all]\n\nThe app is stopped through init first (its workers finish their requests), then the\ncontainer is removed. Nothing is left: no container, no network, no volume.\n\n${flagHelp(FLAGS)}`,
+  usage:
+    `lab down [--name NAME] [--all]\n\nThe app is stopped through init first (its workers ` +
+    `finish their requests), then the\ncontainer is removed. Nothing is left: no container, no ` +
+    `network, no volume.\n\n${flagHelp(FLAGS)}`,
   async run(argv) {
     const { flags } = parseFlags('down', argv, FLAGS);
     const d = await docker();

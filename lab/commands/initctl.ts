@@ -8,7 +8,9 @@ export const initctl: Command = {
   name: 'initctl',
   summary: 'run initctl in the lab (on bookworm: its systemd equivalent, or a clear refusal)',
   usage:
-    'lab initctl [--name NAME] ARGS...\n\nExamples: lab initctl status phoenix; lab initctl restart phoenix; lab initctl list.\nOn bookworm, start/stop/restart/reload/status/list are run as their systemctl\nequivalents and the equivalent is printed; anything else is refused.',
+    'lab initctl [--name NAME] ARGS...\n\nExamples: lab initctl status phoenix; lab initctl ' +
+    'restart phoenix; lab initctl list.\nOn bookworm, start/stop/restart/reload/status/list ' +
+    'are run as their systemctl\nequivalents and the equivalent is printed; anything else is refused.',
   async run(argv) {
     let name = 'default';
     const args = [...argv];

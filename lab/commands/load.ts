@@ -23,7 +23,10 @@ const FLAGS = {
 export const load: Command = {
   name: 'load',
   summary: 'drive traffic through nginx and record every request',
-  usage: `lab load [--rate R] [--concurrency C] [--duration D] [options]\n\nRecords start, end, status, failure class and which pid and generation served each request\ninto .lab/runs/<time>-load/records.json; 'lab check' judges it.\n\n${flagHelp(FLAGS)}`,
+  usage:
+    `lab load [--rate R] [--concurrency C] [--duration D] [options]\n\nRecords start, end, ` +
+    `status, failure class and which pid and generation served each request\ninto ` +
+    `.lab/runs/<time>-load/records.json; 'lab check' judges it.\n\n${flagHelp(FLAGS)}`,
   async run(argv) {
     const { flags } = parseFlags('load', argv, FLAGS);
     const durationMs = parseDuration(flags.duration ?? '30s', '--duration');
@@ -61,7 +64,8 @@ export const load: Command = {
         const gens = new Set(recs.map((r) => r.generation).filter((g) => g !== undefined));
         const last = recs.length ? recs[recs.length - 1] : undefined;
         line.update(
-          `load ${(elapsed / 1000).toFixed(1)}/${durationMs / 1000}s  sent ${recs.length}  failed ${failed}  generations ${gens.size}${last?.pid ? `  last pid ${last.pid} gen ${last.generation}` : ''}`,
+          `load ${(elapsed / 1000).toFixed(1)}/${durationMs / 1000}s  sent ${recs.length}  failed ` +
+            `${failed}  generations ${gens.size}${last?.pid ? `  last pid ${last.pid} gen ${last.generation}` : ''}`,
         );
       },
     });

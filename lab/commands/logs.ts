@@ -12,7 +12,10 @@ const FLAGS = {
 export const logs: Command = {
   name: 'logs',
   summary: "the app job's init log, nginx's error log, or the wrapper's lifecycle lines",
-  usage: `lab logs [job|nginx|wrapper] [--lines N]\n\njob: /var/log/upstart/phoenix.log (precise) or the journal of phoenix.socket/.service (bookworm)\nnginx: nginx's error log for the site\nwrapper: only phoenix's own lifecycle lines\n\n${flagHelp(FLAGS)}`,
+  usage:
+    `lab logs [job|nginx|wrapper] [--lines N]\n\njob: /var/log/upstart/phoenix.log (precise) ` +
+    `or the journal of phoenix.socket/.service (bookworm)\nnginx: nginx's error log for the ` +
+    `site\nwrapper: only phoenix's own lifecycle lines\n\n${flagHelp(FLAGS)}`,
   async run(argv) {
     const { flags, positional } = parseFlags('logs', argv, FLAGS, { names: ['[job|nginx|wrapper]'] });
     const what = positional[0] ?? 'job';

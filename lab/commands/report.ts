@@ -141,7 +141,10 @@ export function reportForLoadRun(dir: string): string {
 export const report: Command = {
   name: 'report',
   summary: "print the path of a run's HTML report (the latest run by default)",
-  usage: `lab report [RUN] [--summary]\n${MERGE_USAGE}\n\nRUN is a run folder, a run name or part of it; default the latest run. A scenario run has\nits report already; for a 'lab load' run one is made from its records first.\n\n${flagHelp(FLAGS)}`,
+  usage:
+    `lab report [RUN] [--summary]\n${MERGE_USAGE}\n\nRUN is a run folder, a run name or part ` +
+    `of it; default the latest run. A scenario run has\nits report already; for a 'lab load' ` +
+    `run one is made from its records first.\n\n${flagHelp(FLAGS)}`,
   async run(argv) {
     const { flags, positional } = parseFlags('report', argv, FLAGS, { names: ['[RUN | DIR...]'], rest: true });
     if (flags.merge) return merge(positional, flags);

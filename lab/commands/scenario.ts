@@ -84,7 +84,10 @@ function list(): string {
     return expectationFor(s, f, v).applicable ? tag : `(${tag}: n/a)`;
   };
   const cells = (s: Scenario) => serversOf(s).flatMap((v) => FLAVOURS.map((f) => cell(s, f, v)));
-  return `${CATALOGUE.map((s) => `  ${s.name.padEnd(w)}  ${s.title}  [${cells(s).join(', ')}]`).join('\n')}\n\n'lab scenario show NAME' tells the story and what each init is expected to do.\n`;
+  return (
+    `${CATALOGUE.map((s) => `  ${s.name.padEnd(w)}  ${s.title}  [${cells(s).join(', ')}]`).join('\n')}\n\n'lab ` +
+    `scenario show NAME' tells the story and what each init is expected to do.\n`
+  );
 }
 
 function show(s: Scenario): string {

@@ -63,7 +63,9 @@ function changes(a: LabStatus, b: LabStatus): string[] {
 export const signal: Command = {
   name: 'signal',
   summary: 'send a signal to the master, the .oldbin master, a worker or nginx, and report what changed',
-  usage: `lab signal SIG [--to master|oldbin|worker|wrapper|nginx] [--worker N]\n\nSIG: ${SIGNALS.join(' ')}. The target is found from the pid files and init's status.\n\n${flagHelp(FLAGS)}`,
+  usage:
+    `lab signal SIG [--to master|oldbin|worker|wrapper|nginx] [--worker N]\n\nSIG: ` +
+    `${SIGNALS.join(' ')}. The target is found from the pid files and init's status.\n\n${flagHelp(FLAGS)}`,
   async run(argv) {
     const { flags, positional } = parseFlags('signal', argv, FLAGS, { names: ['SIG'], required: 1 });
     const sig = (positional[0] ?? '').toUpperCase().replace(/^SIG/, '');

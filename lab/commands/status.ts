@@ -19,7 +19,18 @@ export const status: Command = {
     const s = await inspectLab(lab.container, lab.driver, lab.server);
     if (flags.json) {
       process.stdout.write(
-        `${JSON.stringify({ instance: lab.info.instance, flavour: lab.info.flavour, server: lab.info.server, url: `${lab.origin}/`, container: lab.info.name, ...s }, null, 2)}\n`,
+        `${JSON.stringify(
+          {
+            instance: lab.info.instance,
+            flavour: lab.info.flavour,
+            server: lab.info.server,
+            url: `${lab.origin}/`,
+            container: lab.info.name,
+            ...s,
+          },
+          null,
+          2,
+        )}\n`,
       );
     } else {
       process.stdout.write(

@@ -66,7 +66,9 @@ export const up: Command = {
     const [existing] = await listLabContainers(d, name);
     if (existing) {
       throw new LabError(
-        `a lab named '${name}' is already ${existing.state} (${existing.flavour}, http://127.0.0.1:${existing.port}): 'lab down${name === 'default' ? '' : ` --name ${name}`}' first, or start another with --name`,
+        `a lab named '${name}' is already ${existing.state} (${existing.flavour}, ` +
+          `http://127.0.0.1:${existing.port}): 'lab ` +
+          `down${name === 'default' ? '' : ` --name ${name}`}' first, or start another with --name`,
         LabExit.USAGE,
       );
     }

@@ -86,7 +86,10 @@ export const bookworm: InitDriver = {
     const map = verb ? VERBS[verb] : undefined;
     if (!map) {
       return {
-        refuse: `'initctl ${args.join(' ')}' has no systemd equivalent the lab knows; this lab runs systemd (bookworm): use start, stop, restart, reload, status or list, or the precise flavour for upstart`,
+        refuse:
+          `'initctl ${args.join(' ')}' has no systemd equivalent the lab knows; this lab runs ` +
+          `systemd (bookworm): use start, stop, restart, reload, status or list, or the precise ` +
+          `flavour for upstart`,
       };
     }
     const cmd = ['systemctl', ...map(job)];

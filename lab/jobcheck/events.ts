@@ -72,7 +72,9 @@ class ExpressionReader {
         line: first.line,
         severity: 'warning',
         message:
-          '`and` and `or` mixed without parentheses: upstart 1.5 has no precedence and groups strictly left to right (`A or B and C` means `(A or B) and C`): add parentheses to say which you mean',
+          '`and` and `or` mixed without parentheses: upstart 1.5 has no precedence and groups ' +
+          'strictly left to right (`A or B and C` means `(A or B) and C`): add parentheses to say ' +
+          'which you mean',
       });
     }
   }
@@ -83,7 +85,8 @@ class ExpressionReader {
       if (after !== undefined) {
         this.reject(
           after.line,
-          `dangling '${after.text}' on line ${after.line}: and/or must join two events, e.g. \`(A ${after.text} B)\`: add the missing event or remove the '${after.text}'`,
+          `dangling '${after.text}' on line ${after.line}: and/or must join two events, e.g. \`(A ` +
+            `${after.text} B)\`: add the missing event or remove the '${after.text}'`,
         );
       }
       if (t !== undefined && isOpen(this.words[this.at - 1])) {
@@ -103,7 +106,8 @@ class ExpressionReader {
       if (!isClose(this.words[this.at])) {
         this.reject(
           t.line,
-          `unbalanced parentheses: '(' on line ${t.line} is never closed: add the ')' (upstart 1.5 reads the rest of the file as part of this expression and rejects the job)`,
+          `unbalanced parentheses: '(' on line ${t.line} is never closed: add the ')' (upstart 1.5 ` +
+            `reads the rest of the file as part of this expression and rejects the job)`,
         );
       }
       this.at++;
@@ -133,7 +137,9 @@ class ExpressionReader {
     if (positional !== undefined) {
       this.reject(
         positional.line,
-        `event '${name.text}': the positional value '${positional.text}' follows a KEY=VALUE match, which upstart 1.5 rejects ("expected variable"): put positional values first or write it as KEY=${positional.text}`,
+        `event '${name.text}': the positional value '${positional.text}' follows a KEY=VALUE ` +
+          `match, which upstart 1.5 rejects ("expected variable"): put positional values first or ` +
+          `write it as KEY=${positional.text}`,
       );
     }
   }

@@ -115,7 +115,8 @@ function replacements(stanzas: readonly Stanza[]): Problem[] {
       problems.push(
         error(
           s.line,
-          `\`${label(s)}\` replaces the ${key} \`${label(earlier)}\` of line ${earlier.line} (upstart 1.5 silently keeps only the last one): keep exactly one exec or script for it`,
+          `\`${label(s)}\` replaces the ${key} \`${label(earlier)}\` of line ${earlier.line} ` +
+            `(upstart 1.5 silently keeps only the last one): keep exactly one exec or script for it`,
         ),
       );
     } else if (s.keyword === 'start' || s.keyword === 'stop') {
@@ -145,7 +146,8 @@ function shape(stanzas: readonly Stanza[]): Problem[] {
     problems.push(
       warning(
         1,
-        'the job runs nothing: no `exec`, `script` or pre-/post- process; upstart 1.5 accepts it, but it only changes state: add `exec /absolute/program ARGS` or a script block',
+        'the job runs nothing: no `exec`, `script` or pre-/post- process; upstart 1.5 accepts it, ' +
+          'but it only changes state: add `exec /absolute/program ARGS` or a script block',
       ),
     );
   }
@@ -181,7 +183,9 @@ function bridgeRules(stanzas: readonly Stanza[], socketEvent: EventMatch): Probl
       : `write its absolute path (\`command -v ${word}\` on the target shows it), or move the command into a script block that sets PATH first`;
     return error(
       line,
-      `'${word}' is found through PATH, but a job started by \`start on socket\` (line ${socketEvent.line}) gets PATH=<socket path> from the bridge's event, replacing its own PATH (an \`env PATH=\` stanza too): ${fix}`,
+      `'${word}' is found through PATH, but a job started by \`start on socket\` (line ` +
+        `${socketEvent.line}) gets PATH=<socket path> from the bridge's event, replacing its own ` +
+        `PATH (an \`env PATH=\` stanza too): ${fix}`,
     );
   });
   const respawn = stanzas.find((s) => s.keyword === 'respawn' && s.args.length === 0);
@@ -189,7 +193,10 @@ function bridgeRules(stanzas: readonly Stanza[], socketEvent: EventMatch): Probl
     problems.push(
       warning(
         respawn.line,
-        '`respawn` in a job started by the socket bridge: init closes its copy of the listening socket once the job runs, so a respawned process finds UPSTART_FDS naming a closed descriptor: drop respawn and let the next connection start the job again, or let the process bind the socket itself',
+        '`respawn` in a job started by the socket bridge: init closes its copy of the listening ' +
+          'socket once the job runs, so a respawned process finds UPSTART_FDS naming a closed ' +
+          'descriptor: drop respawn and let the next connection start the job again, or let the ' +
+          'process bind the socket itself',
       ),
     );
   }
@@ -211,7 +218,9 @@ export function checkParsedJob(job: ParsedJob, context: JobContext): Problem[] {
         problems.push(
           warning(
             event.line,
-            `unknown event '${event.name}': neither upstart 1.5 nor any checked job (\`emits\`) emits it, so this never fires: check the spelling, or add \`emits ${event.name}\` to the job that emits it`,
+            `unknown event '${event.name}': neither upstart 1.5 nor any checked job (\`emits\`) emits ` +
+              `it, so this never fires: check the spelling, or add \`emits ${event.name}\` to the job ` +
+              `that emits it`,
           ),
         );
       }

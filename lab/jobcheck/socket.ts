@@ -20,7 +20,8 @@ export function checkSocketEvent(event: EventMatch): Problem[] {
     return [
       warning(
         event.line,
-        `bare \`socket\` event: the bridge warns and binds nothing for it; this job only sees the socket events of other jobs (useful for counting them). To listen, ${FORMS}`,
+        `bare \`socket\` event: the bridge warns and binds nothing for it; this job only sees the ` +
+          `socket events of other jobs (useful for counting them). To listen, ${FORMS}`,
       ),
     ];
   }
@@ -41,7 +42,9 @@ export function checkSocketEvent(event: EventMatch): Problem[] {
       problems.push(
         error(
           arg.line,
-          `SOCKET_PATH= is ignored by upstart 1.5's socket bridge ("unknown variable SOCKET_PATH"): no socket is created and clients get ENOENT: write PATH=${value || '/var/run/app/app.sock'} after PROTO=unix`,
+          `SOCKET_PATH= is ignored by upstart 1.5's socket bridge ("unknown variable SOCKET_PATH"): ` +
+            `no socket is created and clients get ENOENT: write ` +
+            `PATH=${value || '/var/run/app/app.sock'} after PROTO=unix`,
         ),
       );
       continue;
@@ -118,7 +121,8 @@ function checkPath(line: number, value: string, proto: string | undefined): Prob
     return [
       warning(
         line,
-        `socket event: abstract socket PATH=${value} looks broken in upstart 1.5 (the bridge binds the name padded with NULs): use a file path such as PATH=/var/run/app/app.sock`,
+        `socket event: abstract socket PATH=${value} looks broken in upstart 1.5 (the bridge binds ` +
+          `the name padded with NULs): use a file path such as PATH=/var/run/app/app.sock`,
       ),
     ];
   }

@@ -73,7 +73,9 @@ function processCheck(s: Stanza): Problem[] {
       return [
         error(
           s.line,
-          `\`${name}\` starts with the assignment '${assignment[0]}': upstart runs such a line as \`sh -e -c "exec ${assignment[0]} ..."\` and sh then tries to execute '${assignment[0]}'; set it with an \`env ${assignment[1]}=...\` stanza or use a script block`,
+          `\`${name}\` starts with the assignment '${assignment[0]}': upstart runs such a line as ` +
+            `\`sh -e -c "exec ${assignment[0]} ..."\` and sh then tries to execute '${assignment[0]}'; ` +
+            `set it with an \`env ${assignment[1]}=...\` stanza or use a script block`,
         ),
       ];
     }
@@ -118,7 +120,9 @@ function expectCheck(s: Stanza): Problem[] {
     return [
       error(
         s.line,
-        `\`expect\` ${got} is not valid in upstart 1.5: write \`expect fork\` (the process forks once), \`expect daemon\` (it forks twice), \`expect stop\` (it raises SIGSTOP when ready), or leave expect out for a process that stays in the foreground`,
+        `\`expect\` ${got} is not valid in upstart 1.5: write \`expect fork\` (the process forks ` +
+          `once), \`expect daemon\` (it forks twice), \`expect stop\` (it raises SIGSTOP when ` +
+          `ready), or leave expect out for a process that stays in the foreground`,
       ),
     ];
   }
@@ -146,7 +150,8 @@ function killCheck(s: Stanza): Problem[] {
       return [
         error(
           s.line,
-          `\`kill signal ${value.text}\`: upstart 1.5 stores a numeric signal as -1 and breaks when it stops the job (fixed in 1.6): write the name, e.g. \`kill signal TERM\``,
+          `\`kill signal ${value.text}\`: upstart 1.5 stores a numeric signal as -1 and breaks when ` +
+            `it stops the job (fixed in 1.6): write the name, e.g. \`kill signal TERM\``,
         ),
       ];
     }
@@ -203,7 +208,8 @@ function consoleCheck(s: Stanza): Problem[] {
     return [
       error(
         s.line,
-        `\`console${value ? ` ${value}` : ''}\` is not valid: write \`console log\` (output to /var/log/upstart/JOB.log), \`console output\`, \`console owner\` or \`console none\``,
+        `\`console${value ? ` ${value}` : ''}\` is not valid: write \`console log\` (output to ` +
+          `/var/log/upstart/JOB.log), \`console output\`, \`console owner\` or \`console none\``,
       ),
     ];
   }
@@ -268,7 +274,8 @@ function limitCheck(s: Stanza): Problem[] {
     return [
       error(
         s.line,
-        `\`limit ${resource?.text ?? ''}\`: unknown resource: write \`limit RESOURCE SOFT HARD\` with one of ${RESOURCES.join(', ')}, e.g. \`limit nofile 4096 4096\``,
+        `\`limit ${resource?.text ?? ''}\`: unknown resource: write \`limit RESOURCE SOFT HARD\` ` +
+          `with one of ${RESOURCES.join(', ')}, e.g. \`limit nofile 4096 4096\``,
       ),
     ];
   }
@@ -328,7 +335,8 @@ export const STANZA_NAMES: readonly string[] = [...CHECKS.keys()];
 const LATER: ReadonlyMap<string, string> = new Map([
   [
     'reload',
-    '`reload signal` is not in upstart 1.5 (added in 1.10): `initctl reload JOB` always sends SIGHUP to the main process; remove this line and make the process reload on HUP',
+    '`reload signal` is not in upstart 1.5 (added in 1.10): `initctl reload JOB` always sends ' +
+      'SIGHUP to the main process; remove this line and make the process reload on HUP',
   ],
   [
     'apparmor',

@@ -75,9 +75,16 @@ function generationsTable(c: Continuity): string {
   const ranks = generationRanks(c.generations.map((g) => g.generation));
   const rows = c.generations.map((g) => {
     const pids = g.pids.length > 8 ? `${g.pids.slice(0, 8).join(', ')} … (+${g.pids.length - 8})` : g.pids.join(', ');
-    return `<tr><td>${swatch(generationColour(ranks.get(g.generation) ?? 0))}gen ${g.generation}</td><td>${esc(pids || '—')}</td><td class="num">${sec(g.first)}</td><td class="num">${sec(g.last)}</td><td class="num">${g.requests}</td></tr>`;
+    return (
+      `<tr><td>${swatch(generationColour(ranks.get(g.generation) ?? 0))}gen ` +
+      `${g.generation}</td><td>${esc(pids || '—')}</td><td class="num">${sec(g.first)}</td><td ` +
+      `class="num">${sec(g.last)}</td><td class="num">${g.requests}</td></tr>`
+    );
   });
-  return `<table class="generations"><tr><th>generation</th><th>worker pids</th><th class="num">first</th><th class="num">last</th><th class="num">requests</th></tr>${rows.join('')}</table>`;
+  return (
+    `<table class="generations"><tr><th>generation</th><th>worker pids</th><th ` +
+    `class="num">first</th><th class="num">last</th><th class="num">requests</th></tr>${rows.join('')}</table>`
+  );
 }
 
 function actionsTable(actions: readonly Action[]): string {

@@ -121,7 +121,10 @@ function runBlock(r: RunEntry, href: string | undefined): string {
 function matrixCell(c: SummaryCell | undefined, hrefFor: (r: RunEntry) => string | undefined): string {
   if (!c) return '<td class="cell muted">—</td>';
   if (c.status === 'MISSING')
-    return `<td class="cell" data-status="MISSING"><span class="outcome" style="background:${MISSING_COLOUR}">MISSING</span><div class="run"><div class="facts">no result${c.shard ? ` · shard ${esc(c.shard)} was to run it` : ''}</div></div></td>`;
+    return (
+      `<td class="cell" data-status="MISSING"><span class="outcome" ` +
+      `style="background:${MISSING_COLOUR}">MISSING</span><div class="run"><div class="facts">no result${c.shard ? ` · shard ${esc(c.shard)} was to run it` : ''}</div></div></td>`
+    );
   const flags = [
     c.duplicated
       ? `<span class="flag${c.disagree ? ' bad' : ''}">${c.results.length} results${c.disagree ? ', differing' : ''}</span>`

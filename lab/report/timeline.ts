@@ -221,7 +221,8 @@ export function renderTimeline(
     out.push(`<text x="${plotLeft - 8}" y="${px(yy + 4)}" text-anchor="end" fill="#475569">${v}</text>`);
   }
   out.push(
-    `<text transform="translate(16 ${px((plotTop + plotBottom) / 2)}) rotate(-90)" text-anchor="middle" fill="#334155" font-size="12">requests per ${bucketLabel}</text>`,
+    `<text transform="translate(16 ${px((plotTop + plotBottom) / 2)}) rotate(-90)" ` +
+      `text-anchor="middle" fill="#334155" font-size="12">requests per ${bucketLabel}</text>`,
   );
 
   // x axis: seconds since the load started.
@@ -237,7 +238,8 @@ export function renderTimeline(
     );
   }
   axisText.push(
-    `<text x="${px(plotLeft + plotW / 2)}" y="${plotBottom + 34}" text-anchor="middle" fill="#334155" font-size="12">seconds since the run started (by completion time)</text>`,
+    `<text x="${px(plotLeft + plotW / 2)}" y="${plotBottom + 34}" text-anchor="middle" ` +
+      `fill="#334155" font-size="12">seconds since the run started (by completion time)</text>`,
   );
 
   // Bars: one group per non-empty bucket, its title the bucket's breakdown for a hover.
@@ -287,7 +289,8 @@ export function renderTimeline(
       let j = i + 1;
       while (j < count && colourAt(j) === c) j++;
       out.push(
-        `<rect class="lane" x="${px(plotLeft + i * barW)}" y="${px(laneY + 2)}" width="${px(Math.max(1.5, (j - i) * barW))}" height="${LANE - 4}" fill="${c}" rx="1"><title>${escapeXml(`${tip} ${fmtSeconds(start + i * widthMs, 1)}–${fmtSeconds(start + j * widthMs, 1)} s`)}</title></rect>`,
+        `<rect class="lane" x="${px(plotLeft + i * barW)}" y="${px(laneY + 2)}" ` +
+          `width="${px(Math.max(1.5, (j - i) * barW))}" height="${LANE - 4}" fill="${c}" rx="1"><title>${escapeXml(`${tip} ${fmtSeconds(start + i * widthMs, 1)}–${fmtSeconds(start + j * widthMs, 1)} s`)}</title></rect>`,
       );
       i = j;
     }
@@ -357,7 +360,8 @@ export function renderTimeline(
     out.push(
       `<g class="action-marker" data-kind="${escapeXml(p.action.kind)}" data-at="${Math.round(p.action.at)}" data-label="${escapeXml(p.action.label)}">` +
         `<title>${escapeXml(full)}</title>` +
-        `<line x1="${xx}" x2="${xx}" y1="${p.text === undefined ? plotTop : flagTop + 16}" y2="${lanesBottom}" stroke="${st.colour}" stroke-width="1.5"${dash}/>` +
+        (`<line x1="${xx}" x2="${xx}" y1="${p.text === undefined ? plotTop : flagTop + 16}" ` +
+          `y2="${lanesBottom}" stroke="${st.colour}" stroke-width="1.5"${dash}/>`) +
         flag +
         `</g>`,
     );
@@ -367,7 +371,9 @@ export function renderTimeline(
 
   const caption = `Requests per ${bucketLabel}: ${ends.length} requests, ${actions.length} actions`;
   return (
-    `<svg xmlns="http://www.w3.org/2000/svg" class="timeline" role="img" aria-label="${escapeXml(caption)}" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="${FONT}" font-size="11">` +
+    `<svg xmlns="http://www.w3.org/2000/svg" class="timeline" role="img" ` +
+    `aria-label="${escapeXml(caption)}" width="${width}" height="${height}" viewBox="0 0 ` +
+    `${width} ${height}" font-family="${FONT}" font-size="11">` +
     `<title>${escapeXml(caption)}</title>` +
     `<rect width="${width}" height="${height}" fill="#ffffff"/>` +
     out.join('') +

@@ -31,12 +31,16 @@ export const bootSocketMode: Scenario<F> = {
     precise: {
       applicable: true,
       expect:
-        'with the job present when the bridge starts (a boot), the socket is root:root 0755 (umask 022 before the bridge daemonises): www-data cannot connect, every request is a 502; the same file added after boot (lab apply, picked up by inotify) gets 0777 (umask 0 after daemonising): every request is a 200',
+        'with the job present when the bridge starts (a boot), the socket is root:root 0755 (umask ' +
+        '022 before the bridge daemonises): www-data cannot connect, every request is a 502; the ' +
+        'same file added after boot (lab apply, picked up by inotify) gets 0777 (umask 0 after ' +
+        'daemonising): every request is a 200',
     },
     bookworm: {
       applicable: true,
       expect:
-        "systemd creates the socket with the unit's SocketMode=/SocketGroup= whenever it binds it: root:www-data 0660 at boot and again when the same unit is added later; 200 both times",
+        "systemd creates the socket with the unit's SocketMode=/SocketGroup= whenever it binds it: " +
+        'root:www-data 0660 at boot and again when the same unit is added later; 200 both times',
     },
   },
   boot: (flavour) =>

@@ -17,12 +17,16 @@ export const bridgeReexecNopid: Scenario<ReexecFacts> = {
     precise: {
       applicable: true,
       expect:
-        'upstart loses the master at the upgrade (stop/waiting); the next connection makes the bridge start the job again, and with no pid file to refuse it that master serves too: two masters (one untracked) and two generations serve the same socket at once; no request fails',
+        'upstart loses the master at the upgrade (stop/waiting); the next connection makes the ' +
+        'bridge start the job again, and with no pid file to refuse it that master serves too: two ' +
+        'masters (one untracked) and two generations serve the same socket at once; no request fails',
     },
     bookworm: {
       applicable: true,
       expect:
-        'the pid file plays no part under systemd: as in bridge-reexec, the main PID exits, systemd stops the whole cgroup and socket activation starts one fresh master; never two masters; no request fails',
+        'the pid file plays no part under systemd: as in bridge-reexec, the main PID exits, ' +
+        'systemd stops the whole cgroup and socket activation starts one fresh master; never two ' +
+        'masters; no request fails',
     },
   },
   boot: (flavour) =>

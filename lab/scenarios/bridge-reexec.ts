@@ -11,17 +11,24 @@ export const bridgeReexec: Scenario<ReexecFacts> = {
   name: 'bridge-reexec',
   title: 'socket bridge + phoenix, one reexec USR2 upgrade under load',
   story:
-    'After a USR2 deploy `initctl status app` says stop/waiting although the site is up; the next deploy or a restart through init then does something odd, because init lost the master.',
+    'After a USR2 deploy `initctl status app` says stop/waiting although the site is up; the ' +
+    'next deploy or a restart through init then does something odd, because init lost the master.',
   expect: {
     precise: {
       applicable: true,
       expect:
-        'upstart reports stop/waiting once the old master exits while the re-executed master, which it does not track, keeps serving; later connections make the bridge start the job again, and with the pid file each of those masters refuses to start (another master is running), so the untracked one serves alone; no request fails',
+        'upstart reports stop/waiting once the old master exits while the re-executed master, ' +
+        'which it does not track, keeps serving; later connections make the bridge start the job ' +
+        'again, and with the pid file each of those masters refuses to start (another master is ' +
+        'running), so the untracked one serves alone; no request fails',
     },
     bookworm: {
       applicable: true,
       expect:
-        'MainPID (the old master) exits with status 0, so systemd deactivates the service and stops what is left of its cgroup, the re-executed master included (SIGQUIT, graceful); phoenix.socket keeps the socket, the next connection starts a fresh master (generation 1 again); requests wait in the socket meanwhile, so none fails; never two masters',
+        'MainPID (the old master) exits with status 0, so systemd deactivates the service and ' +
+        'stops what is left of its cgroup, the re-executed master included (SIGQUIT, graceful); ' +
+        'phoenix.socket keeps the socket, the next connection starts a fresh master (generation 1 ' +
+        'again); requests wait in the socket meanwhile, so none fails; never two masters',
     },
   },
   boot: (flavour) =>

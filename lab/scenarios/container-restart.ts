@@ -25,17 +25,26 @@ export const containerRestart: Scenario<F> = {
   name: 'container-restart',
   title: 'SIGTERM to PID 1, then docker restart of the lab, under load',
   story:
-    'A host reboot or `docker restart` of an old upstart container: does the app come back by itself, or do a stale socket and pid file keep it down until someone logs in?',
+    'A host reboot or `docker restart` of an old upstart container: does the app come back by ' +
+    'itself, or do a stale socket and pid file keep it down until someone logs in?',
   expect: {
     precise: {
       applicable: true,
       expect:
-        "SIGTERM makes upstart 1.5 re-execute itself and forget every job: initctl then reports everything stop/waiting while nginx and phoenix keep serving; docker restart (STOPSIGNAL SIGKILL) stops it at once, and on the next boot container-boot clears the stale socket and pid files (Docker's /run is not a tmpfs), the bridge binds again and the first request starts phoenix: the app is back within a few seconds by itself; requests fail only while the container is down",
+        'SIGTERM makes upstart 1.5 re-execute itself and forget every job: initctl then reports ' +
+        'everything stop/waiting while nginx and phoenix keep serving; docker restart (STOPSIGNAL ' +
+        'SIGKILL) stops it at once, and on the next boot container-boot clears the stale socket ' +
+        "and pid files (Docker's /run is not a tmpfs), the bridge binds again and the first " +
+        'request starts phoenix: the app is back within a few seconds by itself; requests fail ' +
+        'only while the container is down',
     },
     bookworm: {
       applicable: true,
       expect:
-        'SIGTERM makes systemd re-execute itself keeping its state: phoenix.service stays active with the same MainPID; docker restart (SIGRTMIN+3) shuts down in order, /run is a tmpfs so nothing stale survives, socket activation brings the app back on the first request within a few seconds; requests fail only while the container is down',
+        'SIGTERM makes systemd re-execute itself keeping its state: phoenix.service stays active ' +
+        'with the same MainPID; docker restart (SIGRTMIN+3) shuts down in order, /run is a tmpfs ' +
+        'so nothing stale survives, socket activation brings the app back on the first request ' +
+        'within a few seconds; requests fail only while the container is down',
     },
   },
   boot: shippedBoot,
@@ -105,7 +114,8 @@ export const containerRestart: Scenario<F> = {
       f.pidFileLive,
     );
     j.note(
-      `docker restart took ${f.restartMs} ms; ${f.failedAcrossRestart} requests failed across it (${failuresText(c)}); init after the restart: ${f.initAfterRestart}`,
+      `docker restart took ${f.restartMs} ms; ${f.failedAcrossRestart} requests failed across it ` +
+        `(${failuresText(c)}); init after the restart: ${f.initAfterRestart}`,
     );
     return j.verdict();
   },

@@ -12,17 +12,23 @@ export const execRespawnReexec: Scenario<ReexecFacts> = {
   name: 'exec-respawn-reexec',
   title: 'phoenix binds its own socket under exec + respawn; reexec upgrade',
   story:
-    'Every deploy floods the job log with a master that cannot start, then upstart gives up ("respawning too fast, stopped"); the site stays up, on a master nobody supervises any more.',
+    'Every deploy floods the job log with a master that cannot start, then upstart gives up ' +
+    '("respawning too fast, stopped"); the site stays up, on a master nobody supervises any more.',
   expect: {
     precise: {
       applicable: true,
       expect:
-        "the old master's exit looks like a crash: upstart respawns the job, each new master finds the live one (pid file held, socket in use) and exits at once, until the respawn limit (10 in 5 s) stops the job; the re-executed master keeps serving, untracked; no request fails",
+        "the old master's exit looks like a crash: upstart respawns the job, each new master finds " +
+        'the live one (pid file held, socket in use) and exits at once, until the respawn limit ' +
+        '(10 in 5 s) stops the job; the re-executed master keeps serving, untracked; no request fails',
     },
     bookworm: {
       applicable: true,
       expect:
-        'Restart=always: the old main process exits, systemd stops the rest of the cgroup (the re-executed master too) and starts the service again 100 ms later; the socket file is gone or dead in between, so nginx answers some 502s; one restart, never two masters, the service stays supervised',
+        'Restart=always: the old main process exits, systemd stops the rest of the cgroup (the ' +
+        're-executed master too) and starts the service again 100 ms later; the socket file is ' +
+        'gone or dead in between, so nginx answers some 502s; one restart, never two masters, the ' +
+        'service stays supervised',
     },
   },
   boot: (flavour) =>

@@ -31,15 +31,23 @@ export const herder: Scenario<F> = {
   name: 'herder',
   title: `phoenix-herder in front of a reexec master, ${UPGRADES} upgrades under load`,
   story:
-    'Teams that wanted unicorn\'s own re-exec upgrade under upstart put unicornherder (or a bash "shepherd") in front of it, so that upstart tracks something that never changes PID.',
+    "Teams that wanted unicorn's own re-exec upgrade under upstart put unicornherder (or a " +
+    'bash "shepherd") in front of it, so that upstart tracks something that never changes PID.',
   expect: {
     precise: {
       applicable: true,
-      expect: `upstart tracks the herder, whose PID never changes; each USR2 sent to it is forwarded, the master re-executes and the new one retires the old: ${UPGRADES} new masters, never two serving after a handover, no respawn, no failed request (like in-place, at the price of a polling shell process and a new master PID per upgrade)`,
+      expect:
+        `upstart tracks the herder, whose PID never changes; each USR2 sent to it is forwarded, ` +
+        `the master re-executes and the new one retires the old: ${UPGRADES} new masters, never ` +
+        `two serving after a handover, no respawn, no failed request (like in-place, at the price ` +
+        `of a polling shell process and a new master PID per upgrade)`,
     },
     bookworm: {
       applicable: true,
-      expect: `systemd tracks the herder as MainPID (it never exits), the re-executed masters live in the same cgroup and are left alone: ${UPGRADES} new masters, never two serving after a handover, no failed request`,
+      expect:
+        `systemd tracks the herder as MainPID (it never exits), the re-executed masters live in ` +
+        `the same cgroup and are left alone: ${UPGRADES} new masters, never two serving after a ` +
+        `handover, no failed request`,
     },
   },
   boot: (flavour) =>

@@ -25,17 +25,24 @@ export const initctlRestart: Scenario<F> = {
   name: 'initctl-restart',
   title: 'initctl restart phoenix under load',
   story:
-    'A restart through init during traffic, the way a config-management run or a tired operator does it: do users see errors, and does init really start the app again?',
+    'A restart through init during traffic, the way a config-management run or a tired ' +
+    'operator does it: do users see errors, and does init really start the app again?',
   expect: {
     precise: {
       applicable: true,
       expect:
-        "upstart stops the master (QUIT to the job's process group: workers finish their requests) and starts the job again at once, but without a socket event: no UPSTART_FDS, so that master has no socket and exits; the bridge keeps the socket meanwhile, connections queue in it, and the next new connection starts the job properly; no request fails, the pause shows as latency",
+        "upstart stops the master (QUIT to the job's process group: workers finish their requests) " +
+        'and starts the job again at once, but without a socket event: no UPSTART_FDS, so that ' +
+        'master has no socket and exits; the bridge keeps the socket meanwhile, connections queue ' +
+        'in it, and the next new connection starts the job properly; no request fails, the pause ' +
+        'shows as latency',
     },
     bookworm: {
       applicable: true,
       expect:
-        'systemd stops the service (SIGQUIT to the cgroup, graceful) and starts it again with the socket it kept (LISTEN_FDS); connections queue in the socket meanwhile: no request fails, a new MainPID',
+        'systemd stops the service (SIGQUIT to the cgroup, graceful) and starts it again with the ' +
+        'socket it kept (LISTEN_FDS); connections queue in the socket meanwhile: no request fails, ' +
+        'a new MainPID',
     },
   },
   boot: shippedBoot,
@@ -83,7 +90,8 @@ export const initctlRestart: Scenario<F> = {
     );
     j.equal('failed requests', 0, c.failed);
     j.note(
-      `failures: ${failuresText(c)}; longest gap ${c.longestGapMs} ms; latency p99 ${c.latencyMs.p99} ms, max ${c.latencyMs.max} ms; new visitors answered ${f.probesOk}/${f.probes}`,
+      `failures: ${failuresText(c)}; longest gap ${c.longestGapMs} ms; latency p99 ` +
+        `${c.latencyMs.p99} ms, max ${c.latencyMs.max} ms; new visitors answered ${f.probesOk}/${f.probes}`,
     );
     j.note(`${f.command} said: ${f.output || '(nothing)'}`);
     return j.verdict();

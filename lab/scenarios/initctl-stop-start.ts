@@ -29,12 +29,17 @@ export const initctlStopStart: Scenario<F> = {
     precise: {
       applicable: true,
       expect:
-        "the stop does not hold: the bridge still owns the socket and the next connection starts the job again within a second; `initctl start` then finds it running (or, if it came first, starts a master with no socket that exits); no request fails, connections wait in the bridge's socket",
+        'the stop does not hold: the bridge still owns the socket and the next connection starts ' +
+        'the job again within a second; `initctl start` then finds it running (or, if it came ' +
+        'first, starts a master with no socket that exits); no request fails, connections wait in ' +
+        "the bridge's socket",
     },
     bookworm: {
       applicable: true,
       expect:
-        'the same with systemd: phoenix.socket stays active (systemd warns that its triggering unit is still active), the next connection starts the service again within a second, and the start afterwards has nothing to do; no request fails',
+        'the same with systemd: phoenix.socket stays active (systemd warns that its triggering ' +
+        'unit is still active), the next connection starts the service again within a second, and ' +
+        'the start afterwards has nothing to do; no request fails',
     },
   },
   boot: shippedBoot,
@@ -83,7 +88,8 @@ export const initctlStopStart: Scenario<F> = {
       `start said (exit ${f.startExit}): ${f.startOutput || '(nothing)'}; masters started without a socket: ${f.startsWithoutSocket}`,
     );
     j.note(
-      `failures: ${failuresText(c)}; longest gap ${c.longestGapMs} ms; p99 ${c.latencyMs.p99} ms, max ${c.latencyMs.max} ms; new visitors answered ${f.probesOk}/${f.probes}`,
+      `failures: ${failuresText(c)}; longest gap ${c.longestGapMs} ms; p99 ${c.latencyMs.p99} ` +
+        `ms, max ${c.latencyMs.max} ms; new visitors answered ${f.probesOk}/${f.probes}`,
     );
     return j.verdict();
   },

@@ -13,12 +13,17 @@ export const masterKilled: Scenario<KillFacts> = {
     precise: {
       applicable: true,
       expect:
-        'upstart sees its main process die and marks the job stop/waiting (no respawn); the workers drain and exit; the bridge still owns the socket (the file stays, mode unchanged), so the next connection starts the job again with a fresh fd: a new master that upstart tracks serves within about a second; at most a few requests fail',
+        'upstart sees its main process die and marks the job stop/waiting (no respawn); the ' +
+        'workers drain and exit; the bridge still owns the socket (the file stays, mode ' +
+        'unchanged), so the next connection starts the job again with a fresh fd: a new master ' +
+        'that upstart tracks serves within about a second; at most a few requests fail',
     },
     bookworm: {
       applicable: true,
       expect:
-        'Restart=on-failure: systemd sees the main process killed, stops the rest of the cgroup, restarts the service after RestartSec=1 s (NRestarts=1); phoenix.socket keeps the socket meanwhile, so requests queue instead of failing; at most a few fail',
+        'Restart=on-failure: systemd sees the main process killed, stops the rest of the cgroup, ' +
+        'restarts the service after RestartSec=1 s (NRestarts=1); phoenix.socket keeps the socket ' +
+        'meanwhile, so requests queue instead of failing; at most a few fail',
     },
   },
   boot: (flavour) =>
@@ -72,12 +77,18 @@ export const masterKilledRespawn: Scenario<KillFacts> = {
   name: 'master-killed-respawn',
   title: 'SIGKILL of the master under load, bridge job with respawn',
   story:
-    'Someone adds `respawn` to the socket-activated job "so that it comes back"; after the next crash the job log fills with \'UPSTART_FDS ... not a listening socket\'.',
+    'Someone adds `respawn` to the socket-activated job "so that it comes back"; after the ' +
+    "next crash the job log fills with 'UPSTART_FDS ... not a listening socket'.",
   expect: {
     precise: {
       applicable: true,
       expect:
-        'upstart respawns the master at once with the same environment, but init closed its copy of the bridge fd long ago: UPSTART_FDS names a descriptor that is no longer a listening socket, phoenix refuses it (exit 65), upstart respawns again until the respawn limit stops the job; the bridge still owns the socket, so the next NEW connection starts the job properly (connections already queued wait for it) and serving resumes within a few seconds; at most a few requests fail',
+        'upstart respawns the master at once with the same environment, but init closed its copy ' +
+        'of the bridge fd long ago: UPSTART_FDS names a descriptor that is no longer a listening ' +
+        'socket, phoenix refuses it (exit 65), upstart respawns again until the respawn limit ' +
+        'stops the job; the bridge still owns the socket, so the next NEW connection starts the ' +
+        'job properly (connections already queued wait for it) and serving resumes within a few ' +
+        'seconds; at most a few requests fail',
     },
     bookworm: {
       applicable: false,

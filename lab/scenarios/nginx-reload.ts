@@ -15,11 +15,17 @@ export const nginxReload: Scenario<F> = {
   expect: {
     precise: {
       applicable: true,
-      expect: `initctl reload nginx (HUP) ${RELOADS} times: new nginx workers take over, old ones finish their requests: no request nginx accepted fails (no 5xx, nothing refused); the one thing a reload can cost is the keep-alive race: an old worker closing an idle client connection just as the client sends on it (a reset, at most one per reload, which browsers retry)`,
+      expect:
+        `initctl reload nginx (HUP) ${RELOADS} times: new nginx workers take over, old ones finish ` +
+        `their requests: no request nginx accepted fails (no 5xx, nothing refused); the one thing ` +
+        `a reload can cost is the keep-alive race: an old worker closing an idle client connection ` +
+        `just as the client sends on it (a reset, at most one per reload, which browsers retry)`,
     },
     bookworm: {
       applicable: true,
-      expect: `systemctl reload nginx (HUP) ${RELOADS} times: the same as under upstart, no request nginx accepted fails; at most one keep-alive reset per reload`,
+      expect:
+        `systemctl reload nginx (HUP) ${RELOADS} times: the same as under upstart, no request ` +
+        `nginx accepted fails; at most one keep-alive reset per reload`,
     },
   },
   boot: shippedBoot,

@@ -52,7 +52,10 @@ export function servingMasters(s: LabStatus): { pid: number; tracked: boolean; g
 /** A one-line picture of a status snapshot for facts and progress lines. */
 export function statusLine(s: LabStatus): string {
   const masters = servingMasters(s).map((m) => `${m.pid}${m.tracked ? '*' : ''}[gen ${m.generations.join('+')}]`);
-  return `init ${initState(s)} tracks ${s.init.trackedPid ?? 'nothing'}; masters ${masters.join(' ') || 'none'}; socket ${s.socket ? `${s.socket.owner}:${s.socket.group} ${s.socket.mode}` : 'absent'}`;
+  return (
+    `init ${initState(s)} tracks ${s.init.trackedPid ?? 'nothing'}; masters ` +
+    `${masters.join(' ') || 'none'}; socket ${s.socket ? `${s.socket.owner}:${s.socket.group} ${s.socket.mode}` : 'absent'}`
+  );
 }
 
 /**

@@ -20,17 +20,27 @@ export const reloadConfiguration: Scenario<F> = {
   name: 'reload-configuration',
   title: 'initctl reload-configuration strands the bridge socket; the fix, holding',
   story:
-    "After an `initctl reload-configuration` everything looks fine, until the app restarts: from then on nginx logs 'connect() ... failed (111: Connection refused)' and the app never comes back, although `initctl status` looks normal.",
+    'After an `initctl reload-configuration` everything looks fine, until the app restarts: ' +
+    "from then on nginx logs 'connect() ... failed (111: Connection refused)' and the app " +
+    'never comes back, although `initctl status` looks normal.',
   expect: {
     precise: {
       applicable: true,
       expect:
-        'the reload makes the bridge drop its socket without unlinking the file, and its new bind fails (address in use): while the job runs nothing shows (the master holds the same socket), but once it stops with no connection arriving meanwhile (upstart swaps in the reloaded definition only then) nobody listens: every request is a 502 (connection refused) and no connection can start the job again; removing the stale file and restarting the bridge fixes it (socket-permissions.conf re-runs on its start), and the fix holds: after another quiet stop the next connection starts the job',
+        'the reload makes the bridge drop its socket without unlinking the file, and its new bind ' +
+        'fails (address in use): while the job runs nothing shows (the master holds the same ' +
+        'socket), but once it stops with no connection arriving meanwhile (upstart swaps in the ' +
+        'reloaded definition only then) nobody listens: every request is a 502 (connection ' +
+        'refused) and no connection can start the job again; removing the stale file and ' +
+        'restarting the bridge fixes it (socket-permissions.conf re-runs on its start), and the ' +
+        'fix holds: after another quiet stop the next connection starts the job',
     },
     bookworm: {
       applicable: true,
       expect:
-        "systemd's counterpart, daemon-reload, keeps phoenix.socket's socket (systemd passes its fds across the reload): after it, a stop of the service is followed by socket activation on the next connection; no request fails at any point",
+        "systemd's counterpart, daemon-reload, keeps phoenix.socket's socket (systemd passes its " +
+        'fds across the reload): after it, a stop of the service is followed by socket activation ' +
+        'on the next connection; no request fails at any point',
     },
   },
   boot: shippedBoot,

@@ -13,19 +13,29 @@ export const seedPoc: Scenario<ReexecFacts> = {
   name: 'seed-poc',
   title: "the seed's PoC (bridge socket handed to unicorn as UNICORN_FD), one USR2 under load",
   story:
-    "The team followed the PoC's README: nginx in front, upstart-socket-bridge owning /var/run/unicorn/unicorn.sock, unicorn adopting it. The first USR2 deploy works, the site stays up, and `initctl status unicorn` says stop/waiting from then on: upstart lost the master, so `initctl stop` no longer stops the site and every new connection makes the bridge start unicorn again, which refuses (its pid file names a live master).",
+    "The team followed the PoC's README: nginx in front, upstart-socket-bridge owning " +
+    '/var/run/unicorn/unicorn.sock, unicorn adopting it. The first USR2 deploy works, the site ' +
+    'stays up, and `initctl status unicorn` says stop/waiting from then on: upstart lost the ' +
+    'master, so `initctl stop` no longer stops the site and every new connection makes the ' +
+    'bridge start unicorn again, which refuses (its pid file names a live master).',
   server: 'unicorn',
   group: 'unicorn in production',
   expect: {
     precise: {
       applicable: true,
       expect:
-        "upstart reports stop/waiting once the old master QUITs (unicorn's before_fork hook) while the re-executed master, which upstart does not track, serves on; later connections make the bridge start the job again and each new unicorn exits at once (its pid file names a live master); no request fails",
+        "upstart reports stop/waiting once the old master QUITs (unicorn's before_fork hook) while " +
+        'the re-executed master, which upstart does not track, serves on; later connections make ' +
+        'the bridge start the job again and each new unicorn exits at once (its pid file names a ' +
+        'live master); no request fails',
     },
     bookworm: {
       applicable: true,
       expect:
-        "systemd's counterpart of the PoC (unicorn.socket, unicorn.service running unicorn itself on LISTEN_FDS, with PIDFile=): when the old master exits, systemd reads the pid file and follows the re-executed master, so MainPID moves to the master that serves, the service stays active, nothing is restarted and no request fails",
+        "systemd's counterpart of the PoC (unicorn.socket, unicorn.service running unicorn itself " +
+        'on LISTEN_FDS, with PIDFile=): when the old master exits, systemd reads the pid file and ' +
+        'follows the re-executed master, so MainPID moves to the master that serves, the service ' +
+        'stays active, nothing is restarted and no request fails',
     },
   },
   boot: (flavour) => unicornBoot(flavour, 'unicorn-seed-poc'),

@@ -26,7 +26,9 @@ export const slowRequests: Scenario<F> = {
   expect: {
     precise: {
       applicable: true,
-      expect: `every ${SLOW_MS / 1000} s request in flight across two USR2 upgrades completes with 200, answered by the generation that accepted it; no request fails`,
+      expect:
+        `every ${SLOW_MS / 1000} s request in flight across two USR2 upgrades completes with 200, ` +
+        `answered by the generation that accepted it; no request fails`,
     },
     bookworm: {
       applicable: true,

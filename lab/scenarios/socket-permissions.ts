@@ -22,17 +22,26 @@ export const socketPermissions: Scenario<F> = {
   name: 'socket-permissions',
   title: 'a root-owned 0755 socket and nginx as www-data: 502, and three fixes compared',
   story:
-    'Every request answers 502 Bad Gateway and nginx logs "connect() to unix:/var/run/app.sock failed (13: Permission denied)"; the advice found online is to run nginx as root.',
+    'Every request answers 502 Bad Gateway and nginx logs "connect() to unix:/var/run/app.sock ' +
+    'failed (13: Permission denied)"; the advice found online is to run nginx as root.',
   expect: {
     precise: {
       applicable: true,
       expect:
-        'with phoenix.conf present at boot and no permission job, the bridge makes the socket root:root 0755 and every request is a 502; each fix restores 200s: chgrp www-data + chmod 0660 after the bridge made it (what socket-permissions.conf does at boot), nginx as root (works, but UNSAFE: a web server running as root), and phoenix binding its own socket with --socket-group www-data --socket-mode 0660 (the exec-respawn strategy); undoing a fix brings the 502s back',
+        'with phoenix.conf present at boot and no permission job, the bridge makes the socket ' +
+        'root:root 0755 and every request is a 502; each fix restores 200s: chgrp www-data + chmod ' +
+        '0660 after the bridge made it (what socket-permissions.conf does at boot), nginx as root ' +
+        '(works, but UNSAFE: a web server running as root), and phoenix binding its own socket ' +
+        'with --socket-group www-data --socket-mode 0660 (the exec-respawn strategy); undoing a ' +
+        'fix brings the 502s back',
     },
     bookworm: {
       applicable: true,
       expect:
-        "with phoenix.socket set to SocketGroup=root SocketMode=0755, systemd's socket is root:root 0755 and every request is a 502; chmod after the fact, nginx as root (UNSAFE) and the unit's own SocketGroup=www-data SocketMode=0660 (applied with lab apply, socket re-bound) each restore 200s",
+        "with phoenix.socket set to SocketGroup=root SocketMode=0755, systemd's socket is " +
+        'root:root 0755 and every request is a 502; chmod after the fact, nginx as root (UNSAFE) ' +
+        "and the unit's own SocketGroup=www-data SocketMode=0660 (applied with lab apply, socket " +
+        're-bound) each restore 200s',
     },
   },
   boot: (flavour) =>

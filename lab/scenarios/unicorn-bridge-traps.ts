@@ -106,18 +106,43 @@ const errorsOf = (text: string) =>
 export const unicornBridgeTraps: Scenario<F> = {
   name: 'unicorn-bridge-traps',
   title: 'socket-bridge traps: PATH replaced by the socket path, and the socket file a bridge restart leaves behind',
-  story: `A bridge job that runs \`unicorn\` (or \`bundle exec unicorn\`) by name never starts, because the bridge sets the job's PATH to the socket's path, so nginx's requests wait in the socket until they time out; and after \`initctl restart upstart-socket-bridge\` the site works only until unicorn next stops, then nginx answers 502 (connection refused) for good, because the new bridge could not bind over the file the old one left. One line fixes each: \`export PATH=${STANDARD_PATH}\` at the top of the job's script, and \`rm -f ${SOCK}\` before the bridge starts again.`,
+  story:
+    `A bridge job that runs \`unicorn\` (or \`bundle exec unicorn\`) by name never starts, ` +
+    `because the bridge sets the job's PATH to the socket's path, so nginx's requests wait in ` +
+    `the socket until they time out; and after \`initctl restart upstart-socket-bridge\` the ` +
+    `site works only until unicorn next stops, then nginx answers 502 (connection refused) for ` +
+    `good, because the new bridge could not bind over the file the old one left. One line ` +
+    `fixes each: \`export PATH=${STANDARD_PATH}\` at the top of the job's script, and \`rm -f ` +
+    `${SOCK}\` before the bridge starts again.`,
   server: 'unicorn',
   group: GROUP,
   expect: {
     precise: {
       applicable: true,
-      expect: `with a job whose script runs \`exec unicorn ...\` by name, each new connection makes the bridge start the job and the shell cannot find unicorn (its PATH is ${SOCK}): the job is stop/waiting again at once, no request is answered, each waits in the bridge's socket until the load's timeout (nginx would answer 504 after 60 s); the lab's job checker names the line. With \`export PATH=...\` as the script's first line (the job replaced with lab apply), the next connection starts unicorn and every request is answered. Then \`initctl restart upstart-socket-bridge\` (traffic paused for it): the new bridge cannot bind (the file is still there, unicorn listening on it) and emits no more socket events, which shows nothing while unicorn runs; once unicorn stops (initctl stop) nothing listens at the path: nginx answers 502 to every request, the job stays stop/waiting and no connection can start it. \`rm -f ${SOCK} && initctl restart upstart-socket-bridge\` lets the bridge bind again and the next connection starts unicorn: every request is answered. (Restarted under traffic, the new bridge was seen holding a copy of the old socket it did not bind, presumably inherited from init while a socket event was in flight: connections then hang instead of being refused.)`,
+      expect:
+        `with a job whose script runs \`exec unicorn ...\` by name, each new connection makes the ` +
+        `bridge start the job and the shell cannot find unicorn (its PATH is ${SOCK}): the job is ` +
+        `stop/waiting again at once, no request is answered, each waits in the bridge's socket ` +
+        `until the load's timeout (nginx would answer 504 after 60 s); the lab's job checker names ` +
+        `the line. With \`export PATH=...\` as the script's first line (the job replaced with lab ` +
+        `apply), the next connection starts unicorn and every request is answered. Then \`initctl ` +
+        `restart upstart-socket-bridge\` (traffic paused for it): the new bridge cannot bind (the ` +
+        `file is still there, unicorn listening on it) and emits no more socket events, which ` +
+        `shows nothing while unicorn runs; once unicorn stops (initctl stop) nothing listens at ` +
+        `the path: nginx answers 502 to every request, the job stays stop/waiting and no ` +
+        `connection can start it. \`rm -f ${SOCK} && initctl restart upstart-socket-bridge\` lets ` +
+        `the bridge bind again and the next connection starts unicorn: every request is answered. ` +
+        `(Restarted under traffic, the new bridge was seen holding a copy of the old socket it did ` +
+        `not bind, presumably inherited from init while a socket event was in flight: connections ` +
+        `then hang instead of being refused.)`,
     },
     bookworm: {
       applicable: false,
       reason:
-        "neither trap exists with systemd: a socket-activated service gets the manager's environment (PATH is never the socket's path), and systemd binds the socket unit itself, the lab's with RemoveOnStop=yes, so no bridge process can leave a file it then cannot bind over",
+        "neither trap exists with systemd: a socket-activated service gets the manager's " +
+        "environment (PATH is never the socket's path), and systemd binds the socket unit itself, " +
+        "the lab's with RemoveOnStop=yes, so no bridge process can leave a file it then cannot " +
+        'bind over',
     },
   },
   boot(flavour): BootSpec {

@@ -47,19 +47,33 @@ export const unicornBrokenRelease: Scenario<F> = {
   name: 'unicorn-broken-release',
   title: 'a release whose config.ru raises, deployed with USR2 through unicorn-wrapper: the old master serves on',
   story:
-    'A deploy ships a release whose config.ru raises while loading and the USR2 seems to do nothing: the site keeps answering with the previous release, the job log shows the new master dying, and unicorn-wrapper logs event=upgrade-failed while init still tracks it. Deploying a fixed release with another USR2 moves the site on, because the wrapper never QUITs a master whose successor does not serve and unicorn restores its pid file when the new master dies.',
+    'A deploy ships a release whose config.ru raises while loading and the USR2 seems to do ' +
+    'nothing: the site keeps answering with the previous release, the job log shows the new ' +
+    'master dying, and unicorn-wrapper logs event=upgrade-failed while init still tracks it. ' +
+    'Deploying a fixed release with another USR2 moves the site on, because the wrapper never ' +
+    'QUITs a master whose successor does not serve and unicorn restores its pid file when the ' +
+    'new master dies.',
   server: 'unicorn',
   group: GROUP,
   expect: {
     precise: {
       applicable: true,
       expect:
-        "unicorn-wrapper.conf (bridge socket, upstart tracks the wrapper): the USR2 is forwarded, unicorn renames its pid file to .oldbin and re-execs; the new master raises while loading config.ru (preload_app) and exits before forking a worker, so the before_fork hook never QUITs the old master; the old master reaps it and renames its pid file back; the wrapper reports one upgrade-failed event and keeps following the same master; the old release answers throughout and no request fails. A fixed release and a second USR2: the new master serves, the wrapper follows it (master-followed), the old one is QUIT by unicorn's hook, and the fixed release answers; upstart tracks the wrapper throughout",
+        'unicorn-wrapper.conf (bridge socket, upstart tracks the wrapper): the USR2 is forwarded, ' +
+        'unicorn renames its pid file to .oldbin and re-execs; the new master raises while loading ' +
+        'config.ru (preload_app) and exits before forking a worker, so the before_fork hook never ' +
+        'QUITs the old master; the old master reaps it and renames its pid file back; the wrapper ' +
+        'reports one upgrade-failed event and keeps following the same master; the old release ' +
+        'answers throughout and no request fails. A fixed release and a second USR2: the new ' +
+        "master serves, the wrapper follows it (master-followed), the old one is QUIT by unicorn's " +
+        'hook, and the fixed release answers; upstart tracks the wrapper throughout',
     },
     bookworm: {
       applicable: true,
       expect:
-        "the same through unicorn-wrapper.service (systemd's MainPID is the wrapper): one upgrade-failed event, the old master and the old release serve on with no failed request; the fixed release is followed after the second USR2; MainPID stays the wrapper throughout",
+        "the same through unicorn-wrapper.service (systemd's MainPID is the wrapper): one " +
+        'upgrade-failed event, the old master and the old release serve on with no failed request; ' +
+        'the fixed release is followed after the second USR2; MainPID stays the wrapper throughout',
     },
   },
   // As shipped for unicorn: the wrapper in front, and the image's good config.ru at boot.
@@ -83,7 +97,8 @@ export const unicornBrokenRelease: Scenario<F> = {
       async () => {
         await ctx.act('apply', 'release 2 on disk: config.ru raises when loaded', () =>
           ctx.must(
-            `cp ${APP}/config.ru ${APP}/config.ru.release-1 && printf '%s\\n' "raise 'release 2 cannot load: a missing constant, a typo, a gem not installed'" > ${APP}/config.ru`,
+            `cp ${APP}/config.ru ${APP}/config.ru.release-1 && printf '%s\\n' "raise 'release 2 cannot ` +
+              `load: a missing constant, a typo, a gem not installed'" > ${APP}/config.ru`,
           ),
         );
         const t = Date.now();

@@ -42,7 +42,9 @@ export function wrapperExecJob(): string {
   const job = edit(
     shippedConf('unicorn', 'upstart', 'unicorn-exec.conf'),
     'exec /usr/bin/unicorn -E production -c /opt/unicorn/app/unicorn.rb \\',
-    `exec ${WRAPPER_CLI} --listen unix:/var/run/unicorn/unicorn.sock --pid /var/run/unicorn/unicorn.pid -- /usr/bin/unicorn -E production -c /opt/unicorn/app/unicorn.rb \\`,
+    `exec ${WRAPPER_CLI} --listen unix:/var/run/unicorn/unicorn.sock --pid ` +
+      `/var/run/unicorn/unicorn.pid -- /usr/bin/unicorn -E production -c ` +
+      `/opt/unicorn/app/unicorn.rb \\`,
     'exec unicorn-wrapper',
   );
   return `# Written by the lab: unicorn-exec.conf with its exec line running unicorn-wrapper (binds the socket, follows the masters).\n${job}`;
@@ -130,18 +132,43 @@ export const unicornExecRespawn: Scenario<F> = {
   title:
     '`exec unicorn` + respawn: a USR2 deploy orphans the master; initctl stop cannot stop it; the wrapper keeps it',
   story:
-    'After the first USR2 deploy the job log fills with unicorns that die at once ("Already running on PID") and upstart respawns one after another, while the site stays up on a master whose parent is PID 1 and `initctl stop unicorn` stops nothing but the latest doomed attempt, so the site runs on unsupervised until someone kills that orphan by hand. Running unicorn through unicorn-wrapper in the same job (one changed exec line: the wrapper binds the socket and stays the process upstart tracks) keeps the job tracked across every USR2, so `respawn` only fires when no master is left.',
+    'After the first USR2 deploy the job log fills with unicorns that die at once ("Already ' +
+    'running on PID") and upstart respawns one after another, while the site stays up on a ' +
+    'master whose parent is PID 1 and `initctl stop unicorn` stops nothing but the latest ' +
+    'doomed attempt, so the site runs on unsupervised until someone kills that orphan by hand. ' +
+    'Running unicorn through unicorn-wrapper in the same job (one changed exec line: the ' +
+    'wrapper binds the socket and stays the process upstart tracks) keeps the job tracked ' +
+    'across every USR2, so `respawn` only fires when no master is left.',
   server: 'unicorn',
   group: GROUP,
   expect: {
     precise: {
       applicable: true,
-      expect: `unicorn-exec.conf: unicorn binds its own socket (-l) under exec + respawn. The USR2 re-execs unicorn and the new master QUITs the old one (before_fork); upstart takes the old master's exit for a crash and respawns the job, and each respawned unicorn exits within about half a second (its pid file names the live new master, which unicorn checks before it binds) and is respawned again. The respawn limit (more than 10 starts within 5 s) stops the job only when a refused start takes under 0.45 s; on this lab's machines each takes longer (Ruby loading unicorn), so upstart respawns for ever (the lab watches until 11 starts after the USR2: a start every 0.5 to 1.5 s here, Ruby loading unicorn on shared cores). Meanwhile the new master (parent PID 1) serves on, untracked; initctl stop ends only the current doomed attempt (stop/waiting) and the orphan keeps answering; no request fails. The fix, in the same job: the exec line runs unicorn-wrapper (--listen: the wrapper binds the socket and hands it to unicorn); upstart tracks the wrapper through ${FIX_UPGRADES} USR2 upgrades, starts the job once (initctl start) and never respawns it, no request fails, and initctl stop leaves no unicorn process`,
+      expect:
+        `unicorn-exec.conf: unicorn binds its own socket (-l) under exec + respawn. The USR2 ` +
+        `re-execs unicorn and the new master QUITs the old one (before_fork); upstart takes the ` +
+        `old master's exit for a crash and respawns the job, and each respawned unicorn exits ` +
+        `within about half a second (its pid file names the live new master, which unicorn checks ` +
+        `before it binds) and is respawned again. The respawn limit (more than 10 starts within 5 ` +
+        `s) stops the job only when a refused start takes under 0.45 s; on this lab's machines ` +
+        `each takes longer (Ruby loading unicorn), so upstart respawns for ever (the lab watches ` +
+        `until 11 starts after the USR2: a start every 0.5 to 1.5 s here, Ruby loading unicorn on ` +
+        `shared cores). Meanwhile the new master (parent PID 1) serves on, untracked; initctl stop ` +
+        `ends only the current doomed attempt (stop/waiting) and the orphan keeps answering; no ` +
+        `request fails. The fix, in the same job: the exec line runs unicorn-wrapper (--listen: ` +
+        `the wrapper binds the socket and hands it to unicorn); upstart tracks the wrapper through ` +
+        `${FIX_UPGRADES} USR2 upgrades, starts the job once (initctl start) and never respawns it, ` +
+        `no request fails, and initctl stop leaves no unicorn process`,
     },
     bookworm: {
       applicable: true,
       expect:
-        "unicorn-plain.service (unicorn binds its own socket, Restart=on-failure, PIDFile=): when the old master exits, systemd reads the pid file and adopts the re-executed master as MainPID, so Restart= never fires (0 restarts), nothing is orphaned and no request fails; systemctl stop then stops the upgraded master and its workers (every request after it fails: the site is down as asked). Nothing to fix: systemd's PIDFile= does what the wrapper does for upstart",
+        'unicorn-plain.service (unicorn binds its own socket, Restart=on-failure, PIDFile=): when ' +
+        'the old master exits, systemd reads the pid file and adopts the re-executed master as ' +
+        'MainPID, so Restart= never fires (0 restarts), nothing is orphaned and no request fails; ' +
+        'systemctl stop then stops the upgraded master and its workers (every request after it ' +
+        "fails: the site is down as asked). Nothing to fix: systemd's PIDFile= does what the " +
+        'wrapper does for upstart',
     },
   },
   boot(flavour): BootSpec {
@@ -284,7 +311,8 @@ export const unicornExecRespawn: Scenario<F> = {
         );
         j.atLeast('job starts after the USR2 (respawns of a unicorn that cannot start)', 10, f.respawns);
         j.note(
-          `job starts after the USR2: ${f.respawns}, one every ${f.respawnEveryMs ?? '-'} ms (median); unicorn wrote "Already running on PID" ${f.alreadyRunningLines} times`,
+          `job starts after the USR2: ${f.respawns}, one every ${f.respawnEveryMs ?? '-'} ms ` +
+            `(median); unicorn wrote "Already running on PID" ${f.alreadyRunningLines} times`,
         );
         // The respawn limit needs more than 10 starts within 5 s: it stops the job only when a
         // refused start takes less than ~0.45 s; slower, upstart respawns for ever.

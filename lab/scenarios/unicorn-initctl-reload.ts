@@ -60,17 +60,42 @@ type F = StretchFacts & {
 export const unicornInitctlReload: Scenario<F> = {
   name: 'unicorn-initctl-reload',
   title: `initctl reload (HUP) closes the socket the PoC's unicorn adopted; the wrapper's -l keeps it across ${RELOADS} reloads`,
-  story: `After \`initctl reload unicorn\` the site stops answering while \`initctl status unicorn\` still says start/running: every request hangs until nginx gives up with 504 Gateway Time-out after its proxy_read_timeout (60 s in the lab), because unicorn closed the socket the bridge handed it and the bridge's copy only queues connections. Naming the socket on unicorn's command line (\`-l /var/run/unicorn/unicorn.sock\`, which unicorn-wrapper adds by itself) keeps it across HUP: with the wrapper's job ${RELOADS} reloads in a row lose nothing.`,
+  story:
+    `After \`initctl reload unicorn\` the site stops answering while \`initctl status ` +
+    `unicorn\` still says start/running: every request hangs until nginx gives up with 504 ` +
+    `Gateway Time-out after its proxy_read_timeout (60 s in the lab), because unicorn closed ` +
+    `the socket the bridge handed it and the bridge's copy only queues connections. Naming the ` +
+    `socket on unicorn's command line (\`-l /var/run/unicorn/unicorn.sock\`, which ` +
+    `unicorn-wrapper adds by itself) keeps it across HUP: with the wrapper's job ${RELOADS} ` +
+    `reloads in a row lose nothing.`,
   server: 'unicorn',
   group: GROUP,
   expect: {
     precise: {
       applicable: true,
-      expect: `with the PoC's job (UNICORN_FD=UPSTART_FDS, no -l, no listen in unicorn.rb), initctl reload sends HUP to unicorn's master, which closes the adopted socket (it is in neither its config nor -l) and replaces its workers with ones that have nothing to accept on; the bridge still holds its copy, so connections are accepted by the kernel and wait: no request is answered after the reload, each one runs into the load's ${CLIENT_TIMEOUT_MS / 1000} s timeout, and a visitor who waits longer gets nginx's 504 after proxy_read_timeout (60 s); upstart still reads start/running. With unicorn-wrapper.conf in its place (the wrapper passes -l with the socket's path), ${RELOADS} initctl reloads are forwarded as HUP, the master keeps the socket after each one and no request fails`,
+      expect:
+        `with the PoC's job (UNICORN_FD=UPSTART_FDS, no -l, no listen in unicorn.rb), initctl ` +
+        `reload sends HUP to unicorn's master, which closes the adopted socket (it is in neither ` +
+        `its config nor -l) and replaces its workers with ones that have nothing to accept on; the ` +
+        `bridge still holds its copy, so connections are accepted by the kernel and wait: no ` +
+        `request is answered after the reload, each one runs into the load's ` +
+        `${CLIENT_TIMEOUT_MS / 1000} s timeout, and a visitor who waits longer gets nginx's 504 ` +
+        `after proxy_read_timeout (60 s); upstart still reads start/running. With ` +
+        `unicorn-wrapper.conf in its place (the wrapper passes -l with the socket's path), ` +
+        `${RELOADS} initctl reloads are forwarded as HUP, the master keeps the socket after each ` +
+        `one and no request fails`,
     },
     bookworm: {
       applicable: true,
-      expect: `systemctl reload runs unicorn.service's ExecReload (kill -HUP $MAINPID): the same HUP, but the unit passes -l /run/unicorn/unicorn.sock, which names the socket systemd handed over (LISTEN_FDS), so unicorn keeps it: every request is answered after the reload and the patient visitor gets a 200 at once (without that -l, unicorn 6.0 closes a LISTEN_FDS socket on HUP as well: its listeners= keeps only what the config and -l name; seen with the same unicorn and a parent passing LISTEN_FDS as systemd does). With unicorn-wrapper.service, ${RELOADS} systemctl reloads go to the wrapper, which forwards each HUP; the master keeps the socket and no request fails`,
+      expect:
+        `systemctl reload runs unicorn.service's ExecReload (kill -HUP $MAINPID): the same HUP, ` +
+        `but the unit passes -l /run/unicorn/unicorn.sock, which names the socket systemd handed ` +
+        `over (LISTEN_FDS), so unicorn keeps it: every request is answered after the reload and ` +
+        `the patient visitor gets a 200 at once (without that -l, unicorn 6.0 closes a LISTEN_FDS ` +
+        `socket on HUP as well: its listeners= keeps only what the config and -l name; seen with ` +
+        `the same unicorn and a parent passing LISTEN_FDS as systemd does). With ` +
+        `unicorn-wrapper.service, ${RELOADS} systemctl reloads go to the wrapper, which forwards ` +
+        `each HUP; the master keeps the socket and no request fails`,
     },
   },
   boot: (flavour) => unicornBoot(flavour, 'unicorn-seed-poc'),
@@ -107,7 +132,9 @@ export const unicornInitctlReload: Scenario<F> = {
         initAfterReload = initState(await ctx.inspect());
         ctx.mark(
           'note',
-          `unicorn's master ${afterReload.master} ${afterReload.masterHolds ? 'still holds' : 'no longer holds'} the socket (${afterReload.holders} processes hold it)`,
+          `unicorn's master ${afterReload.master} ` +
+            `${afterReload.masterHolds ? 'still holds' : 'no longer holds'} the socket ` +
+            `(${afterReload.holders} processes hold it)`,
         );
         return p;
       },
@@ -235,7 +262,9 @@ export const unicornInitctlReload: Scenario<F> = {
     j.equal('HUPs the wrapper forwarded to the master', RELOADS, f.hupsForwarded);
     for (const name of f.phaseNames) j.note(stretchLine(f, name));
     j.note(
-      `nginx proxy_read_timeout ${f.nginxReadTimeout}; the load gives up after ${CLIENT_TIMEOUT_MS} ms; the patient visitor: ${f.patientStatus || 'no answer'} after ${f.patientMs} ms`,
+      `nginx proxy_read_timeout ${f.nginxReadTimeout}; the load gives up after ` +
+        `${CLIENT_TIMEOUT_MS} ms; the patient visitor: ${f.patientStatus || 'no answer'} after ` +
+        `${f.patientMs} ms`,
     );
     return j.verdict();
   },

@@ -47,19 +47,34 @@ export const unicornStopStart: Scenario<F> = {
   name: 'unicorn-stop-start',
   title: 'deploying with stop + start instead of USR2: the cost in failed requests and gap, beside a USR2',
   story:
-    'Because a USR2 confuses upstart, the team deploys with `initctl stop unicorn; initctl start unicorn`, and every deploy shows up in the nginx logs as a second or two of 502 Bad Gateway, the time unicorn takes to load the app while nothing listens on its socket. A USR2 re-exec hands the open socket to the new master while the old one still serves and loses nothing, once init can follow it: unicorn-wrapper in the job on upstart, PIDFile= in the unit on systemd.',
+    'Because a USR2 confuses upstart, the team deploys with `initctl stop unicorn; initctl ' +
+    'start unicorn`, and every deploy shows up in the nginx logs as a second or two of 502 Bad ' +
+    'Gateway, the time unicorn takes to load the app while nothing listens on its socket. A ' +
+    'USR2 re-exec hands the open socket to the new master while the old one still serves and ' +
+    'loses nothing, once init can follow it: unicorn-wrapper in the job on upstart, PIDFile= ' +
+    'in the unit on systemd.',
   server: 'unicorn',
   group: GROUP,
   expect: {
     precise: {
       applicable: true,
       expect:
-        'unicorn-exec.conf (unicorn binds its own socket): initctl stop QUITs the master, which closes its socket and finishes what it has; from then until the new unicorn started by initctl start has loaded the app and bound the socket again (a second or more) nginx finds nothing listening and answers 502 at once: requests fail and the longest gap is about that long. After switching the job to unicorn-wrapper (quietly, traffic paused), one USR2 to the process upstart tracks: the new master takes the open socket, no request fails, the gap stays at the length of a slow request, and upstart still tracks the wrapper',
+        'unicorn-exec.conf (unicorn binds its own socket): initctl stop QUITs the master, which ' +
+        'closes its socket and finishes what it has; from then until the new unicorn started by ' +
+        'initctl start has loaded the app and bound the socket again (a second or more) nginx ' +
+        'finds nothing listening and answers 502 at once: requests fail and the longest gap is ' +
+        'about that long. After switching the job to unicorn-wrapper (quietly, traffic paused), ' +
+        'one USR2 to the process upstart tracks: the new master takes the open socket, no request ' +
+        'fails, the gap stays at the length of a slow request, and upstart still tracks the wrapper',
     },
     bookworm: {
       applicable: true,
       expect:
-        'unicorn-plain.service (unicorn binds its own socket): systemctl stop removes the socket with the runtime directory, systemctl start binds it again once unicorn has loaded: nginx answers 502 in between (a second or more). A USR2 to MainPID on the same unit: systemd follows the new master through PIDFile=, no request fails, the gap stays at the length of a slow request',
+        'unicorn-plain.service (unicorn binds its own socket): systemctl stop removes the socket ' +
+        'with the runtime directory, systemctl start binds it again once unicorn has loaded: nginx ' +
+        'answers 502 in between (a second or more). A USR2 to MainPID on the same unit: systemd ' +
+        'follows the new master through PIDFile=, no request fails, the gap stays at the length of ' +
+        'a slow request',
     },
   },
   boot: (flavour) => unicornBoot(flavour, 'unicorn-exec'),

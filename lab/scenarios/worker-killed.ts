@@ -18,7 +18,8 @@ export const workerKilled: Scenario<KillFacts> = {
     bookworm: {
       applicable: true,
       expect:
-        'the same as under upstart: the master replaces the worker within a second, only its in-flight requests fail; systemd keeps the same MainPID and does not restart anything',
+        'the same as under upstart: the master replaces the worker within a second, only its ' +
+        'in-flight requests fail; systemd keeps the same MainPID and does not restart anything',
     },
   },
   boot: shippedBoot,

@@ -26,7 +26,10 @@ export const workerTimeout: Scenario<F> = {
   expect: {
     precise: {
       applicable: true,
-      expect: `the master SIGKILLs the stuck worker after about ${TIMEOUT_S} s and starts another; the stuck request ends in a 502, the other requests are served by the other worker; upstart is not involved`,
+      expect:
+        `the master SIGKILLs the stuck worker after about ${TIMEOUT_S} s and starts another; the ` +
+        `stuck request ends in a 502, the other requests are served by the other worker; upstart ` +
+        `is not involved`,
     },
     bookworm: {
       applicable: true,

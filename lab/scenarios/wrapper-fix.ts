@@ -28,17 +28,26 @@ export const wrapperFix: Scenario<F> = {
   name: 'wrapper-fix',
   title: `unicorn behind unicorn-wrapper, ${UPGRADES} USR2 upgrades under load, then initctl stop`,
   story:
-    'The same socket bridge and the same unicorn with its usual before_fork QUIT, but the job runs unicorn-wrapper: deploys send USR2 to the pid init tracks (the wrapper forwards it), `initctl status unicorn` keeps naming a live process, and `initctl stop unicorn` stops every unicorn process gracefully.',
+    'The same socket bridge and the same unicorn with its usual before_fork QUIT, but the job ' +
+    'runs unicorn-wrapper: deploys send USR2 to the pid init tracks (the wrapper forwards it), ' +
+    '`initctl status unicorn` keeps naming a live process, and `initctl stop unicorn` stops ' +
+    'every unicorn process gracefully.',
   server: 'unicorn',
   group: 'unicorn in production',
   expect: {
     precise: {
       applicable: true,
-      expect: `upstart tracks the wrapper, whose pid never changes; ${UPGRADES} USR2 forwarded to unicorn's current master, each new master retires the old one: never two serving after a handover, no failed request; initctl stop leaves no unicorn process`,
+      expect:
+        `upstart tracks the wrapper, whose pid never changes; ${UPGRADES} USR2 forwarded to ` +
+        `unicorn's current master, each new master retires the old one: never two serving after a ` +
+        `handover, no failed request; initctl stop leaves no unicorn process`,
     },
     bookworm: {
       applicable: true,
-      expect: `systemd's MainPID is the wrapper (it took the socket unit's LISTEN_FDS and handed it to unicorn) and never changes; ${UPGRADES} upgrades with no failed request and never two masters serving after a handover; systemctl stop leaves no unicorn process`,
+      expect:
+        `systemd's MainPID is the wrapper (it took the socket unit's LISTEN_FDS and handed it to ` +
+        `unicorn) and never changes; ${UPGRADES} upgrades with no failed request and never two ` +
+        `masters serving after a handover; systemctl stop leaves no unicorn process`,
     },
   },
   // The server's own activation is the fix already: nothing to add.
@@ -97,7 +106,9 @@ export const wrapperFix: Scenario<F> = {
     j.equal('unicorn processes left after the stop', 0, f.leftAfterStop);
     const done = f.upgradeMs.filter((m): m is number => m !== null);
     j.note(
-      `USR2 to new generation serving: median ${done.sort((a, b) => a - b)[Math.floor(done.length / 2)] ?? '-'} ms, max ${Math.max(0, ...done)} ms; init after stop: ${f.initAfterStop}`,
+      `USR2 to new generation serving: median ` +
+        `${done.sort((a, b) => a - b)[Math.floor(done.length / 2)] ?? '-'} ms, max ` +
+        `${Math.max(0, ...done)} ms; init after stop: ${f.initAfterStop}`,
     );
     return j.verdict();
   },

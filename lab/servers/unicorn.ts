@@ -40,8 +40,11 @@ export function unicornBoot(flavour: Flavour, strategy: UnicornStrategy): BootSp
     ],
     shell: [
       own
-        ? `cp ${UNICORN_OPT}/systemd/unicorn-plain.service /etc/systemd/system/unicorn.service && ln -sf /etc/systemd/system/unicorn.service /etc/systemd/system/multi-user.target.wants/unicorn.service`
-        : `cp ${UNICORN_OPT}/systemd/unicorn.socket /etc/systemd/system/ && cp ${UNICORN_OPT}/systemd/${service} /etc/systemd/system/unicorn.service && mkdir -p /etc/systemd/system/sockets.target.wants && ln -sf /etc/systemd/system/unicorn.socket /etc/systemd/system/sockets.target.wants/unicorn.socket`,
+        ? `cp ${UNICORN_OPT}/systemd/unicorn-plain.service /etc/systemd/system/unicorn.service && ln ` +
+          `-sf /etc/systemd/system/unicorn.service /etc/systemd/system/multi-user.target.wants/unicorn.service`
+        : `cp ${UNICORN_OPT}/systemd/unicorn.socket /etc/systemd/system/ && cp ` +
+          `${UNICORN_OPT}/systemd/${service} /etc/systemd/system/unicorn.service && mkdir -p ` +
+          `/etc/systemd/system/sockets.target.wants && ln -sf /etc/systemd/system/unicorn.socket /etc/systemd/system/sockets.target.wants/unicorn.socket`,
       ...site,
     ],
   };

@@ -72,7 +72,9 @@ function refuseLiveMaster(pidFile: string): void {
       /* the pid is enough */
     }
     throw new WrapperError(
-      `a master is already running: pid ${pid} from ${file}${cmd ? ` (${cmd.slice(0, 120)})` : ''}; stop it, or signal the wrapper that started it, before starting another`,
+      `a master is already running: pid ${pid} from ` +
+        `${file}${cmd ? ` (${cmd.slice(0, 120)})` : ''}; stop it, or signal the wrapper that ` +
+        `started it, before starting another`,
       WrapperExit.RUNNING,
       'master-running',
     );

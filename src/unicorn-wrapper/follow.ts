@@ -238,7 +238,9 @@ export class Follower {
         code: WrapperExit.PID_TIMEOUT,
         event: 'start-failed',
         reason: 'pid-timeout',
-        message: `${this.cfg.name} did not write its pid file ${this.cfg.pidFile} within ${s} s (--pid-timeout): stopped what it started. Does the config's pid agree with --pid?`,
+        message:
+          `${this.cfg.name} did not write its pid file ${this.cfg.pidFile} within ${s} s ` +
+          `(--pid-timeout): stopped what it started. Does the config's pid agree with --pid?`,
       });
     }
   }
@@ -383,7 +385,9 @@ export class Follower {
       code: WrapperExit.MASTER_LOST,
       event: 'exit',
       reason: 'master-lost',
-      message: `the master (pid ${M}) is gone without being asked to stop, and no other master is left: exit ${WrapperExit.MASTER_LOST}, for init to respawn the job`,
+      message:
+        `the master (pid ${M}) is gone without being asked to stop, and no other master is left: ` +
+        `exit ${WrapperExit.MASTER_LOST}, for init to respawn the job`,
     };
   }
 }

@@ -49,7 +49,10 @@ const DECLS = {
   'listen-arg': {
     type: 'string',
     value: 'WHEN',
-    help: 'append `-l ADDR` for each socket to the command, because unicorn closes on HUP (initctl reload) an adopted socket that neither its config nor -l names: auto (when the command runs unicorn and has no -l of its own; default), always, never',
+    help:
+      'append `-l ADDR` for each socket to the command, because unicorn closes on HUP (initctl ' +
+      'reload) an adopted socket that neither its config nor -l names: auto (when the command ' +
+      'runs unicorn and has no -l of its own; default), always, never',
   },
   help: { type: 'boolean', short: 'h', help: 'this text' },
   version: { type: 'boolean', short: 'v', help: 'print the version' },

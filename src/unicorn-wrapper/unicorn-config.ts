@@ -219,7 +219,8 @@ export function learnPidFile(
   }
   if (learnt[1] === '') {
     throw noPid(
-      `no pid file to follow: unicorn's config ${args.config} sets no \`pid\`, and no --pid was given; the wrapper follows the master through its pid file (add e.g. pid "/var/run/unicorn/unicorn.pid")`,
+      `no pid file to follow: unicorn's config ${args.config} sets no \`pid\`, and no --pid was ` +
+        `given; the wrapper follows the master through its pid file (add e.g. pid "/var/run/unicorn/unicorn.pid")`,
       'no-pidfile',
     );
   }

@@ -125,93 +125,101 @@ describe('the master survives its own errors, under load through a real nginx', 
   const fx = withNginx(SOCK);
   before(async () => fx.nginx.start());
 
-  test('USR1 after the --log-file directory is removed, then replaced by a file: master-error each time, the old fd kept, a HUP still starts workers; USR1 once it is back reopens', async (t) => {
-    const { h, port } = fx;
-    const dir = h.file('logs');
-    fs.mkdirSync(dir);
-    const log = path.join(dir, 'phoenix.log');
-    const p = h.startPhoenix(['--listen', `unix:${h.file(SOCK)}`, '--log-file', log]);
-    await waitUntil(() => fs.existsSync(log) && /event=ready/.test(fs.readFileSync(log, 'utf8')), 10_000, 'ready');
-    const master = p.pid;
-    const run = await underLoad(port, async (served) => {
-      // Log rotation gone wrong: the directory is gone.
-      fs.rmSync(dir, { recursive: true });
-      process.kill(master, 'SIGUSR1');
-      const enoent = await waitEvent(p, (e) => e.event === 'master-error' && e.step === 'reopen-log');
-      assert.match(enoent.error, /ENOENT/);
-      assert.equal(enoent.signal, 'SIGUSR1');
-      // New workers get the master's open log fd, not the path: they start without the directory.
-      process.kill(master, 'SIGHUP');
-      await served(2);
-      fs.writeFileSync(dir, 'a file where the log directory was\n');
-      process.kill(master, 'SIGUSR1');
-      const enotdir = await waitEvent(p, (e) => e.event === 'master-error' && /ENOTDIR/.test(e.error ?? ''));
-      assert.equal(enotdir.step, 'reopen-log');
-      // Fixed: the next USR1 tries again and succeeds.
-      fs.rmSync(dir);
+  test(
+    'USR1 after the --log-file directory is removed, then replaced by a file: master-error ' +
+      'each time, the old fd kept, a HUP still starts workers; USR1 once it is back reopens',
+    async (t) => {
+      const { h, port } = fx;
+      const dir = h.file('logs');
       fs.mkdirSync(dir);
-      process.kill(master, 'SIGUSR1');
-      await waitUntil(
-        () => fs.existsSync(log) && /role=master event=log-reopened/.test(fs.readFileSync(log, 'utf8')),
-        5000,
-        'the log reopened in the new directory',
+      const log = path.join(dir, 'phoenix.log');
+      const p = h.startPhoenix(['--listen', `unix:${h.file(SOCK)}`, '--log-file', log]);
+      await waitUntil(() => fs.existsSync(log) && /event=ready/.test(fs.readFileSync(log, 'utf8')), 10_000, 'ready');
+      const master = p.pid;
+      const run = await underLoad(port, async (served) => {
+        // Log rotation gone wrong: the directory is gone.
+        fs.rmSync(dir, { recursive: true });
+        process.kill(master, 'SIGUSR1');
+        const enoent = await waitEvent(p, (e) => e.event === 'master-error' && e.step === 'reopen-log');
+        assert.match(enoent.error, /ENOENT/);
+        assert.equal(enoent.signal, 'SIGUSR1');
+        // New workers get the master's open log fd, not the path: they start without the directory.
+        process.kill(master, 'SIGHUP');
+        await served(2);
+        fs.writeFileSync(dir, 'a file where the log directory was\n');
+        process.kill(master, 'SIGUSR1');
+        const enotdir = await waitEvent(p, (e) => e.event === 'master-error' && /ENOTDIR/.test(e.error ?? ''));
+        assert.equal(enotdir.step, 'reopen-log');
+        // Fixed: the next USR1 tries again and succeeds.
+        fs.rmSync(dir);
+        fs.mkdirSync(dir);
+        process.kill(master, 'SIGUSR1');
+        await waitUntil(
+          () => fs.existsSync(log) && /role=master event=log-reopened/.test(fs.readFileSync(log, 'utf8')),
+          5000,
+          'the log reopened in the new directory',
+        );
+        await served(2);
+      });
+      assertNoLoss(run, t, 'USR1 with the log directory removed, replaced by a file, restored');
+      assert.ok(isRunning(master), 'the master serves on');
+      assert.equal(masterErrors(p, 'reopen-log').length, 2);
+      assert.ok(
+        run.records.some((r) => r.generation === 2 && r.pid !== undefined),
+        'the generation started while the log directory was gone served requests',
       );
-      await served(2);
-    });
-    assertNoLoss(run, t, 'USR1 with the log directory removed, replaced by a file, restored');
-    assert.ok(isRunning(master), 'the master serves on');
-    assert.equal(masterErrors(p, 'reopen-log').length, 2);
-    assert.ok(
-      run.records.some((r) => r.generation === 2 && r.pid !== undefined),
-      'the generation started while the log directory was gone served requests',
-    );
-    await quit(master);
-  });
+      await quit(master);
+    },
+  );
 
-  test('USR2 (reexec) with the pid directory read-only: refused with a master-error, nothing half-done, serving on; the next USR2 once writable upgrades', async (t) => {
-    const { h, port } = fx;
-    const runDir = h.file('run');
-    fs.mkdirSync(runDir);
-    const pidFile = path.join(runDir, 'phoenix.pid');
-    const p = await startMaster(h, ['--pid', pidFile, '--upgrade', 'reexec', '--quit-oldbin']);
-    const master = p.pid;
-    let successor = 0;
-    const unmount = readOnly(runDir);
-    try {
-      const loaded = await underLoad(port, async (served) => {
-        for (let attempt = 1; attempt <= 2; attempt++) {
+  test(
+    'USR2 (reexec) with the pid directory read-only: refused with a master-error, nothing ' +
+      'half-done, serving on; the next USR2 once writable upgrades',
+    async (t) => {
+      const { h, port } = fx;
+      const runDir = h.file('run');
+      fs.mkdirSync(runDir);
+      const pidFile = path.join(runDir, 'phoenix.pid');
+      const p = await startMaster(h, ['--pid', pidFile, '--upgrade', 'reexec', '--quit-oldbin']);
+      const master = p.pid;
+      let successor = 0;
+      const unmount = readOnly(runDir);
+      try {
+        const loaded = await underLoad(port, async (served) => {
+          for (let attempt = 1; attempt <= 2; attempt++) {
+            const from = p.events().length;
+            process.kill(master, 'SIGUSR2');
+            const err = await waitEvent(p, (e) => e.event === 'master-error' && e.step === 'reexec', from);
+            assert.match(err.error, /EROFS/);
+            assert.equal(err.signal, 'SIGUSR2');
+          }
+          await sleep(300);
+          assert.equal(readPid(pidFile), master, 'the pid file is untouched');
+          assert.equal(fs.existsSync(`${pidFile}.oldbin`), false, 'no .oldbin left half-done');
+          assert.equal(p.events().filter((e) => e.event === 'reexec').length, 0, 'no new master was started');
+          await served(1);
+          unmount();
           const from = p.events().length;
           process.kill(master, 'SIGUSR2');
-          const err = await waitEvent(p, (e) => e.event === 'master-error' && e.step === 'reexec', from);
-          assert.match(err.error, /EROFS/);
-          assert.equal(err.signal, 'SIGUSR2');
-        }
-        await sleep(300);
-        assert.equal(readPid(pidFile), master, 'the pid file is untouched');
-        assert.equal(fs.existsSync(`${pidFile}.oldbin`), false, 'no .oldbin left half-done');
-        assert.equal(p.events().filter((e) => e.event === 'reexec').length, 0, 'no new master was started');
-        await served(1);
+          const ready = await waitEvent(
+            p,
+            (e) => e.role === 'master' && e.event === 'ready' && e.pid !== String(master),
+            from,
+          );
+          successor = Number(ready.pid);
+          h.track(successor);
+          await waitUntil(() => !isRunning(master), 10_000, 'the old master to hand over');
+          await served(Number(ready.gen));
+        });
+        assertNoLoss(loaded, t, 'USR2 refused twice on a read-only pid directory, then an upgrade');
+      } finally {
         unmount();
-        const from = p.events().length;
-        process.kill(master, 'SIGUSR2');
-        const ready = await waitEvent(
-          p,
-          (e) => e.role === 'master' && e.event === 'ready' && e.pid !== String(master),
-          from,
-        );
-        successor = Number(ready.pid);
-        h.track(successor);
-        await waitUntil(() => !isRunning(master), 10_000, 'the old master to hand over');
-        await served(Number(ready.gen));
-      });
-      assertNoLoss(loaded, t, 'USR2 refused twice on a read-only pid directory, then an upgrade');
-    } finally {
-      unmount();
-    }
-    assert.equal(masterErrors(p, 'reexec').length, 2);
-    assert.equal(readPid(pidFile), successor);
-    await quit(successor);
-  });
+      }
+      assert.equal(masterErrors(p, 'reexec').length, 2);
+      assert.equal(readPid(pidFile), successor);
+      await quit(successor);
+    },
+  );
 
   test('the old master exits between the liveness check and the QUIT: a master-error, and the new master serves on', async (t) => {
     const { h, port } = fx;
