@@ -46,28 +46,14 @@ export const masterKilled: Scenario<KillFacts> = {
         ),
       bookworm: () => j.equal('systemd restarts (NRestarts)', 1, f.systemdRestarts),
     })();
-    j.check(
-      'init tracks a live master again',
-      'within 3 s',
-      f.initTracksAgainMs === null ? 'never' : `after ${f.initTracksAgainMs} ms`,
-      f.initTracksAgainMs !== null && f.initTracksAgainMs <= 3000,
-    );
+    judgeTracksAgain(j, f, 3000);
     j.check(
       'a new worker answers',
       'within 3 s',
       f.newWorkerAnsweredMs === null ? 'never' : `after ${f.newWorkerAnsweredMs} ms`,
       f.newWorkerAnsweredMs !== null && f.newWorkerAnsweredMs <= 3000,
     );
-    j.atMost('requests that failed after the kill', 5, f.failedAfterKill).note(
-      `failures after the kill: ${f.failuresAfterKill}`,
-    );
-    j.check(
-      'socket after the recovery',
-      'there, root:www-data 0660',
-      f.socketAfter,
-      f.socketAfter === 'root:www-data 0660',
-    );
-    j.note(`masters started: ${f.mastersStarted}; socket events counted: ${f.socketEvents}; ${f.initStateAfter}`);
+    judgeAftermath(j, f);
     return j.verdict();
   },
 };
@@ -105,22 +91,32 @@ export const masterKilledRespawn: Scenario<KillFacts> = {
   verdict({ facts: f }) {
     const j = new Judge();
     j.atLeast('respawned masters that refused UPSTART_FDS (not a listening socket)', 1, f.badInheritedFd);
-    j.check(
-      'init tracks a live master again',
-      'within 4 s',
-      f.initTracksAgainMs === null ? 'never' : `after ${f.initTracksAgainMs} ms`,
-      f.initTracksAgainMs !== null && f.initTracksAgainMs <= 4000,
-    );
-    j.atMost('requests that failed after the kill', 5, f.failedAfterKill).note(
-      `failures after the kill: ${f.failuresAfterKill}`,
-    );
-    j.check(
-      'socket after the recovery',
-      'there, root:www-data 0660',
-      f.socketAfter,
-      f.socketAfter === 'root:www-data 0660',
-    );
-    j.note(`masters started: ${f.mastersStarted}; socket events counted: ${f.socketEvents}; ${f.initStateAfter}`);
+    judgeTracksAgain(j, f, 4000);
+    judgeAftermath(j, f);
     return j.verdict();
   },
 };
+
+/** Both kills: init follows a live master again within `ms`. */
+function judgeTracksAgain(j: Judge, f: KillFacts, ms: number): void {
+  j.check(
+    'init tracks a live master again',
+    `within ${ms / 1000} s`,
+    f.initTracksAgainMs === null ? 'never' : `after ${f.initTracksAgainMs} ms`,
+    f.initTracksAgainMs !== null && f.initTracksAgainMs <= ms,
+  );
+}
+
+/** Both kills: what the kill cost, and the socket still there for nginx. */
+function judgeAftermath(j: Judge, f: KillFacts): void {
+  j.atMost('requests that failed after the kill', 5, f.failedAfterKill).note(
+    `failures after the kill: ${f.failuresAfterKill}`,
+  );
+  j.check(
+    'socket after the recovery',
+    'there, root:www-data 0660',
+    f.socketAfter,
+    f.socketAfter === 'root:www-data 0660',
+  );
+  j.note(`masters started: ${f.mastersStarted}; socket events counted: ${f.socketEvents}; ${f.initStateAfter}`);
+}
