@@ -5,6 +5,9 @@ import { parseLifecycle, servingMasters, startFailed } from './observe';
 import type { Scenario } from './types';
 import { watch } from './watch';
 
+/** the maintenance window: stop, this long, start */
+const PAUSE_MS = 2000;
+
 type F = {
   trackedBefore: number;
   stopExit: number;
@@ -30,7 +33,7 @@ export const initctlStopStart: Scenario<F> = {
       applicable: true,
       expect:
         'the stop does not hold: the bridge still owns the socket and the next connection starts ' +
-        'the job again within a second; `initctl start` then finds it running (or, if it came ' +
+        'the job again during the 2 s pause, before anyone starts it; `initctl start` then finds it running (or, if it came ' +
         'first, starts a master with no socket that exits); no request fails, connections wait in ' +
         "the bridge's socket",
     },
@@ -38,7 +41,7 @@ export const initctlStopStart: Scenario<F> = {
       applicable: true,
       expect:
         'the same with systemd: phoenix.socket stays active (systemd warns that its triggering ' +
-        'unit is still active), the next connection starts the service again within a second, and ' +
+        'unit is still active), the next connection starts the service again during the pause, and ' +
         'the start afterwards has nothing to do; no request fails',
     },
   },
@@ -48,7 +51,7 @@ export const initctlStopStart: Scenario<F> = {
     const stop = await ctx.initctl('stop', ctx.server.job);
     const w = await watch(
       ctx,
-      2000,
+      PAUSE_MS,
       (s) =>
         s.init.trackedPid !== undefined &&
         s.init.trackedPid !== pid &&
@@ -76,11 +79,13 @@ export const initctlStopStart: Scenario<F> = {
   verdict({ continuity: c, facts: f }) {
     const j = new Judge();
     j.equal('stop exit code', 0, f.stopExit);
+    // The claim is that the stop does not hold: the app is back before the operator's start.
+    // How fast it comes back is the app's start-up time plus init's, reported, not judged.
     j.check(
       'started again by a connection after the stop',
-      'within 1.5 s',
-      f.restartedByConnectionMs === null ? 'not within the watch' : `after ${f.restartedByConnectionMs} ms`,
-      f.restartedByConnectionMs !== null && f.restartedByConnectionMs <= 1500,
+      `during the ${PAUSE_MS / 1000} s pause, before \`start\``,
+      f.restartedByConnectionMs === null ? 'not during the pause' : `after ${f.restartedByConnectionMs} ms`,
+      f.restartedByConnectionMs !== null && f.restartedByConnectionMs <= PAUSE_MS,
     );
     j.check('a master serves at the end, tracked by init', 'yes', f.trackedAfter, f.trackedAfter !== null);
     j.equal('failed requests', 0, c.failed);
