@@ -6,7 +6,6 @@ import * as path from 'node:path';
 import { before, describe, test } from 'node:test';
 import { type Continuity, formatContinuity, summarize } from '../../lab/check/continuity';
 import type { RequestRecord } from '../../lab/load/record';
-import { runLoad } from '../../lab/load/run';
 import { readPid } from '../../src/pidfile';
 import {
   type Harness,
@@ -18,6 +17,7 @@ import {
   waitUntil,
   withNginx,
 } from '../support/harness';
+import { underLoad as loadWhile } from '../support/under-load';
 
 /**
  * Each fault made real on the host, under continuous load through a real nginx: the master
@@ -33,35 +33,12 @@ interface LoadRun {
   records: RequestRecord[];
 }
 
-/** Load through nginx while `act` runs (with a little before and after); what it recorded. */
+/** Load through nginx while `act` runs; what it recorded, and its continuity. */
 async function underLoad(
   port: number,
   act: (served: (generation: number) => Promise<void>) => Promise<void>,
 ): Promise<LoadRun> {
-  const stop = new AbortController();
-  let live: readonly RequestRecord[] = [];
-  const load = runLoad({
-    origin: `http://127.0.0.1:${port}`,
-    concurrency: 6,
-    durationMs: 120_000,
-    pathFor: (n) => (n % 10 === 0 ? '/slow?ms=200' : '/'),
-    signal: stop.signal,
-    onProgress: (recs) => (live = recs),
-  });
-  const served = (generation: number) =>
-    waitUntil(
-      () => live.some((r) => r.generation === generation && !r.error),
-      10_000,
-      `generation ${generation} to serve a request`,
-    );
-  try {
-    await sleep(300);
-    await act(served);
-    await sleep(500);
-  } finally {
-    stop.abort();
-  }
-  const records = await load;
+  const { records } = await loadWhile(port, act, { concurrency: 6, slowPath: '/slow?ms=200' });
   return { continuity: summarize(records), records };
 }
 

@@ -2,46 +2,17 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { summarize, formatContinuity } from '../../lab/check/continuity';
 import type { RequestRecord } from '../../lab/load/record';
-import { runLoad } from '../../lab/load/run';
+import { underLoad as loadWhile } from '../support/under-load';
 import { readPid } from '../../src/pidfile';
-import { type LogLine, type Proc, isRunning, sleep, waitUntil, withNginx } from '../support/harness';
+import { type LogLine, type Proc, isRunning, waitUntil, withNginx } from '../support/harness';
 import * as fs from 'node:fs';
 
 const UPGRADES = 20;
 const SLOW = '/slow?ms=300';
 
-/** Load through nginx until `act` is done, then a little longer, and return what was recorded. */
-async function underLoad(
-  port: number,
-  act: (served: (generation: number) => Promise<void>) => Promise<void>,
-): Promise<{ records: RequestRecord[]; t0: number }> {
-  const stop = new AbortController();
-  const t0 = Date.now();
-  let live: readonly RequestRecord[] = [];
-  const load = runLoad({
-    origin: `http://127.0.0.1:${port}`,
-    concurrency: 8,
-    durationMs: 120_000,
-    pathFor: (n) => (n % 10 === 0 ? SLOW : '/'),
-    signal: stop.signal,
-    onProgress: (recs) => (live = recs),
-  });
-  // Each upgrade waits until its generation has really served: every handover happens under load.
-  const served = (generation: number) =>
-    waitUntil(
-      () => live.some((r) => r.generation === generation && !r.error),
-      10_000,
-      `generation ${generation} to serve a request`,
-    );
-  try {
-    await sleep(300);
-    await act(served);
-    await sleep(500);
-  } finally {
-    stop.abort();
-  }
-  return { records: await load, t0 };
-}
+/** Load through nginx until `act` is done (each upgrade waits for its generation to serve). */
+const underLoad = (port: number, act: (served: (generation: number) => Promise<void>) => Promise<void>) =>
+  loadWhile(port, act, { concurrency: 8, slowPath: SLOW });
 
 /** /slow requests that started before a handover and were finished by the retiring generation. */
 function slowAcrossHandover(records: RequestRecord[], t0: number, lives: LogLine[]): number {

@@ -30,6 +30,82 @@ export interface Proc {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/**
+ * A started child as the tests see it: its output so far, its event lines, a wait for one
+ * event that fails with the stderr tail, and its exit. `direct`: the child is the process under
+ * test; otherwise it is the fd-passing parent, which prints the child's pid first on stdout.
+ * `endsWithStderr`: the log ends when stderr closes too (a re-executed master keeps writing to it).
+ */
+export function followChild(
+  child: ChildProcess,
+  o: { direct: boolean; defaultMs: number; endsWithStderr: boolean },
+): Proc {
+  let out = '';
+  let err = '';
+  const waiters = new Set<() => void>();
+  const notify = () => waiters.forEach((w) => w());
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+    notify();
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    err += d.toString();
+    notify();
+  });
+  let stderrClosed = !o.endsWithStderr;
+  child.stderr!.once('close', () => {
+    stderrClosed = true;
+    notify();
+  });
+  const events = () =>
+    err
+      .split('\n')
+      .map(parseLogLine)
+      .filter((e): e is LogLine => e !== undefined);
+  let isExited = false;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => {
+      isExited = true;
+      notify();
+      resolve({ code, signal });
+    }),
+  );
+  return {
+    child,
+    get pid(): number {
+      if (o.direct) return child.pid!;
+      const first = out.split('\n')[0];
+      return first ? (JSON.parse(first) as { child: number }).child : -1;
+    },
+    stderr: () => err,
+    stdout: () => out,
+    events,
+    waitFor: (pred, ms = o.defaultMs, from = 0) =>
+      new Promise((resolve, reject) => {
+        const check = () => {
+          const hit = events().slice(from).find(pred);
+          if (hit) return done(() => resolve(hit));
+          if (isExited && stderrClosed)
+            return done(() =>
+              reject(new Error(`process exited before the awaited log line; stderr:\n${err.slice(-3000)}`)),
+            );
+        };
+        const t = setTimeout(
+          () => done(() => reject(new Error(`no awaited log line within ${ms} ms; stderr:\n${err.slice(-3000)}`))),
+          ms,
+        );
+        const done = (f: () => void) => {
+          clearTimeout(t);
+          waiters.delete(check);
+          f();
+        };
+        waiters.add(check);
+        check();
+      }),
+    exited,
+  };
+}
+
 export type Via =
   | { kind: 'direct' }
   | { kind: 'upstart'; socket: string; mode?: string; fd?: number }
@@ -121,71 +197,8 @@ export class Harness {
         break;
     }
     const child = spawn(argv[0], argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    const waiters = new Set<() => void>();
-    const notify = () => waiters.forEach((w) => w());
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      notify();
-    });
-    child.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-      notify();
-    });
     // A re-executed master writes to the same stderr: the stream, not the first process, ends the log.
-    let stderrClosed = false;
-    child.stderr!.once('close', () => {
-      stderrClosed = true;
-      notify();
-    });
-    const events = () =>
-      err
-        .split('\n')
-        .map(parseLogLine)
-        .filter((e): e is LogLine => e !== undefined);
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-      child.once('exit', (code, signal) => {
-        notify();
-        resolve({ code, signal });
-      }),
-    );
-    let isExited = false;
-    void exited.then(() => (isExited = true));
-    const proc: Proc = {
-      child,
-      get pid(): number {
-        if (via.kind === 'direct') return child.pid!;
-        const first = out.split('\n')[0];
-        return first ? (JSON.parse(first) as { child: number }).child : -1;
-      },
-      stderr: () => err,
-      stdout: () => out,
-      events,
-      waitFor: (pred, ms = 10_000, from = 0) =>
-        new Promise((resolve, reject) => {
-          const check = () => {
-            const hit = events().slice(from).find(pred);
-            if (hit) return done(() => resolve(hit));
-            if (isExited && stderrClosed)
-              return done(() =>
-                reject(new Error(`process exited before the awaited log line; stderr:\n${err.slice(-3000)}`)),
-              );
-          };
-          const t = setTimeout(
-            () => done(() => reject(new Error(`no awaited log line within ${ms} ms; stderr:\n${err.slice(-3000)}`))),
-            ms,
-          );
-          const done = (f: () => void) => {
-            clearTimeout(t);
-            waiters.delete(check);
-            f();
-          };
-          waiters.add(check);
-          check();
-        }),
-      exited,
-    };
+    const proc = followChild(child, { direct: via.kind === 'direct', defaultMs: 10_000, endsWithStderr: true });
     this.procs.push(proc);
     return proc;
   }

@@ -6,7 +6,7 @@ import type { RequestRecord } from '../../lab/load/record';
 import { runLoad } from '../../lab/load/run';
 import { isAlive } from '../../src/pidfile';
 import { childrenOf } from '../../src/unicorn-wrapper/os';
-import { type LogLine, type Proc, ROOT, parseLogLine, sleep, waitUntil } from './harness';
+import { type Proc, ROOT, followChild, sleep, waitUntil } from './harness';
 
 /** Ruby unicorn and unicorn-wrapper, started the way init starts them, for the host tests. */
 
@@ -103,64 +103,12 @@ export class UnicornLab {
             : fdArgs(via.fdKind, 'upstart');
     const all = [...prefix, ...argv];
     const child = spawn(all[0], all.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    const waiters = new Set<() => void>();
-    const notify = () => waiters.forEach((w) => w());
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      notify();
-    });
-    child.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-      notify();
-    });
-    const events = () =>
-      err
-        .split('\n')
-        .map(parseLogLine)
-        .filter((e): e is LogLine => e !== undefined);
-    let isExited = false;
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-      child.once('exit', (code, signal) => {
-        isExited = true;
-        notify();
-        resolve({ code, signal });
-      }),
-    );
-    return {
-      tag,
-      child,
-      get pid(): number {
-        if (via.kind === 'direct') return child.pid!;
-        const first = out.split('\n')[0];
-        return first ? (JSON.parse(first) as { child: number }).child : -1;
+    return Object.assign(
+      followChild(child, { direct: via.kind === 'direct', defaultMs: 15_000, endsWithStderr: false }),
+      {
+        tag,
       },
-      stderr: () => err,
-      stdout: () => out,
-      events,
-      waitFor: (pred, ms = 15_000, from = 0) =>
-        new Promise((resolve, reject) => {
-          const check = () => {
-            const hit = events().slice(from).find(pred);
-            if (hit) return done(() => resolve(hit));
-            if (isExited)
-              return done(() => reject(new Error(`exited before the awaited event; stderr:\n${err.slice(-3000)}`)));
-          };
-          const t = setTimeout(
-            () => done(() => reject(new Error(`no awaited event within ${ms} ms; stderr:\n${err.slice(-3000)}`))),
-            ms,
-          );
-          const done = (f: () => void) => {
-            clearTimeout(t);
-            waiters.delete(check);
-            f();
-          };
-          waiters.add(check);
-          check();
-        }),
-      exited,
-    };
+    );
   }
 
   startWrapper(wrapperArgs: string[], command: string[], o: { via?: Handover; env?: NodeJS.ProcessEnv } = {}): Started {
