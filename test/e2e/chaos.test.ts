@@ -11,7 +11,6 @@
  * A flavour whose image cannot be had (no Docker, no precise base) is skipped with the reason.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -24,36 +23,14 @@ import { assertDockerReachable } from '../../lab/engine/docker';
 import { OWNER_PID_LABEL } from '../../lab/engine/owner';
 import { labFilter } from '../../lab/engine/labels';
 import { flavourImage, selection } from './lab-container';
+import { LAB_CLI as CLI, runLab as lab } from '../support/lab-cli';
 
-const CLI = path.resolve(__dirname, '..', '..', 'dist', 'lab', 'cli.js');
 const chosen = selection();
 /** seeds that draw a mix of every kind of fault within the short run (printed by --dry-run) */
 const RUNS = [
   { server: 'phoenix', seed: 52, duration: '45s' },
   { server: 'unicorn', seed: 21, duration: '50s' },
 ] as const;
-
-interface Ran {
-  code: number | null;
-  pid: number;
-  stdout: string;
-  stderr: string;
-}
-
-function lab(args: string[], home: string): Promise<Ran> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, LAB_HOME: home },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    p.once('error', reject);
-    p.once('exit', (code) => resolve({ code, pid: p.pid ?? -1, stdout, stderr }));
-  });
-}
 
 function runDir(home: string): string {
   const root = path.join(home, 'runs');

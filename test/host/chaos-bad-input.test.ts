@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -7,34 +6,13 @@ import { describe, test } from 'node:test';
 import { assertDockerReachable } from '../../lab/engine/docker';
 import { labFilter } from '../../lab/engine/labels';
 import { OWNER_PID_LABEL } from '../../lab/engine/owner';
+import { LAB_CLI as CLI, runLab } from '../support/lab-cli';
 
 /**
  * Every bad input of `lab chaos`: one clear message, exit 2 (usage), and nothing left behind:
  * no container, no process, no run folder. The inputs are checked before anything starts.
  */
-const CLI = path.resolve(__dirname, '..', '..', 'dist', 'lab', 'cli.js');
-
-interface Ran {
-  code: number | null;
-  pid: number;
-  stdout: string;
-  stderr: string;
-}
-
-function chaos(args: string[], home: string): Promise<Ran> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [CLI, 'chaos', ...args], {
-      env: { ...process.env, LAB_HOME: home },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    p.once('error', reject);
-    p.once('exit', (code) => resolve({ code, pid: p.pid ?? -1, stdout, stderr }));
-  });
-}
+const chaos = (args: string[], home: string) => runLab(['chaos', ...args], home);
 
 /** Processes whose parent was the lab process (none may outlive it). */
 function orphansOf(pid: number): number[] {
