@@ -3,7 +3,15 @@ import { sleep } from './context';
 import { Judge } from './judge';
 import { servingMasters } from './observe';
 import type { Scenario } from './types';
-import { GROUP, type StretchFacts, Stretches, askApp, pidFileMaster, stretch, stretchLine } from './unicorn-common';
+import {
+  judgeNoneFailed,
+  GROUP,
+  type StretchFacts,
+  Stretches,
+  askApp,
+  pidFileMaster,
+  stretchLine,
+} from './unicorn-common';
 import { waitForGenerationAbove } from './upgrades';
 
 const APP = `${UNICORN_OPT}/app`;
@@ -183,15 +191,7 @@ export const unicornBrokenRelease: Scenario<F> = {
       `${f.trackedAfterBroken ?? 'none'}, ${f.trackedAfterFixed ?? 'none'}`,
       f.trackedAfterBroken === f.wrapperPid && f.trackedAfterFixed === f.wrapperPid,
     );
-    for (const name of [BEFORE, BROKEN, FIXED]) {
-      const s = stretch(f, name);
-      j.check(
-        `${name}: failed requests`,
-        '0',
-        s ? `${s.failed} of ${s.sent}` : 'not reached',
-        !!s && s.sent > 0 && s.failed === 0,
-      );
-    }
+    for (const name of [BEFORE, BROKEN, FIXED]) judgeNoneFailed(j, f, name);
     j.equal('masters the wrapper followed (the fixed release only)', 1, f.followed);
     j.check(
       'what answers after the fixed deploy',

@@ -6,6 +6,7 @@ import type { RequestRecord } from '../load/record';
 import { UNICORN_OPT } from '../servers/unicorn';
 import type { ScenarioContext } from './context';
 import { sleep } from './context';
+import type { Judge } from './judge';
 import { windowOf } from './load';
 import type { PhaseFacts } from './phases';
 
@@ -135,6 +136,17 @@ export function stretchLine(f: StretchFacts, name: string): string {
   const s = stretch(f, name);
   if (!s) return `${name}: not reached`;
   return `${name}: ${s.sent} sent, ${s.ok} ok, ${s.failed} failed${s.failures ? ` (${s.failures})` : ''}, longest gap ${s.gapMs} ms`;
+}
+
+/** The check every stretch that must lose nothing makes: some requests sent, none failed. */
+export function judgeNoneFailed(j: Judge, f: StretchFacts, name: string, expected = '0'): void {
+  const s = stretch(f, name);
+  j.check(
+    `${name}: failed requests`,
+    expected,
+    s ? `${s.failed} of ${s.sent}` : 'not reached',
+    !!s && s.sent > 0 && s.failed === 0,
+  );
 }
 
 /** The share of a phase's requests answered 200 as a whole percentage ('no requests' when none). */

@@ -7,6 +7,7 @@ import { Judge } from './judge';
 import { initState, servingMasters, socketEventBursts, statusLine } from './observe';
 import { type Scenario, perInit } from './types';
 import {
+  judgeNoneFailed,
   GROUP,
   LIFECYCLE_JOB,
   LIFECYCLE_JOB_TEXT,
@@ -20,7 +21,6 @@ import {
   okRatio,
   pidFileMaster,
   shippedConf,
-  stretch,
   stretchLine,
   unicornProcesses,
   waitFor200,
@@ -294,13 +294,7 @@ export const unicornExecRespawn: Scenario<F> = {
   verdict({ flavour, facts: f }) {
     const j = new Judge();
     j.check(`${BEFORE}: answered 200`, 'at least 99%', okPercent(f, BEFORE), okRatio(f, BEFORE) >= 0.99);
-    const deploy = stretch(f, DEPLOY);
-    j.check(
-      `${DEPLOY}: failed requests`,
-      '0 (a master serves throughout)',
-      deploy ? `${deploy.failed} of ${deploy.sent}` : 'not reached',
-      !!deploy && deploy.sent > 0 && deploy.failed === 0,
-    );
+    judgeNoneFailed(j, f, DEPLOY, '0 (a master serves throughout)');
     perInit(flavour, {
       precise: () => {
         j.check(
@@ -356,13 +350,7 @@ export const unicornExecRespawn: Scenario<F> = {
             f.trackedAfterEachFix.every((p) => p === f.wrapperPid),
         );
         j.equal('job starts while the wrapper ran (initctl start only, no respawn)', 1, f.startsDuringFix);
-        const fixed = stretch(f, FIXED);
-        j.check(
-          `${FIXED}: failed requests`,
-          '0',
-          fixed ? `${fixed.failed} of ${fixed.sent}` : 'not reached',
-          !!fixed && fixed.sent > 0 && fixed.failed === 0,
-        );
+        judgeNoneFailed(j, f, FIXED);
         j.equal('unicorn processes left after initctl stop of the wrapper job', 0, f.leftAfterFixStop);
       },
       bookworm: () => {

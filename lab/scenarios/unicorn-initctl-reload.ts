@@ -4,6 +4,7 @@ import { Judge } from './judge';
 import { initState } from './observe';
 import { type Scenario, perInit } from './types';
 import {
+  judgeNoneFailed,
   GROUP,
   IMAGE_JOB,
   IMAGE_UNIT,
@@ -240,13 +241,7 @@ export const unicornInitctlReload: Scenario<F> = {
       f.wrapperUpMs === null ? 'never' : `after ${f.wrapperUpMs} ms`,
       f.wrapperUpMs !== null,
     );
-    const w = stretch(f, WRAPPED);
-    j.check(
-      `${WRAPPED}: failed requests`,
-      '0',
-      w ? `${w.failed} of ${w.sent}` : 'not reached',
-      !!w && w.sent > 0 && w.failed === 0,
-    );
+    judgeNoneFailed(j, f, WRAPPED);
     j.check(
       'reloads that exited 0',
       `${RELOADS}`,
