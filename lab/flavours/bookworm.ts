@@ -71,9 +71,13 @@ export const bookworm: InitDriver = {
     return m && m[1] !== '0' ? Number(m[1]) : undefined;
   },
   state(text) {
+    // The unit's lines come first and always carry SubState; the socket's line has none. No
+    // SubState means the unit's `show` failed (systemd busy re-executing): the socket's
+    // ActiveState must not pass for the service's.
     const active = /ActiveState=(\w+)/.exec(text);
     const sub = /SubState=(\w+)/.exec(text);
-    return active ? `${active[1]}${sub ? `/${sub[1]}` : ''}` : (text.split('\n')[0] ?? 'unknown');
+    if (active && sub) return `${active[1]}/${sub[1]}`;
+    return `unknown (systemctl answered: ${text.split('\n')[0] || 'nothing'})`;
   },
   listCmd: ['systemctl', 'list-units', '--no-pager', '--no-legend', '--state=running', '--type=service'],
   runningCount: (text) => text.split('\n').filter((l) => l.trim()).length,

@@ -54,7 +54,13 @@ export const containerRestart: Scenario<F> = {
     await sleep(800);
     await ctx.act('docker', 'docker kill -s TERM (to PID 1)', () => ctx.container.kill({ signal: 'SIGTERM' }));
     await sleep(1000);
-    const afterTerm = await ctx.inspect();
+    // systemd re-executes on SIGTERM; on a loaded machine that can take longer than the second
+    // above, and a status read meanwhile says nothing about what it kept.
+    const afterTerm =
+      (await ctx.waitFor(async () => {
+        const s = await ctx.inspect();
+        return initState(s).startsWith('unknown') ? undefined : s;
+      }, 10_000)) ?? (await ctx.inspect());
     const list = (await execIn(ctx.container, ctx.driver.listCmd)).stdout;
     const servedAfterTerm = (await ctx.get()).status === 200;
     await sleep(500);

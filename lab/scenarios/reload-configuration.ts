@@ -1,4 +1,5 @@
 import { shippedBoot } from './configs';
+import { sleep } from './context';
 import { Judge } from './judge';
 import { initState } from './observe';
 import { type PhaseFacts, Phases, okShare, phaseLines } from './phases';
@@ -91,6 +92,10 @@ export const reloadConfiguration: Scenario<F> = {
     await p.hold('after the fix', 1500);
     await quietStop();
     await p.hold(HOLDING, 1500);
+    // The requests of that stretch wait for the job the first of them starts; on a loaded machine
+    // that start can outlast the stretch, and only finished requests are records.
+    await ctx.waitFor(async () => ((await ctx.get()).status === 200 ? true : undefined), 10_000);
+    await sleep(300);
     const records = await ctx.allRecords();
     return {
       ...p.facts(records),

@@ -13,12 +13,12 @@ export const workerKilled: Scenario<KillFacts> = {
     precise: {
       applicable: true,
       expect:
-        'the master replaces the worker within a second; only requests that worker had in flight fail (nginx 502); upstart keeps tracking the same master',
+        'the master replaces the worker within seconds; only requests that worker had in flight fail (nginx 502); upstart keeps tracking the same master',
     },
     bookworm: {
       applicable: true,
       expect:
-        'the same as under upstart: the master replaces the worker within a second, only its ' +
+        'the same as under upstart: the master replaces the worker within seconds, only its ' +
         'in-flight requests fail; systemd keeps the same MainPID and does not restart anything',
     },
   },
@@ -28,9 +28,11 @@ export const workerKilled: Scenario<KillFacts> = {
     const j = new Judge();
     j.check(
       'a new worker answers',
-      'within 1.5 s',
+      // A Node worker's start-up, about 0.5 s on a quiet machine, 1.7 s seen with every core busy:
+      // the claim is that the master replaces it while init does nothing, within the watch.
+      'within 3 s',
       f.newWorkerAnsweredMs === null ? 'never' : `after ${f.newWorkerAnsweredMs} ms`,
-      f.newWorkerAnsweredMs !== null && f.newWorkerAnsweredMs <= 1500,
+      f.newWorkerAnsweredMs !== null && f.newWorkerAnsweredMs <= 3000,
     );
     j.atMost('requests that failed after the kill (in flight on that worker)', 8, f.failedAfterKill).note(
       `failures after the kill: ${f.failuresAfterKill}`,
