@@ -15,6 +15,11 @@ import { after, describe, it } from 'node:test';
 const ROOT = resolve(__dirname, '..', '..');
 const CONF = join(ROOT, 'images/conf/unicorn');
 const FILES = ['config.ru', 'unicorn.rb'].map((name) => join(CONF, name));
+const SCENARIO_RUBY = [
+  'symlinked-releases/config.ru',
+  'symlinked-releases/unicorn-fix.rb',
+  'symlinked-releases/Gemfile',
+];
 const missing = FILES.filter((f) => !existsSync(f));
 // The only reason to skip: the app's files are not written yet.
 const skipFiles =
@@ -73,6 +78,19 @@ describe("unicorn's app and config (images/conf/unicorn)", () => {
       const text = code(file);
       assert.deepEqual(
         NEWER_THAN_1_8.filter(([pattern]) => pattern.test(text)).map(([, what]) => what),
+        [],
+      );
+    });
+  }
+
+  // The scenarios' own Ruby files (images/conf/unicorn/<scenario>/): the same two checks.
+  for (const rel of SCENARIO_RUBY) {
+    it(`${rel} passes ruby -c and keeps to Ruby 1.8.7 syntax`, () => {
+      const file = join(CONF, rel);
+      const r = rubyCheck(file);
+      assert.equal(r.status, 0, r.output);
+      assert.deepEqual(
+        NEWER_THAN_1_8.filter(([pattern]) => pattern.test(code(file))).map(([, what]) => what),
         [],
       );
     });
