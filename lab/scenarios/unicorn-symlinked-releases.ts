@@ -9,12 +9,12 @@ import { Judge } from './judge';
 import { servingMasters } from './observe';
 import { type Scenario, perInit } from './types';
 import {
+  judgeNoneFailed,
   GROUP,
   type StretchFacts,
   Stretches,
   pidFileMaster,
   shippedConf,
-  stretch,
   stretchLine,
 } from './unicorn-common';
 import { waitForGenerationAbove } from './upgrades';
@@ -434,15 +434,7 @@ export const unicornSymlinkedReleases: Scenario<F> = {
       f.stepTracked.map((p) => p ?? 'none').join(', '),
       f.stepTracked.length === STEPS.length && f.stepTracked.every((p) => p === f.wrapperPid),
     );
-    for (const name of [BEFORE, DEPLOY_B, PRUNE_A, FIX_C, DEPLOY_D]) {
-      const s = stretch(f, name);
-      j.check(
-        `${name}: failed requests`,
-        '0',
-        s ? `${s.failed} of ${s.sent}` : 'not reached',
-        !!s && s.sent > 0 && s.failed === 0,
-      );
-    }
+    for (const name of [BEFORE, DEPLOY_B, PRUNE_A, FIX_C, DEPLOY_D]) judgeNoneFailed(j, f, name);
     j.note(
       `upgrade-failed ${f.failedAfterMs === null ? 'never reported' : `${f.failedAfterMs} ms after the USR2`}` +
         `${f.failedWindowMs === null ? '' : `; ${f.failedWindowMs} ms after the wrapper saw the .oldbin rename`}`,
