@@ -14,7 +14,7 @@ import { after, describe, it } from 'node:test';
 
 const ROOT = resolve(__dirname, '..', '..');
 const CONF = join(ROOT, 'images/conf/unicorn');
-const FILES = ['config.ru', 'unicorn.rb'].map((name) => join(CONF, name));
+const FILES = ['config.ru', 'unicorn.rb', 'systemd-forking/forking.rb'].map((name) => join(CONF, name));
 const missing = FILES.filter((f) => !existsSync(f));
 // The only reason to skip: the app's files are not written yet.
 const skipFiles =
