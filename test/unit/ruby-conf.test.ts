@@ -19,6 +19,7 @@ const SCENARIO_RUBY = [
   'symlinked-releases/config.ru',
   'symlinked-releases/unicorn-fix.rb',
   'symlinked-releases/Gemfile',
+  'systemd-forking/forking.rb',
 ];
 const missing = FILES.filter((f) => !existsSync(f));
 // The only reason to skip: the app's files are not written yet.
