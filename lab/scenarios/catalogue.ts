@@ -22,6 +22,7 @@ import { unicornBrokenRelease } from './unicorn-broken-release';
 import { unicornStopStart } from './unicorn-stop-start';
 import { unicornBridgeTraps } from './unicorn-bridge-traps';
 import { unicornSymlinkedReleases } from './unicorn-symlinked-releases';
+import { unicornColdWorkers } from './unicorn-cold-workers';
 import type { Scenario } from './types';
 
 /** Every scenario, in the order `lab scenario list` shows and `run --all` runs them. */
@@ -51,6 +52,7 @@ export const CATALOGUE: readonly Scenario[] = [
   unicornStopStart,
   unicornBridgeTraps,
   unicornSymlinkedReleases,
+  unicornColdWorkers,
 ];
 
 export function findScenario(name: string): Scenario | undefined {
