@@ -443,10 +443,11 @@ function sampledStrip(
       `<text x="${box.left - 8}" y="${px(yy + 4)}" text-anchor="end" fill="#475569">${v}</text>`,
     );
   }
-  const names = truncate(series.map((s) => s.name).join(' / '), 28);
+  // The axis names the first series, as much of it as the strip's height holds; the legend has them all.
+  const label = truncate(series[0].name, Math.max(4, Math.floor(h / (11 * CHAR_W))));
   out.push(
     `<text transform="translate(16 ${px((box.top + box.bottom) / 2)}) rotate(-90)" ` +
-      `text-anchor="middle" fill="#334155" font-size="11">${escapeXml(names)}</text>`,
+      `text-anchor="middle" fill="#334155" font-size="11">${escapeXml(label)}</text>`,
   );
   series.forEach((s, i) => {
     const colour = seriesColour(i);

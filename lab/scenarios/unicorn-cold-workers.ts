@@ -277,7 +277,7 @@ export const unicornColdWorkers: Scenario<F> = {
     const records = await ctx.allRecords();
     const samples = await stopSampler(ctx);
     ctx.addSeries(
-      'listen queue (waiting)',
+      'listen queue',
       samples.map((s) => [s.at, s.waiting]),
     );
     ctx.addSeries(

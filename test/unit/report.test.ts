@@ -207,6 +207,14 @@ describe('timeline', () => {
     assert.equal(count(svg, 'class="sampled"'), 0);
     assert.ok(!/NaN|Infinity/.test(svg));
   });
+
+  it("names the strip's axis after the first series, cut to the strip's height", () => {
+    const svg = renderTimeline([ok(100, 1)], [], {
+      series: [{ name: 'connections waiting in the accept queue', points: [[0, 1]] }],
+    });
+    assert.match(svg, /rotate\(-90\)" text-anchor="middle" fill="#334155" font-size="11">connections …<\/text>/);
+    assert.ok(svg.includes('>connections waiting in the accept queue</text>'), 'the legend has the whole name');
+  });
 });
 
 describe('scale', () => {
