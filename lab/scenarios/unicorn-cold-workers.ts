@@ -309,7 +309,8 @@ export const unicornColdWorkers: Scenario<F> = {
     for (const s of stretches) {
       const c = windowOf(records, s.from, s.to);
       const inside = samples.filter((q) => q.at >= s.fromEpoch && q.at <= s.toEpoch);
-      const peak = inside.reduce<QueueSample | undefined>((m, q) => (!m || q.waiting > m.waiting ? q : m), undefined);
+      // The last sample at the peak: by then the new master has called listen(2) with its backlog.
+      const peak = inside.reduce<QueueSample | undefined>((m, q) => (!m || q.waiting >= m.waiting ? q : m), undefined);
       f.names.push(s.name);
       f.sent.push(c.sent);
       f.failed.push(c.failed);
