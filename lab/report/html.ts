@@ -3,7 +3,7 @@ import type { FailureClass, RequestRecord } from '../load/record';
 import { escapeXml as esc } from './escape';
 import { FAILURE_COLOURS, VERDICT_COLOURS, failureKey, generationColour, generationRanks } from './palette';
 import { BASE_CSS } from './style';
-import { ACTION_STYLE, type Action, renderTimeline, sortActions } from './timeline';
+import { ACTION_STYLE, type Action, type SampledSeries, renderTimeline, sortActions } from './timeline';
 
 /** INFRASTRUCTURE: the Docker engine went away mid-run; says nothing about the scenario. */
 export type Outcome = 'EXPECTED' | 'UNEXPECTED' | 'NOT RUN' | 'INFRASTRUCTURE';
@@ -21,6 +21,8 @@ export interface ReportInput {
   continuity: Continuity;
   records: RequestRecord[];
   actions: Action[];
+  /** numbers sampled during the run, drawn in a strip under the requests */
+  series?: SampledSeries[];
   /** `initctl status` / `systemctl status` output before and after the run */
   initBefore?: string;
   initAfter?: string;
@@ -139,7 +141,7 @@ export function renderReport(input: ReportInput): string {
   ${stats(input.continuity)}
 </section>
 <section class="card" id="timeline"><h2>Timeline</h2>
-${renderTimeline(input.records, input.actions)}
+${renderTimeline(input.records, input.actions, { series: input.series })}
 </section>
 <div class="grid" style="margin-top:16px">
   <section class="card" id="numbers"><h2>Numbers</h2>${numbersTable(input.continuity)}</section>

@@ -28,6 +28,23 @@ export interface TimelineOptions {
   plotHeight?: number;
   /** bars never get thinner than this; more buckets than fit are merged into wider ones */
   minBarPx?: number;
+  /** numbers sampled during the run, drawn in one strip under the requests on the same clock */
+  series?: readonly SampledSeries[];
+}
+
+/**
+ * A number the scenario sampled while the load ran (a listen queue, say), drawn as a step line:
+ * each value holds until the next sample, as a queue does between two looks at it.
+ */
+export interface SampledSeries {
+  name: string;
+  /** [ms on the run's clock, value], in time order */
+  points: Array<[number, number]>;
+  /**
+   * A capacity the other series run up against (a backlog): drawn dashed, and it stretches the
+   * strip's scale to at most twice their peak, so a large limit does not flatten what it limits.
+   */
+  limit?: boolean;
 }
 
 /** Markers differ by dash as well as colour, so they stay apart on a greyscale projector. */
@@ -73,6 +90,8 @@ const LABEL_ROW = 20;
 const MAX_LABEL_ROWS = 4;
 const LANE = 15;
 const MAX_LANES = 16;
+const STRIP_H = 90;
+const SERIES_COLOURS = ['#0f766e', '#b91c1c', '#1d4ed8', '#a16207', '#7e22ce'];
 
 const px = (n: number) => (Math.round(n * 10) / 10).toString();
 const textWidth = (s: string, size: number) => [...s].length * size * CHAR_W;
@@ -164,8 +183,9 @@ function fmtSeconds(ms: number, decimals: number): string {
 
 /**
  * The run as a picture: requests per 100 ms by completion time, stacked by who served them
- * (generation) and how they failed, one flag per action, and a lane per generation showing
- * when it served (two lanes lit at once is two masters serving at once).
+ * (generation) and how they failed, one flag per action, the sampled series (if any) in a strip
+ * under the requests, and a lane per generation showing when it served (two lanes lit at once
+ * is two masters serving at once).
  */
 export function renderTimeline(
   records: readonly RequestRecord[],
@@ -180,13 +200,18 @@ export function renderTimeline(
   const plotW = plotRight - plotLeft;
   const actions = sortActions(actionsIn);
   const ends = records.map((r) => r.end).filter(Number.isFinite);
+  const series = (options.series ?? [])
+    .map((s) => ({ ...s, points: s.points.filter(([t, v]) => Number.isFinite(t) && Number.isFinite(v)) }))
+    .filter((s) => s.points.length > 0);
+  const sampledAt = series.flatMap((s) => [s.points[0][0], s.points[s.points.length - 1][0]]);
 
-  // The domain covers the load and every action; at least a second so an empty run has an axis.
-  const t0 = Math.min(0, ...actions.map((a) => a.at));
+  // The domain covers the load, every action and every sample; at least a second so an empty run has an axis.
+  const t0 = Math.min(0, ...actions.map((a) => a.at), ...sampledAt);
   const t1 = Math.max(
     t0 + 1000,
     ends.reduce((m, e) => Math.max(m, e), 0),
     ...actions.map((a) => a.at),
+    ...sampledAt,
   );
   const widthMs = bucketWidthMs(t1 - t0, Math.floor(plotW / minBar));
   const start = Math.floor(t0 / widthMs) * widthMs;
@@ -203,7 +228,9 @@ export function renderTimeline(
   const gens = b.series.filter((s) => !s.id.startsWith('fail-'));
   const laneSeries = gens.slice(0, MAX_LANES);
   const laneCount = laneSeries.length + (failures.length ? 1 : 0);
-  const lanesTop = axisBottom + 8;
+  const stripTop = axisBottom + 8;
+  const stripBottom = series.length ? stripTop + STRIP_H : axisBottom;
+  const lanesTop = stripBottom + 8;
   const lanesBottom = lanesTop + laneCount * LANE + (gens.length > MAX_LANES ? LANE : 0);
 
   const maxTotal = b.totals.reduce((m, v) => Math.max(m, v), 0);
@@ -273,6 +300,8 @@ export function renderTimeline(
     );
   }
 
+  out.push(...sampledStrip(series, x, { left: plotLeft, right: plotRight, top: stripTop, bottom: stripBottom }));
+
   // Lanes: when each generation served, and when anything failed, merged into runs of buckets.
   let laneY = lanesTop;
   const lane = (label: string, tip: string, colourAt: (i: number) => string | undefined) => {
@@ -333,6 +362,12 @@ export function renderTimeline(
       `<rect width="14" height="14" rx="2" fill="${s.colour}"/>`,
       s.id.startsWith('fail-') ? s.label : `ok, ${s.label}`,
     );
+  series.forEach((s, i) =>
+    item(
+      `<line x1="0" x2="14" y1="7" y2="7" stroke="${seriesColour(i)}" stroke-width="2"${s.limit ? ' stroke-dasharray="5 3"' : ''}/>`,
+      s.name,
+    ),
+  );
   for (const kind of Object.keys(ACTION_STYLE) as ActionKind[]) {
     if (!actions.some((a) => a.kind === kind)) continue;
     const st = ACTION_STYLE[kind];
@@ -379,4 +414,59 @@ export function renderTimeline(
     out.join('') +
     `</svg>`
   );
+}
+
+const seriesColour = (i: number): string => SERIES_COLOURS[i % SERIES_COLOURS.length];
+
+/**
+ * The sampled series in one strip with its own y axis: step lines, limits dashed. A limit above
+ * the strip's top is drawn along it with its value written at each place it changes.
+ */
+function sampledStrip(
+  series: readonly SampledSeries[],
+  x: (t: number) => number,
+  box: { left: number; right: number; top: number; bottom: number },
+): string[] {
+  if (series.length === 0) return [];
+  const peak = (s: SampledSeries) => s.points.reduce((m, [, v]) => Math.max(m, v), 0);
+  const measured = series.filter((s) => !s.limit);
+  const base = Math.max(1, ...(measured.length ? measured : series).map(peak));
+  const limits = series.filter((s) => s.limit).flatMap((s) => s.points.map(([, v]) => v));
+  const y = ticks(Math.max(base, ...limits.filter((v) => v <= 2 * base)), 2, true);
+  const h = box.bottom - box.top;
+  const yOf = (v: number) => box.bottom - (Math.min(Math.max(v, 0), y.top) / y.top) * h;
+  const out: string[] = [];
+  for (const v of y.values) {
+    const yy = yOf(v);
+    out.push(
+      `<line x1="${box.left}" x2="${box.right}" y1="${px(yy)}" y2="${px(yy)}" stroke="${v === 0 ? '#94a3b8' : '#eef2f7'}"/>`,
+      `<text x="${box.left - 8}" y="${px(yy + 4)}" text-anchor="end" fill="#475569">${v}</text>`,
+    );
+  }
+  // The axis names the first series, as much of it as the strip's height holds; the legend has them all.
+  const label = truncate(series[0].name, Math.max(4, Math.floor(h / (11 * CHAR_W))));
+  out.push(
+    `<text transform="translate(16 ${px((box.top + box.bottom) / 2)}) rotate(-90)" ` +
+      `text-anchor="middle" fill="#334155" font-size="11">${escapeXml(label)}</text>`,
+  );
+  series.forEach((s, i) => {
+    const colour = seriesColour(i);
+    let d = `M${px(x(s.points[0][0]))} ${px(yOf(s.points[0][1]))}`;
+    for (let k = 1; k < s.points.length; k++) d += `H${px(x(s.points[k][0]))}V${px(yOf(s.points[k][1]))}`;
+    const top = s.points.reduce((m, p) => (p[1] > m[1] ? p : m), s.points[0]);
+    const tip = `${s.name}: peak ${top[1]} at ${fmtSeconds(top[0], 1)} s, ${s.points.length} samples`;
+    const over: string[] = [];
+    s.points.forEach(([t, v], k) => {
+      if (v > y.top && (k === 0 || s.points[k - 1][1] !== v))
+        over.push(
+          `<text class="over" x="${px(x(t) + 3)}" y="${px(box.top + 11)}" fill="${colour}">${escapeXml(`${v} ↑`)}</text>`,
+        );
+    });
+    out.push(
+      `<g class="sampled" data-name="${escapeXml(s.name)}" data-peak="${top[1]}"><title>${escapeXml(tip)}</title>` +
+        `<path d="${d}" fill="none" stroke="${colour}" stroke-width="${s.limit ? 1.5 : 2}"` +
+        `${s.limit ? ' stroke-dasharray="5 3"' : ''}/>${over.join('')}</g>`,
+    );
+  });
+  return out;
 }

@@ -23,6 +23,7 @@ import { unicornStopStart } from './unicorn-stop-start';
 import { unicornBridgeTraps } from './unicorn-bridge-traps';
 import { unicornSymlinkedReleases } from './unicorn-symlinked-releases';
 import { unicornSystemdForking } from './unicorn-systemd-forking';
+import { unicornColdWorkers } from './unicorn-cold-workers';
 import type { Scenario } from './types';
 
 /** Every scenario, in the order `lab scenario list` shows and `run --all` runs them. */
@@ -53,6 +54,7 @@ export const CATALOGUE: readonly Scenario[] = [
   unicornBridgeTraps,
   unicornSymlinkedReleases,
   unicornSystemdForking,
+  unicornColdWorkers,
 ];
 
 export function findScenario(name: string): Scenario | undefined {

@@ -9,7 +9,7 @@ import type { ServerDriver } from '../servers/types';
 import { type LifecycleEvent, parseEvents } from '../../src/events';
 import { type LabStatus, inspectLab } from '../inspect';
 import type { RequestRecord } from '../load/record';
-import type { ActionKind, Action } from '../report/timeline';
+import type { ActionKind, Action, SampledSeries } from '../report/timeline';
 import { type LoadHandle, type LoadSpec, startLoad } from './load';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -24,6 +24,8 @@ export class ScenarioContext {
   /** wall-clock ms at `t0`, to place what the container logged with a date on the run's clock */
   private epochAtT0 = 0;
   private readonly acted: Array<{ abs: number; kind: ActionKind; label: string }> = [];
+  /** sampled series, their times on performance.now()'s clock until series() shifts them */
+  private readonly sampled: SampledSeries[] = [];
   /** loads one after another (traffic paused in between), each shifted onto the run's clock */
   private readonly segments: Array<{ offset: number; handle: LoadHandle }> = [];
   /** init's view once the app first answered: the report's "before" */
@@ -63,6 +65,22 @@ export class ScenarioContext {
   markAtEpoch(epochMs: number, kind: ActionKind, label: string): void {
     if (this.t0 === undefined) return;
     this.acted.push({ abs: this.t0 + (epochMs - this.epochAtT0), kind, label });
+  }
+
+  /**
+   * A number sampled at wall-clock times (a queue the container looked at every 100 ms), for
+   * the report's timeline; `limit` marks a capacity drawn dashed beside what it limits.
+   */
+  addSeries(name: string, atEpoch: ReadonlyArray<readonly [number, number]>, o: { limit?: boolean } = {}): void {
+    // Wall clock to performance.now()'s clock through the offset between them now.
+    const shift = performance.now() - Date.now();
+    this.sampled.push({ name, ...(o.limit ? { limit: true } : {}), points: atEpoch.map(([e, v]) => [e + shift, v]) });
+  }
+
+  /** Every sampled series, on the load's clock. */
+  series(): SampledSeries[] {
+    const zero = this.t0 ?? this.created;
+    return this.sampled.map((s) => ({ ...s, points: s.points.map(([t, v]) => [Math.round(t - zero), v]) }));
   }
 
   /** Every action, on the load's clock. */

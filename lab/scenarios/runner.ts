@@ -146,6 +146,7 @@ export async function runScenario(scenario: Scenario, flavour: Flavour, o: RunOp
   let after: LabStatus | undefined;
   let logs: string[] = [];
   let actions: ScenarioResult['actions'] = [];
+  let series: ScenarioResult['series'];
   let error: string | undefined;
   let closeFailed: string | undefined;
   say(`booting a fresh ${flavour} lab from ${image}`);
@@ -178,6 +179,7 @@ export async function runScenario(scenario: Scenario, flavour: Flavour, o: RunOp
       logs = await collectLogs(ctx).catch(() => []);
     } finally {
       actions = ctx.actions();
+      series = ctx.series();
       // An engine that went away cannot remove the container; the run's verdict is decided below.
       await session.close().then(
         () => say('lab container removed'),
@@ -207,6 +209,7 @@ export async function runScenario(scenario: Scenario, flavour: Flavour, o: RunOp
       continuity,
       facts,
       actions,
+      ...(series?.length ? { series } : {}),
       records,
       before,
       after,
@@ -248,6 +251,7 @@ export function saveRun(r: ScenarioResult, story: string, home: string = labHome
     continuity: r.continuity,
     records: r.records,
     actions: r.actions,
+    series: r.series,
     initBefore: r.before ? formatStatus(r.before) : undefined,
     initAfter: r.after ? formatStatus(r.after) : undefined,
     logs: [`story: ${story}`, ...r.logs],

@@ -4,7 +4,7 @@ import type { ServerName } from '../servers/types';
 import type { LabStatus } from '../inspect';
 import type { RequestRecord } from '../load/record';
 import type { Outcome } from '../report/html';
-import type { Action } from '../report/timeline';
+import type { Action, SampledSeries } from '../report/timeline';
 import type { ScenarioContext } from './context';
 
 /**
@@ -82,6 +82,8 @@ export interface ScenarioResult {
   continuity: Continuity;
   facts: Facts;
   actions: Action[];
+  /** numbers the scenario sampled during the run (a listen queue), drawn on the timeline */
+  series?: SampledSeries[];
   records: RequestRecord[];
   before?: LabStatus;
   after?: LabStatus;

@@ -15,7 +15,7 @@ import { FAILURE_COLOURS, generationColour } from '../../lab/report/palette';
 import { sampleRun } from '../../lab/report/sample';
 import { bucketWidthMs, niceStep, ticks } from '../../lab/report/scale';
 import { renderSummary } from '../../lab/report/summary';
-import { type Action, renderTimeline } from '../../lab/report/timeline';
+import { type Action, type SampledSeries, renderTimeline } from '../../lab/report/timeline';
 import { writeReport, writeSummary } from '../../lab/report/write';
 
 const count = (text: string, needle: string | RegExp) =>
@@ -154,6 +154,67 @@ describe('timeline', () => {
     assert.ok(buckets > 100 && buckets <= 600, `${buckets} bars`);
     assert.ok(svg.includes('requests per 2 s'), 'the axis says the bucket width');
   });
+
+  it('draws sampled series in a strip under the requests: step lines, a limit dashed and capped', () => {
+    const records = Array.from({ length: 300 }, (_, i) => ok(i * 10, 1));
+    const plain = renderTimeline(records, []);
+    assert.equal(count(plain, 'class="sampled"'), 0, 'no series, no strip');
+    const queue: Array<[number, number]> = [
+      [0, 0],
+      [1000, 40],
+      [1100, 65],
+      [2000, 0],
+    ];
+    const backlog: Array<[number, number]> = [
+      [0, 64],
+      [1500, 1024],
+      [4500, 1024],
+    ];
+    const svg = renderTimeline(records, [], {
+      series: [
+        { name: 'listen queue', points: queue },
+        { name: 'backlog <in effect>', points: backlog, limit: true },
+      ],
+    });
+    assert.ok(!/NaN|Infinity|undefined/.test(svg));
+    assert.equal(count(svg, 'class="sampled"'), 2);
+    assert.ok(svg.includes('data-name="listen queue" data-peak="65"'));
+    assert.ok(svg.includes('data-name="backlog &lt;in effect&gt;" data-peak="1024"'), 'names are escaped');
+    assert.ok(svg.includes('listen queue: peak 65 at 1.1 s, 4 samples'));
+    const paths = [...svg.matchAll(/<g class="sampled"[^>]*>.*?<path d="([^"]+)"([^>]*)\/>/g)];
+    assert.equal(paths.length, 2);
+    assert.equal(count(paths[0][1], 'H'), 3, 'a step per sample after the first');
+    assert.ok(!paths[0][2].includes('dasharray') && paths[1][2].includes('stroke-dasharray'), 'the limit is dashed');
+    // 1024 is more than twice the queue's peak: it does not stretch the scale, it is written at the top.
+    assert.ok(svg.includes('>1024 ↑<'));
+    assert.ok(svg.includes('text-anchor="end" fill="#475569">100<') && !svg.includes('fill="#475569">1000<'));
+    // The strip's samples widen the domain (the backlog's last one is after the last request).
+    assert.ok(
+      svg.includes('fill="#475569">4.5</text>') && !plain.includes('fill="#475569">4.5</text>'),
+      'the axis reaches 4.5 s',
+    );
+    assert.ok(svg.includes('>listen queue</text>') && svg.includes('stroke-dasharray="5 3"/><text'), 'in the legend');
+    assert.ok(svg.length > plain.length);
+  });
+
+  it('leaves series without finite samples out', () => {
+    const svg = renderTimeline([ok(100, 1)], [], {
+      series: [
+        { name: 'empty', points: [] },
+        { name: 'bad', points: [[Number.NaN, 3]] },
+      ],
+    });
+    assert.equal(count(svg, 'class="sampled"'), 0);
+    assert.ok(!/NaN|Infinity/.test(svg));
+  });
+
+  it("names the strip's axis after the first series, cut to the strip's height", () => {
+    const svg = renderTimeline([ok(100, 1)], [], {
+      series: [{ name: 'connections waiting in the accept queue', points: [[0, 1]] }],
+    });
+    assert.match(svg, /rotate\(-90\)" text-anchor="middle" fill="#334155" font-size="11">connections …<\/text>/);
+    assert.ok(svg.includes('>connections waiting in the accept queue</text>'), 'the legend has the whole name');
+  });
 });
 
 describe('scale', () => {
@@ -241,6 +302,24 @@ describe('files', () => {
       JSON.parse(readFileSync(join(dir, 'runs', 'bridge-inplace@precise', 'records.json'), 'utf8')),
       i.records,
     );
+  });
+
+  it('writeReport draws the sampled series on the page and keeps them in result.json', () => {
+    const series: SampledSeries[] = [
+      {
+        name: 'listen queue',
+        points: [
+          [0, 1],
+          [500, 66],
+        ],
+      },
+    ];
+    const path = writeReport(join(dir, 'runs', 'series@bookworm'), input({ series }));
+    assert.ok(readFileSync(path, 'utf8').includes('data-name="listen queue" data-peak="66"'));
+    const result = JSON.parse(readFileSync(join(dir, 'runs', 'series@bookworm', 'result.json'), 'utf8')) as {
+      series?: unknown;
+    };
+    assert.deepEqual(result.series, series);
   });
 
   it('writeSummary links each cell to its report relative to the summary', () => {

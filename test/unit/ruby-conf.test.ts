@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -20,6 +20,9 @@ const SCENARIO_RUBY = [
   'symlinked-releases/unicorn-fix.rb',
   'symlinked-releases/Gemfile',
   'systemd-forking/forking.rb',
+  'cold-workers/unicorn.rb',
+  'cold-workers/boot-delay.rb',
+  'cold-workers/listen-queue.rb',
 ];
 const missing = FILES.filter((f) => !existsSync(f));
 // The only reason to skip: the app's files are not written yet.
@@ -230,6 +233,24 @@ describe("unicorn's systemd units (images/conf/systemd/unicorn*)", () => {
     const r = verify(dir, units);
     assert.equal(r.status, 0, r.output);
     assert.equal(r.output, '', 'systemd-analyze verify complained');
+  });
+
+  it("unicorn-cold-workers' drop-in for unicorn.socket passes the same check beside it", { skip: skipVerify }, () => {
+    // verify reads DIR/unicorn.socket.d/*.conf for DIR/unicorn.socket, as systemd does.
+    const check = (dropIn: string) => {
+      const dir = tempDir('ruby-conf-dropin-');
+      copyFileSync(join(ROOT, 'images/conf/systemd/unicorn.socket'), join(dir, 'unicorn.socket'));
+      copyFileSync(join(ROOT, 'images/conf/systemd/unicorn.service'), join(dir, 'unicorn.service'));
+      mkdirSync(join(dir, 'unicorn.socket.d'));
+      writeFileSync(join(dir, 'unicorn.socket.d', 'backlog.conf'), dropIn);
+      return verify(dir, ['unicorn.socket', 'unicorn.service']);
+    };
+    const text = readFileSync(join(CONF, 'cold-workers/unicorn-socket-backlog.conf'), 'utf8');
+    assert.match(text, /^\[Socket\]\nBacklog=64$/m);
+    const r = check(text);
+    assert.equal(r.status, 0, r.output);
+    assert.equal(r.output, '', 'systemd-analyze verify complained');
+    assert.match(check(text.replace('Backlog=64', 'Backlog=sixty-four')).output, /backlog\.conf:\d+: Failed to parse/);
   });
 
   it('a broken copy is caught by the same check', { skip: skipVerify }, () => {
