@@ -51,7 +51,7 @@ for (const flavour of chosen) {
 
     for (const s of CATALOGUE) {
       for (const server of serversOf(s).filter((v) => serverChoice === 'all' || v === serverChoice)) {
-        it(`${s.name} (${server}): ${s.title}`, { timeout: 240_000 }, async (t) => {
+        it(`${s.name} (${server}): ${s.title}`, { timeout: 420_000 }, async (t) => {
           const e = expectationFor(s, flavour, server);
           if (!e.applicable) return void t.skip(`not applicable on ${flavour} with ${server}: ${e.reason}`);
           if (skip !== undefined) return void t.skip(skip);
