@@ -21,6 +21,7 @@ import { unicornExecRespawn } from './unicorn-exec-respawn';
 import { unicornBrokenRelease } from './unicorn-broken-release';
 import { unicornStopStart } from './unicorn-stop-start';
 import { unicornBridgeTraps } from './unicorn-bridge-traps';
+import { unicornHerderSleeps } from './unicorn-herder-sleeps';
 import type { Scenario } from './types';
 
 /** Every scenario, in the order `lab scenario list` shows and `run --all` runs them. */
@@ -49,6 +50,7 @@ export const CATALOGUE: readonly Scenario[] = [
   unicornBrokenRelease,
   unicornStopStart,
   unicornBridgeTraps,
+  unicornHerderSleeps,
 ];
 
 export function findScenario(name: string): Scenario | undefined {

@@ -14,7 +14,8 @@ import { after, describe, it } from 'node:test';
 
 const ROOT = resolve(__dirname, '..', '..');
 const CONF = join(ROOT, 'images/conf/unicorn');
-const FILES = ['config.ru', 'unicorn.rb'].map((name) => join(CONF, name));
+// FILES[0] and FILES[1] are the app and its config; the rest are scenarios' variants of the app.
+const FILES = ['config.ru', 'unicorn.rb', 'herder-sleeps/slow-boot.ru'].map((name) => join(CONF, name));
 const missing = FILES.filter((f) => !existsSync(f));
 // The only reason to skip: the app's files are not written yet.
 const skipFiles =
