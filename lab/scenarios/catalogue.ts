@@ -24,6 +24,7 @@ import { unicornBridgeTraps } from './unicorn-bridge-traps';
 import { unicornSymlinkedReleases } from './unicorn-symlinked-releases';
 import { unicornSystemdForking } from './unicorn-systemd-forking';
 import { unicornColdWorkers } from './unicorn-cold-workers';
+import { unicornHerderSleeps } from './unicorn-herder-sleeps';
 import type { Scenario } from './types';
 
 /** Every scenario, in the order `lab scenario list` shows and `run --all` runs them. */
@@ -55,6 +56,7 @@ export const CATALOGUE: readonly Scenario[] = [
   unicornSymlinkedReleases,
   unicornSystemdForking,
   unicornColdWorkers,
+  unicornHerderSleeps,
 ];
 
 export function findScenario(name: string): Scenario | undefined {

@@ -23,6 +23,7 @@ const SCENARIO_RUBY = [
   'cold-workers/unicorn.rb',
   'cold-workers/boot-delay.rb',
   'cold-workers/listen-queue.rb',
+  'herder-sleeps/slow-boot.ru',
 ];
 const missing = FILES.filter((f) => !existsSync(f));
 // The only reason to skip: the app's files are not written yet.
