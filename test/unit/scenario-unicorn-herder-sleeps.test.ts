@@ -28,37 +28,12 @@ import {
   servingPids,
   unicornHerderSleeps as scenario,
 } from '../../lab/scenarios/unicorn-herder-sleeps';
+import { phases } from '../support/stretch-facts';
 
 const ROOT = resolve(__dirname, '..', '..');
 const CONF = join(ROOT, 'images/conf/unicorn/herder-sleeps');
 
 type Facts = Parameters<typeof scenario.verdict>[0]['facts'];
-type Phase = [name: string, sent: number, ok: number, failures: Record<string, number>, gapMs: number];
-
-function phases(...list: Phase[]): StretchFacts {
-  const f: StretchFacts = {
-    phaseNames: [],
-    phaseSent: [],
-    phaseOk: [],
-    phaseFailed: [],
-    phaseFailure: [],
-    phaseGapMs: [],
-    phaseWaited: [],
-    phaseFailures: [],
-  };
-  for (const [name, sent, ok, failures, gap] of list) {
-    const classes = Object.entries(failures).sort(([, a], [, b]) => b - a);
-    f.phaseNames.push(name);
-    f.phaseSent.push(sent);
-    f.phaseOk.push(ok);
-    f.phaseFailed.push(sent - ok);
-    f.phaseFailure.push(classes[0]?.[0] ?? '');
-    f.phaseGapMs.push(gap);
-    f.phaseWaited.push(failures.timeout ?? 0);
-    f.phaseFailures.push(classes.map(([k, v]) => `${k}=${v}`).join(' '));
-  }
-  return f;
-}
 
 const A = `(a) herder waits 5 s for a ${BOOT_SECONDS} s boot`;
 const SHORT = `(b) reload: QUIT of the old master ${RELOAD_SHORT} s after USR2`;

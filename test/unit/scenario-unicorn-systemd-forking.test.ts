@@ -11,11 +11,10 @@ import { after, describe, it } from 'node:test';
 import { summarize } from '../../lab/check/continuity';
 import { CATALOGUE } from '../../lab/scenarios/catalogue';
 import { expectationFor } from '../../lab/scenarios/types';
-import type { StretchFacts } from '../../lab/scenarios/unicorn-common';
 import { forkingBoot, journalCounts, unicornSystemdForking } from '../../lab/scenarios/unicorn-systemd-forking';
+import { phases } from '../support/stretch-facts';
 
 type Facts = Parameters<typeof unicornSystemdForking.verdict>[0]['facts'];
-type Phase = [name: string, sent: number, ok: number, failures: Record<string, number>, gapMs: number];
 
 const ROOT = resolve(__dirname, '..', '..');
 const CONF = join(ROOT, 'images/conf/unicorn/systemd-forking');
@@ -31,31 +30,6 @@ const temps: string[] = [];
 after(() => {
   for (const dir of temps) rmSync(dir, { recursive: true, force: true });
 });
-
-function phases(...list: Phase[]): StretchFacts {
-  const f: StretchFacts = {
-    phaseNames: [],
-    phaseSent: [],
-    phaseOk: [],
-    phaseFailed: [],
-    phaseFailure: [],
-    phaseGapMs: [],
-    phaseWaited: [],
-    phaseFailures: [],
-  };
-  for (const [name, sent, ok, failures, gap] of list) {
-    const classes = Object.entries(failures).sort(([, a], [, b]) => b - a);
-    f.phaseNames.push(name);
-    f.phaseSent.push(sent);
-    f.phaseOk.push(ok);
-    f.phaseFailed.push(sent - ok);
-    f.phaseFailure.push(classes[0]?.[0] ?? '');
-    f.phaseGapMs.push(gap);
-    f.phaseWaited.push((failures.timeout ?? 0) + (failures['http-504'] ?? 0));
-    f.phaseFailures.push(classes.map(([k, v]) => `${k}=${v}`).join(' '));
-  }
-  return f;
-}
 
 /** What a bookworm run showed (systemd 252, a busy 2-core machine). */
 const real = (): Facts => ({

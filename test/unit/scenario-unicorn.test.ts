@@ -11,39 +11,12 @@ import type { Facts, Scenario } from '../../lab/scenarios/types';
 import { expectationFor } from '../../lab/scenarios/types';
 import { unicornBridgeTraps, bareNameJob, pathFixedJob } from '../../lab/scenarios/unicorn-bridge-traps';
 import { unicornBrokenRelease } from '../../lab/scenarios/unicorn-broken-release';
-import { type StretchFacts, parseJobEvents, stretch } from '../../lab/scenarios/unicorn-common';
+import { parseJobEvents, stretch } from '../../lab/scenarios/unicorn-common';
 import { unicornExecRespawn, wrapperExecJob } from '../../lab/scenarios/unicorn-exec-respawn';
 import { unicornInitctlReload } from '../../lab/scenarios/unicorn-initctl-reload';
 import { unicornStopStart } from '../../lab/scenarios/unicorn-stop-start';
 import { checkJobFile } from '../../lab/jobcheck';
-
-type Phase = [name: string, sent: number, ok: number, failures: Record<string, number>, gapMs: number];
-
-/** StretchFacts as Stretches.facts() makes them, from one line per phase. */
-function phases(...list: Phase[]): StretchFacts {
-  const f: StretchFacts = {
-    phaseNames: [],
-    phaseSent: [],
-    phaseOk: [],
-    phaseFailed: [],
-    phaseFailure: [],
-    phaseGapMs: [],
-    phaseWaited: [],
-    phaseFailures: [],
-  };
-  for (const [name, sent, ok, failures, gap] of list) {
-    const classes = Object.entries(failures).sort(([, a], [, b]) => b - a);
-    f.phaseNames.push(name);
-    f.phaseSent.push(sent);
-    f.phaseOk.push(ok);
-    f.phaseFailed.push(sent - ok);
-    f.phaseFailure.push(classes[0]?.[0] ?? '');
-    f.phaseGapMs.push(gap);
-    f.phaseWaited.push((failures.timeout ?? 0) + (failures['http-504'] ?? 0));
-    f.phaseFailures.push(classes.map(([k, v]) => `${k}=${v}`).join(' '));
-  }
-  return f;
-}
+import { phases } from '../support/stretch-facts';
 
 function outcome<F extends Facts>(s: Scenario<F>, flavour: Flavour, facts: F): string {
   const v = s.verdict({ flavour, continuity: summarize([]), facts });
