@@ -8,6 +8,7 @@ import { initState } from './observe';
 import { type Scenario, perInit } from './types';
 import {
   GROUP,
+  shippedConf,
   LIFECYCLE_JOB,
   LIFECYCLE_JOB_TEXT,
   type StretchFacts,
@@ -52,11 +53,42 @@ export function pathFixedJob(): string {
   return job;
 }
 
+/** Debian's ruby3.1 names bundler's command bundle3.1 (ruby-bundler, not in the images, adds `bundle`). */
+const BUNDLE = 'bundle3.1';
+const APP = '/opt/unicorn/app';
+
+/**
+ * The PATH-fixed job running unicorn through `bundle exec`, as a Rails app's job does. With
+ * `keep` false it passes --no-keep-file-descriptors: what bundler before 2.2.26 did with no flag
+ * at all (its exec.rb: `Kernel.exec(..., close_others: !keep_file_descriptors)`, keep defaulting
+ * to false), so the images' bundler 2.3 shows the old default by being asked for it.
+ */
+export function bundleExecJob(keep: boolean): string {
+  const flag = keep ? '' : ' --no-keep-file-descriptors';
+  return `# Written by the lab (unicorn-bridge-traps): a socket-bridge job running unicorn through bundle exec${flag}.
+description "unicorn behind the socket bridge, through bundle exec${flag}"
+
+start on socket PROTO=unix PATH=${SOCK}
+
+console log
+
+chdir ${APP}
+
+script
+    export PATH=${STANDARD_PATH}
+    export UNICORN_FD="$UPSTART_FDS"
+    exec ${BUNDLE} exec${flag} unicorn -E production -c ${APP}/unicorn.rb -l ${SOCK} ${APP}/config.ru
+end script
+`;
+}
+
 const BARE = 'unicorn called by name';
 const PATH_FIXED = 'fix 1: export PATH in the script';
 const BRIDGE_RESTARTED = 'bridge restarted, unicorn still running';
 const STRANDED = 'unicorn stopped: nobody listens';
 const BRIDGE_FIXED = 'fix 2: rm the socket file, restart the bridge';
+const BUNDLE_CLOSED = 'bundle exec --no-keep-file-descriptors (the old default)';
+const BUNDLE_KEPT = 'bundle exec (bundler 2.3: fds kept)';
 
 type F = StretchFacts & {
   /** what the lab's job checker (`lab apply`) says of each job: its errors */
@@ -80,6 +112,18 @@ type F = StretchFacts & {
   /** the bridge's socket events (one per new connection, even while unicorn runs) before and after its restart, until the fix */
   socketEventsBeforeRestart: number;
   socketEventsAfterRestart: number;
+  /** the bundler `bundle exec` runs in the container (Bundler::VERSION) */
+  bundlerVersion: string;
+  /** the job checker's errors on the two bundle exec jobs */
+  checkerOnBundleJobs: string[];
+  /** upstart's starts of the job while bundle exec closed the fds, and its state then */
+  startsWhileClosed: number;
+  jobWhileClosed: string;
+  /** unicorn's "Bad file descriptor" lines (inherit_listeners! on UNICORN_FD) in the job log, and bundler's deprecation warnings */
+  ebadfLines: number;
+  deprecationLines: number;
+  /** ms from the plain `bundle exec` job's install to the first 200 */
+  bundleKeptUpMs: number | null;
 };
 
 /** Who has the listening socket at the path open, as "pid:name" words ([] when nobody listens there). */
@@ -91,12 +135,91 @@ async function listeners(ctx: ScenarioContext): Promise<string[]> {
     .map((l) => l.trim().replace(' ', ':'));
 }
 
+/** "2.3.7" >= "2.2.26", numerically part by part */
+export function versionAtLeast(v: string, min: string): boolean {
+  const a = v.split('.').map(Number);
+  const b = min.split('.').map(Number);
+  for (let i = 0; i < b.length; i++) {
+    const x = a[i] ?? 0;
+    if (Number.isNaN(x)) return false;
+    if (x !== b[i]) return x > b[i];
+  }
+  return true;
+}
+
+/** The bundler release from which `bundle exec` keeps file descriptors unless told not to (rubygems#4812). */
+const KEEPS_FDS_FROM = '2.2.26';
+
+/** The third trap: `bundle exec` closing the bridge's fd before unicorn can adopt it. */
+function judgeBundle(j: Judge, f: F): void {
+  j.equal("the lab's job checker on the bundle exec jobs: errors", 0, f.checkerOnBundleJobs.length);
+  j.check(
+    'the bundler in the image',
+    `${KEEPS_FDS_FROM} or later (keeps fds by default)`,
+    f.bundlerVersion || 'none',
+    versionAtLeast(f.bundlerVersion, KEEPS_FDS_FROM),
+  );
+  j.atLeast(`${BUNDLE_CLOSED}: job starts (one per connection, each unicorn dying)`, 2, f.startsWhileClosed);
+  j.atLeast(`${BUNDLE_CLOSED}: unicorn's "Bad file descriptor" (UNICORN_FD names a closed fd)`, 1, f.ebadfLines);
+  const closed = stretch(f, BUNDLE_CLOSED);
+  j.check(
+    `${BUNDLE_CLOSED}: answered 200`,
+    'none, requests waiting until the client gives up',
+    closed ? `${okPercent(f, BUNDLE_CLOSED)}, ${closed.waited} of ${closed.sent} waited` : 'not reached',
+    !!closed && closed.ok === 0 && closed.waited >= 1,
+  );
+  j.check(
+    `${BUNDLE_KEPT}: answered 200`,
+    'at least 99%',
+    `${okPercent(f, BUNDLE_KEPT)} (first 200 after ${f.bundleKeptUpMs ?? '-'} ms)`,
+    okRatio(f, BUNDLE_KEPT) >= 0.99,
+  );
+}
+
 const isBridge = (w: string) => /:upstart-socket/.test(w);
 
 const errorsOf = (text: string) =>
   checkJobFile(text, 'unicorn.conf')
     .filter((p) => p.severity === 'error')
     .map((p) => `line ${p.line}: ${p.message}`);
+
+type BundleFacts = Pick<
+  F,
+  'bundlerVersion' | 'startsWhileClosed' | 'jobWhileClosed' | 'ebadfLines' | 'deprecationLines' | 'bundleKeptUpMs'
+>;
+
+/**
+ * The job through `bundle exec` that closes the fds, then through today's `bundle exec`; each
+ * installed with traffic paused, so no connection starts the previous job meanwhile.
+ */
+async function bundleStretches(ctx: ScenarioContext, st: Stretches, traffic: () => void): Promise<BundleFacts> {
+  const bundlerVersion = (await ctx.must(`ruby -e 'require "bundler"; print Bundler::VERSION'`)).trim();
+  await ctx.loadHandle?.stop();
+  const t0 = Date.now();
+  await ctx.applyConfig(
+    'unicorn.conf',
+    bundleExecJob(false),
+    `lab apply unicorn.conf: ${BUNDLE} exec --no-keep-file-descriptors unicorn`,
+  );
+  traffic();
+  await st.hold(BUNDLE_CLOSED, 4000);
+  const startsWhileClosed = (await jobEvents(ctx)).filter((e) => e.event === 'starting' && e.at >= t0 - 50).length;
+  const jobWhileClosed = initState(await ctx.inspect());
+  const log = (await ctx.wrapperLog()).split('\n');
+  await ctx.loadHandle?.stop();
+  await ctx.applyConfig('unicorn.conf', bundleExecJob(true), `lab apply unicorn.conf: ${BUNDLE} exec unicorn`);
+  traffic();
+  const bundleKeptUpMs = await waitFor200(ctx, 20_000);
+  await st.hold(BUNDLE_KEPT, 2000);
+  return {
+    bundlerVersion,
+    startsWhileClosed,
+    jobWhileClosed,
+    ebadfLines: log.filter((l) => l.includes('Bad file descriptor')).length,
+    deprecationLines: log.filter((l) => l.includes('--no-keep-file-descriptors` has been deprecated')).length,
+    bundleKeptUpMs,
+  };
+}
 
 /**
  * Two traps of upstart 1.5's socket bridge, each with what nginx sees and its one-line fix:
@@ -105,15 +228,19 @@ const errorsOf = (text: string) =>
  */
 export const unicornBridgeTraps: Scenario<F> = {
   name: 'unicorn-bridge-traps',
-  title: 'socket-bridge traps: PATH replaced by the socket path, and the socket file a bridge restart leaves behind',
+  title:
+    'socket-bridge traps: PATH replaced by the socket path, the socket file a bridge restart leaves behind, and bundle exec closing the fd',
   story:
     `A bridge job that runs \`unicorn\` (or \`bundle exec unicorn\`) by name never starts, ` +
     `because the bridge sets the job's PATH to the socket's path, so nginx's requests wait in ` +
-    `the socket until they time out; and after \`initctl restart upstart-socket-bridge\` the ` +
+    `the socket until they time out; after \`initctl restart upstart-socket-bridge\` the ` +
     `site works only until unicorn next stops, then nginx answers 502 (connection refused) for ` +
-    `good, because the new bridge could not bind over the file the old one left. One line ` +
-    `fixes each: \`export PATH=${STANDARD_PATH}\` at the top of the job's script, and \`rm -f ` +
-    `${SOCK}\` before the bridge starts again.`,
+    `good, because the new bridge could not bind over the file the old one left; and through ` +
+    `\`bundle exec\` with a bundler older than 2.2.26 unicorn dies at once with "Bad file ` +
+    `descriptor" (bundler closed the bridge's fd before exec'ing it), requests waiting as in the ` +
+    `first trap. One line fixes each: \`export PATH=${STANDARD_PATH}\` at the top of the job's ` +
+    `script, \`rm -f ${SOCK}\` before the bridge starts again, and \`bundle exec ` +
+    `--keep-file-descriptors unicorn\` (the default from bundler 2.2.26 on, as with the images' 2.3).`,
   server: 'unicorn',
   group: GROUP,
   expect: {
@@ -134,15 +261,26 @@ export const unicornBridgeTraps: Scenario<F> = {
         `the bridge bind again and the next connection starts unicorn: every request is answered. ` +
         `(Restarted under traffic, the new bridge was seen holding a copy of the old socket it did ` +
         `not bind, presumably inherited from init while a socket event was in flight: connections ` +
-        `then hang instead of being refused.)`,
+        `then hang instead of being refused.) Last, the job runs \`${BUNDLE} exec ` +
+        `--no-keep-file-descriptors unicorn ...\` (PATH exported): bundler exec's unicorn with ` +
+        `close_others, fd $UPSTART_FDS is closed, unicorn's inherit_listeners! dies with EBADF ` +
+        `("Bad file descriptor"), the job is started again by each new connection, no request is ` +
+        `answered, each waits until the client's timeout, as in the first trap. That flag is ` +
+        `deprecated; it is what every \`bundle exec\` did before bundler 2.2.26 (rubygems#4812) on ` +
+        `Ruby >= 2.0 (Ruby 1.9's exec kept fds; from bundler 1.12 an executable whose shebang is ` +
+        `Gem.ruby or \`/usr/bin/env ruby\` is loaded in-process, no exec, nothing closed; Debian's ` +
+        `/usr/bin/unicorn says #!/usr/bin/ruby, so it is exec'd). The same job with plain \`bundle ` +
+        `exec\` (bundler 2.3: --keep-file-descriptors is the default) serves every request: the ` +
+        `trap does not exist with the images' bundler, only with the older ones.`,
     },
     bookworm: {
       applicable: false,
       reason:
-        "neither trap exists with systemd: a socket-activated service gets the manager's " +
+        "neither bridge trap exists with systemd: a socket-activated service gets the manager's " +
         "environment (PATH is never the socket's path), and systemd binds the socket unit itself, " +
         "the lab's with RemoveOnStop=yes, so no bridge process can leave a file it then cannot " +
-        'bind over',
+        "bind over (the third, bundle exec closing the fd, would hit systemd's LISTEN_FDS too, but only " +
+        "with a bundler older than 2.2.26: the images' 2.3 keeps fds, and the precise run shows both)",
     },
   },
   boot(flavour): BootSpec {
@@ -155,8 +293,14 @@ export const unicornBridgeTraps: Scenario<F> = {
           ...spec.files,
           '/var/lib/lab/unicorn-bare-name.conf': bareNameJob(),
           [LIFECYCLE_JOB]: LIFECYCLE_JOB_TEXT,
+          [`${APP}/Gemfile`]: shippedConf('unicorn', 'bridge-traps', 'Gemfile'),
         },
-        shell: [...(spec.shell ?? []), 'cp /var/lib/lab/unicorn-bare-name.conf /etc/init/unicorn.conf'],
+        shell: [
+          ...(spec.shell ?? []),
+          // Resolved from the installed gems, offline: what `bundle install` left on a server.
+          `cd ${APP} && ${BUNDLE} lock --local`,
+          'cp /var/lib/lab/unicorn-bare-name.conf /etc/init/unicorn.conf',
+        ],
       }),
       bookworm: () => spec,
     })();
@@ -184,10 +328,13 @@ export const unicornBridgeTraps: Scenario<F> = {
     // With traffic paused: a bridge started while init holds a connection's socket event was
     // seen keeping a copy of the old socket (connections then hang instead of being refused).
     await ctx.loadHandle?.stop();
-    const restartAt = Date.now();
     await ctx.act('initctl', 'initctl restart upstart-socket-bridge (traffic paused)', () =>
       ctx.sh('/sbin/initctl restart upstart-socket-bridge'),
     );
+    // The cut between the bridges is when traffic resumes, not when the restart began: the
+    // counter job logs an event some ms after the bridge emitted it, and one of the old
+    // bridge's last events was seen logged after `initctl restart` had begun.
+    const restartAt = Date.now();
     traffic();
     await st.hold(BRIDGE_RESTARTED, 2000);
     const listenersAfterRestart = await listeners(ctx);
@@ -207,6 +354,9 @@ export const unicornBridgeTraps: Scenario<F> = {
     const bridgeFixUpMs = up === null ? null : Date.now() - t;
     await st.hold(BRIDGE_FIXED, 2000);
     const listenersAfterFix = await listeners(ctx);
+
+    // The third trap, last so the first two are measured as before.
+    const bundle = await bundleStretches(ctx, st, traffic);
     await sleep(100);
     const records = await ctx.allRecords();
     return {
@@ -226,6 +376,8 @@ export const unicornBridgeTraps: Scenario<F> = {
       bridgeFixUpMs,
       socketEventsBeforeRestart: eventTimes.filter((e) => e < restartAt).length,
       socketEventsAfterRestart: eventTimes.filter((e) => e >= restartAt).length,
+      checkerOnBundleJobs: [...errorsOf(bundleExecJob(false)), ...errorsOf(bundleExecJob(true))],
+      ...bundle,
     };
   },
   verdict({ facts: f }) {
@@ -306,8 +458,13 @@ export const unicornBridgeTraps: Scenario<F> = {
       `${pct(BRIDGE_FIXED)} (first 200 after ${f.bridgeFixUpMs ?? '-'} ms)`,
       okRatio(f, BRIDGE_FIXED) >= 0.98,
     );
+    judgeBundle(j, f);
     j.note(
       `job starts while unicorn was called by name: ${f.startsWhileBare}; "unicorn: not found" in the job log: ${f.notFoundLines}`,
+    );
+    j.note(
+      `job starts while bundle exec closed the fds: ${f.startsWhileClosed}, the job then ${f.jobWhileClosed}; ` +
+        `bundler's deprecation warnings for --no-keep-file-descriptors: ${f.deprecationLines}`,
     );
     for (const name of f.phaseNames) j.note(stretchLine(f, name));
     return j.verdict();

@@ -19,6 +19,7 @@ const SCENARIO_RUBY = [
   'symlinked-releases/config.ru',
   'symlinked-releases/unicorn-fix.rb',
   'symlinked-releases/Gemfile',
+  'bridge-traps/Gemfile',
   'systemd-forking/forking.rb',
   'cold-workers/unicorn.rb',
   'cold-workers/boot-delay.rb',

@@ -9,7 +9,13 @@ import type { Flavour } from '../../lab/engine/flavour-images';
 import { CATALOGUE } from '../../lab/scenarios/catalogue';
 import type { Facts, Scenario } from '../../lab/scenarios/types';
 import { expectationFor } from '../../lab/scenarios/types';
-import { unicornBridgeTraps, bareNameJob, pathFixedJob } from '../../lab/scenarios/unicorn-bridge-traps';
+import {
+  unicornBridgeTraps,
+  bareNameJob,
+  bundleExecJob,
+  pathFixedJob,
+  versionAtLeast,
+} from '../../lab/scenarios/unicorn-bridge-traps';
 import { unicornBrokenRelease } from '../../lab/scenarios/unicorn-broken-release';
 import { parseJobEvents, stretch } from '../../lab/scenarios/unicorn-common';
 import { unicornExecRespawn, wrapperExecJob } from '../../lab/scenarios/unicorn-exec-respawn';
@@ -69,6 +75,8 @@ describe('unicorn in production: the catalogue', () => {
     const traps = unicornBridgeTraps.boot('precise');
     assert.equal(traps.files?.['/var/lib/lab/unicorn-bare-name.conf'], bareNameJob());
     assert.match(traps.shell?.[traps.shell.length - 1] ?? '', /unicorn-bare-name\.conf \/etc\/init\/unicorn\.conf$/);
+    assert.match(traps.files?.['/opt/unicorn/app/Gemfile'] ?? '', /^gem 'unicorn'$/m);
+    assert.ok(traps.shell?.includes('cd /opt/unicorn/app && bundle3.1 lock --local'));
   });
 });
 
@@ -445,6 +453,8 @@ describe('unicorn-bridge-traps', () => {
       ['bridge restarted, unicorn still running', 85, 85, {}, 64],
       ['unicorn stopped: nobody listens', 135, 0, { 'http-502': 135 }, 2697],
       ['fix 2: rm the socket file, restart the bridge', 85, 85, {}, 162],
+      ['bundle exec --no-keep-file-descriptors (the old default)', 8, 0, { timeout: 8 }, 6710],
+      ['bundle exec (bundler 2.3: fds kept)', 86, 86, {}, 99],
     ),
     checkerOnBareName: ["line 12: 'unicorn' is found through PATH, but a job started by `start on socket` ..."],
     checkerOnFixed: [],
@@ -461,6 +471,13 @@ describe('unicorn-bridge-traps', () => {
     bridgeFixUpMs: 1514,
     socketEventsBeforeRestart: 70,
     socketEventsAfterRestart: 0,
+    bundlerVersion: '2.3.7',
+    checkerOnBundleJobs: [],
+    startsWhileClosed: 2,
+    jobWhileClosed: 'stop/waiting',
+    ebadfLines: 2,
+    deprecationLines: 2,
+    bundleKeptUpMs: 749,
   };
 
   it('is EXPECTED on what the precise run showed', () => expected(s, 'precise', good));
@@ -513,5 +530,30 @@ describe('unicorn-bridge-traps', () => {
       { ...good, listenersAfterFix: ['1270:unicorn'] },
       'the fix did not give the bridge its socket',
     );
+  });
+
+  it('UNEXPECTED when bundle exec kept the fd while told not to, or closed it by default', () => {
+    const closed = 'bundle exec --no-keep-file-descriptors (the old default)';
+    unexpected(s, 'precise', withPhase(closed, 85, 85, ''), 'unicorn adopted a closed fd');
+    unexpected(s, 'precise', { ...good, ebadfLines: 0 }, 'unicorn never said Bad file descriptor');
+    unexpected(s, 'precise', { ...good, startsWhileClosed: 1 }, 'no connection started the job again');
+    const kept = 'bundle exec (bundler 2.3: fds kept)';
+    unexpected(s, 'precise', withPhase(kept, 86, 0, 'timeout=86'), 'plain bundle exec closed the fd');
+    unexpected(s, 'precise', { ...good, bundlerVersion: '2.1.4' }, 'a bundler that closes fds by default');
+    unexpected(
+      s,
+      'precise',
+      { ...good, checkerOnBundleJobs: ["line 12: 'bundle3.1' ..."] },
+      'the checker refused a bundle job',
+    );
+  });
+
+  it('writes bundle exec jobs the checker accepts, the old default asked for by its flag', () => {
+    assert.deepEqual(checkJobFile(bundleExecJob(false), 'unicorn.conf'), []);
+    assert.deepEqual(checkJobFile(bundleExecJob(true), 'unicorn.conf'), []);
+    assert.match(bundleExecJob(false), /^ {4}exec bundle3\.1 exec --no-keep-file-descriptors unicorn /m);
+    assert.match(bundleExecJob(true), /^ {4}exec bundle3\.1 exec unicorn /m);
+    assert.ok(versionAtLeast('2.3.7', '2.2.26') && versionAtLeast('2.2.26', '2.2.26'));
+    assert.ok(!versionAtLeast('2.2.25', '2.2.26') && !versionAtLeast('1.17.3', '2.2.26'));
   });
 });
