@@ -21,6 +21,7 @@ import { unicornExecRespawn } from './unicorn-exec-respawn';
 import { unicornBrokenRelease } from './unicorn-broken-release';
 import { unicornStopStart } from './unicorn-stop-start';
 import { unicornBridgeTraps } from './unicorn-bridge-traps';
+import { unicornDaemonExpect } from './unicorn-daemon-expect';
 import { unicornSymlinkedReleases } from './unicorn-symlinked-releases';
 import { unicornSystemdForking } from './unicorn-systemd-forking';
 import { unicornColdWorkers } from './unicorn-cold-workers';
@@ -57,6 +58,7 @@ export const CATALOGUE: readonly Scenario[] = [
   unicornSystemdForking,
   unicornColdWorkers,
   unicornHerderSleeps,
+  unicornDaemonExpect,
 ];
 
 export function findScenario(name: string): Scenario | undefined {

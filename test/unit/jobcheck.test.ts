@@ -552,6 +552,8 @@ describe('jobcheck: the job files under images/', () => {
       'images/conf/unicorn/upstart/unicorn-seed-poc.conf',
       'images/conf/unicorn/upstart/unicorn-wrapper.conf',
       'images/conf/unicorn/upstart/unicorn-exec.conf',
+      'images/conf/unicorn/daemon-expect/upstart/unicorn-expect-fork.conf',
+      'images/conf/unicorn/daemon-expect/upstart/unicorn-expect-daemon.conf',
     ]) {
       assert.ok(names.includes(expected), `${expected} is missing (found ${names.join(', ')})`);
     }
