@@ -386,7 +386,10 @@ async function partA(ctx: ScenarioContext, st: Stretches): Promise<AFacts> {
   const p = await procs(ctx);
   const m1 = p.masters.find((m) => m.pid === firstMaster);
   const probe = await askApp(ctx, 3000);
-  const herderPids = new Set(starts.map((e) => e.pid));
+  // Read again after the status: upstart respawns a herder about every second, and the one it
+  // tracks now may have started after the events above were read.
+  await sleep(300);
+  const herderPids = new Set((await herderEvents(ctx)).filter((e) => e.event === 'start').map((e) => e.pid));
   const stopPlan = ctx.driver.initctl(['stop', job], ctx.server);
   const stop = await ctx.initctl('stop', job);
   await sleep(1000);
