@@ -6,7 +6,7 @@ import { LabError, LabExit } from '../errors';
 import { type AskedGroup, buildSummary, collect, expectedFrom } from '../matrix/merge';
 import { assignShards, cellKey, flavoursOf, planMatrix } from '../matrix/cells';
 import { writeMatrixSummary, writeReport } from '../report/write';
-import { CATALOGUE } from '../scenarios/catalogue';
+import { CATALOGUE, findScenario } from '../scenarios/catalogue';
 import { actionsBetween } from '../journal';
 import { createRun, findRun, labHome, readRun } from '../runs';
 import type { Command } from './command';
@@ -87,7 +87,10 @@ function merge(dirs: string[], flags: FlagValues<typeof FLAGS>): number {
     notes: problems,
   });
   const out = flags.out ?? createRun('scenario', 'merged', labHome());
-  const files = writeMatrixSummary(out, summary, { bundle: flags.bundle });
+  const files = writeMatrixSummary(out, summary, {
+    bundle: flags.bundle,
+    groupOf: (name) => findScenario(name)?.group,
+  });
   const t = summary.totals;
   process.stdout.write(
     `merged ${t.results} results from ${plans.length} plan(s) into ${t.cells} cells: ${t.expected} expected, ` +

@@ -231,7 +231,7 @@ async function run(
         inputs: [`this run (${here.host}, ${here.engine})`],
       },
     );
-    const file = writeMatrixSummary(dir, summary);
+    const file = writeMatrixSummary(dir, summary, { groupOf: (name) => findScenario(name)?.group });
     process.stdout.write(`summary: ${path.resolve(file.html)}\n`);
   }
   const infra = results.filter((r) => r.verdict.outcome === 'INFRASTRUCTURE');

@@ -14,6 +14,7 @@ export interface SummaryRow {
 }
 
 const SUMMARY_CSS = `
+table.matrix tr.group th { text-align: left; padding-top: 14px; font-size: 1.05em; border-bottom: 2px solid #888; }
 table.matrix td, table.matrix th { padding: 6px 10px; vertical-align: middle; }
 table.matrix td.cell { text-align: center; }
 .outcome { display: inline-block; min-width: 120px; padding: 4px 10px; border-radius: 6px; color: #fff; font-weight: 700; text-decoration: none; }
@@ -143,6 +144,7 @@ function matrixCell(c: SummaryCell | undefined, hrefFor: (r: RunEntry) => string
 export function renderMatrixSummary(
   m: MatrixSummary,
   hrefFor: (r: RunEntry) => string | undefined = () => undefined,
+  groupOf: (scenario: string) => string | undefined = () => undefined,
 ): string {
   const byKey = new Map(m.cells.map((c) => [`${c.scenario}\u0000${c.column}`, c]));
   const t = m.totals;
@@ -153,10 +155,18 @@ export function renderMatrixSummary(
     ['INFRASTRUCTURE', t.infrastructure, 'infrastructure'],
     ['MISSING', t.missing, 'missing'],
   ];
-  const body = m.rows.map(
-    (s) =>
+  // Scenarios of one group ("unicorn in production") sit under one heading row; a heading
+  // comes wherever the group changes, so the catalogue's order is kept.
+  const groupRow = (label: string) => `<tr class="group"><th colspan="${m.columns.length + 1}">${esc(label)}</th></tr>`;
+  const anyGroup = m.rows.some((s) => groupOf(s) !== undefined);
+  const body = m.rows.flatMap((s, i) => {
+    const g = groupOf(s);
+    const heading = anyGroup && (i === 0 || groupOf(m.rows[i - 1]) !== g) ? [groupRow(g ?? 'init and app server')] : [];
+    return [
+      ...heading,
       `<tr><th>${esc(s)}</th>${m.columns.map((col) => matrixCell(byKey.get(`${s}\u0000${col}`), hrefFor)).join('')}</tr>`,
-  );
+    ];
+  });
   const warnings = [...m.missingShards, ...m.notes];
   const plans = m.plans.length
     ? `<section class="card"><h2>Plans (one per shard or run)</h2><table class="plans"><tr><th>shard</th><th>matrix</th><th>host</th><th>engine</th><th>started</th><th class="num">cells</th></tr>${m.plans

@@ -61,7 +61,7 @@ function linkFrom(fromDir: string, file: string): string {
 export function writeMatrixSummary(
   dir: string,
   summary: MatrixSummary,
-  o: { bundle?: boolean } = {},
+  o: { bundle?: boolean; groupOf?: (scenario: string) => string | undefined } = {},
 ): { html: string; json: string } {
   mkdirSync(dir, { recursive: true });
   const root = resolve(dir);
@@ -97,6 +97,6 @@ export function writeMatrixSummary(
   const jsonPath = join(root, 'summary.json');
   writeAtomic(jsonPath, `${JSON.stringify(json, null, 1)}\n`);
   const htmlPath = join(root, 'summary.html');
-  writeAtomic(htmlPath, renderMatrixSummary(summary, href));
+  writeAtomic(htmlPath, renderMatrixSummary(summary, href, o.groupOf));
   return { html: htmlPath, json: jsonPath };
 }

@@ -273,6 +273,26 @@ describe('the summary model', () => {
     assert.match(renderMatrixSummary(s), /not in the plan/);
   });
 
+  it("puts the scenarios of a group (unicorn in production) under one heading, in the matrix's order", () => {
+    const s = buildSummary(
+      [
+        entry('EXPECTED', { scenario: 'a' }),
+        entry('EXPECTED', { scenario: 'u1' }),
+        entry('EXPECTED', { scenario: 'u2' }),
+      ],
+      { cells: [] },
+      { title: 't', inputs: [] },
+    );
+    const group = (name: string) => (name.startsWith('u') ? 'unicorn in production' : undefined);
+    const html = renderMatrixSummary(s, undefined, group);
+    const headings = [...html.matchAll(/<tr class="group"><th[^>]*>([^<]*)</g)].map((m) => m[1]);
+    assert.deepEqual(headings, ['init and app server', 'unicorn in production']);
+    assert.ok(html.indexOf('unicorn in production') < html.indexOf('<th>u1</th>'));
+    assert.ok(html.indexOf('<th>u1</th>') < html.indexOf('<th>u2</th>'));
+    // Without groups, no heading rows at all.
+    assert.ok(!renderMatrixSummary(s).includes('class="group"'));
+  });
+
   it('escapes what it shows and links only relatively', () => {
     const s = buildSummary(
       [entry('UNEXPECTED', { reasons: ['<b>x</b>'], where: { runId: 'r', host: '<h>', engine: 'e', pid: 1 } })],
