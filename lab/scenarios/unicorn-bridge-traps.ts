@@ -7,7 +7,6 @@ import { Judge } from './judge';
 import { initState } from './observe';
 import { type Scenario, perInit } from './types';
 import {
-  GROUP,
   shippedConf,
   LIFECYCLE_JOB,
   LIFECYCLE_JOB_TEXT,
@@ -20,6 +19,7 @@ import {
   stretch,
   stretchLine,
   waitFor200,
+  IN_PRODUCTION,
 } from './unicorn-common';
 
 const STANDARD_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -241,8 +241,7 @@ export const unicornBridgeTraps: Scenario<F> = {
     `first trap. One line fixes each: \`export PATH=${STANDARD_PATH}\` at the top of the job's ` +
     `script, \`rm -f ${SOCK}\` before the bridge starts again, and \`bundle exec ` +
     `--keep-file-descriptors unicorn\` (the default from bundler 2.2.26 on, as with the images' 2.3).`,
-  server: 'unicorn',
-  group: GROUP,
+  ...IN_PRODUCTION,
   expect: {
     precise: {
       applicable: true,

@@ -5,12 +5,12 @@ import { servingMasters } from './observe';
 import type { Scenario } from './types';
 import {
   judgeNoneFailed,
-  GROUP,
   type StretchFacts,
   Stretches,
   askApp,
   pidFileMaster,
   stretchLine,
+  IN_PRODUCTION,
 } from './unicorn-common';
 import { waitForGenerationAbove } from './upgrades';
 
@@ -61,8 +61,7 @@ export const unicornBrokenRelease: Scenario<F> = {
     'Deploying a fixed release with another USR2 moves the site on, because the wrapper never ' +
     'QUITs a master whose successor does not serve and unicorn restores its pid file when the ' +
     'new master dies.',
-  server: 'unicorn',
-  group: GROUP,
+  ...IN_PRODUCTION,
   expect: {
     precise: {
       applicable: true,

@@ -5,7 +5,7 @@ import { Judge } from './judge';
 import { windowOf } from './load';
 import { servingMasters } from './observe';
 import { type Scenario, perInit } from './types';
-import { GROUP, shippedConf } from './unicorn-common';
+import { shippedConf, IN_PRODUCTION } from './unicorn-common';
 import { latestGeneration, waitForGenerationAbove } from './upgrades';
 
 const APP = `${UNICORN_OPT}/app`;
@@ -182,8 +182,7 @@ export const unicornColdWorkers: Scenario<F> = {
     'that have not loaded the app yet. With preload_app true the new master loads the app while ' +
     'the old one still serves, and its workers accept as soon as they exist: no spike and no 502, ' +
     'even with the small backlog.',
-  server: 'unicorn',
-  group: GROUP,
+  ...IN_PRODUCTION,
   expect: {
     precise: {
       applicable: true,

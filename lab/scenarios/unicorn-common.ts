@@ -18,6 +18,9 @@ import type { PhaseFacts } from './phases';
 
 export const GROUP = 'unicorn in production';
 
+/** What every scenario of the group declares: written for unicorn, shown under GROUP. */
+export const IN_PRODUCTION = { server: 'unicorn', group: GROUP } as const;
+
 /** A file under images/conf as the repository has it (the images ship the same bytes). */
 export function shippedConf(...rel: string[]): string {
   return fs.readFileSync(path.join(projectRoot(), 'images', 'conf', ...rel), 'utf8');
@@ -88,30 +91,49 @@ export class Stretches {
   }
 
   facts(records: readonly RequestRecord[]): StretchFacts {
-    const f: StretchFacts = {
-      phaseNames: [],
-      phaseSent: [],
-      phaseOk: [],
-      phaseFailed: [],
-      phaseFailure: [],
-      phaseGapMs: [],
-      phaseWaited: [],
-      phaseFailures: [],
-    };
-    for (const p of this.list) {
-      const c = windowOf(records, p.from, p.to);
-      const classes = Object.entries(c.failures).sort(([, a], [, b]) => (b ?? 0) - (a ?? 0));
-      f.phaseNames.push(p.name);
-      f.phaseSent.push(c.sent);
-      f.phaseOk.push(c.succeeded);
-      f.phaseFailed.push(c.failed);
-      f.phaseFailure.push(classes[0]?.[0] ?? '');
-      f.phaseGapMs.push(c.longestGapMs);
-      f.phaseWaited.push((c.failures.timeout ?? 0) + (c.failures['http-504'] ?? 0));
-      f.phaseFailures.push(classes.map(([k, v]) => `${k}=${v}`).join(' '));
-    }
-    return f;
+    return stretchFacts(
+      this.list.map((p) => {
+        const c = windowOf(records, p.from, p.to);
+        return { name: p.name, sent: c.sent, ok: c.succeeded, failures: c.failures, gapMs: c.longestGapMs };
+      }),
+    );
   }
+}
+
+/** One stretch's counts, as a run's window gives them (or a test writes them). */
+export interface StretchCounts {
+  name: string;
+  sent: number;
+  ok: number;
+  /** failed requests by class ("http-502", "timeout", ...) */
+  failures: Partial<Record<string, number>>;
+  gapMs: number;
+}
+
+/** StretchFacts (JSON facts: one array per number) from each stretch's counts, in order. */
+export function stretchFacts(list: readonly StretchCounts[]): StretchFacts {
+  const f: StretchFacts = {
+    phaseNames: [],
+    phaseSent: [],
+    phaseOk: [],
+    phaseFailed: [],
+    phaseFailure: [],
+    phaseGapMs: [],
+    phaseWaited: [],
+    phaseFailures: [],
+  };
+  for (const c of list) {
+    const classes = Object.entries(c.failures).sort(([, a], [, b]) => (b ?? 0) - (a ?? 0));
+    f.phaseNames.push(c.name);
+    f.phaseSent.push(c.sent);
+    f.phaseOk.push(c.ok);
+    f.phaseFailed.push(c.sent - c.ok);
+    f.phaseFailure.push(classes[0]?.[0] ?? '');
+    f.phaseGapMs.push(c.gapMs);
+    f.phaseWaited.push((c.failures.timeout ?? 0) + (c.failures['http-504'] ?? 0));
+    f.phaseFailures.push(classes.map(([k, v]) => `${k}=${v}`).join(' '));
+  }
+  return f;
 }
 
 /** One phase's numbers by name; undefined when the run has no such phase. */

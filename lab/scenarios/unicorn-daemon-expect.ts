@@ -5,7 +5,6 @@ import { Judge } from './judge';
 import { initState } from './observe';
 import { type Scenario, perInit } from './types';
 import {
-  GROUP,
   LIFECYCLE_JOB,
   LIFECYCLE_JOB_TEXT,
   type StretchFacts,
@@ -18,6 +17,7 @@ import {
   stretchLine,
   unicornProcesses,
   waitFor200,
+  IN_PRODUCTION,
 } from './unicorn-common';
 
 /**
@@ -59,12 +59,16 @@ const USR2_MS = 45_000;
 /** After unicorn answers (or the USR2): how long upstart may take to reap the pid it tracks. */
 const SETTLE_MS = 10_000;
 
-const A_SERVING = '(a) expect fork: serving';
-const A_STOPPED = '(a) expect fork: after initctl stop';
-const B_BEFORE = '(b) expect daemon: before the USR2';
-const B_USR2 = '(b) expect daemon: USR2';
-const B_STOPPED = '(b) expect daemon: after initctl stop';
-const C_SERVING = '(c) expect daemon, no USR2: serving';
+/** The run's stretches by name (the verdict and its tests judge each by name). */
+export const STRETCH = {
+  A_SERVING: '(a) expect fork: serving',
+  A_STOPPED: '(a) expect fork: after initctl stop',
+  B_BEFORE: '(b) expect daemon: before the USR2',
+  B_USR2: '(b) expect daemon: USR2',
+  B_STOPPED: '(b) expect daemon: after initctl stop',
+  C_SERVING: '(c) expect daemon, no USR2: serving',
+} as const;
+const { A_SERVING, A_STOPPED, B_BEFORE, B_USR2, B_STOPPED, C_SERVING } = STRETCH;
 
 /** Which process of `unicorn -D` a pid is, seen from the master: itself, its session leader (the intermediate), other. */
 export type Who = 'master' | 'intermediate' | 'other' | 'none';
@@ -474,8 +478,7 @@ export const unicornDaemonExpect: Scenario<F> = {
     'unicorn` answers "Unknown instance" and the site keeps running on a master nobody supervises. ' +
     'Running unicorn in the foreground behind a process that stays the tracked pid (unicorn-wrapper, no ' +
     '-D and no expect) fixes it, because no fork count can follow a re-exec that happens after the job started.',
-  server: 'unicorn',
-  group: GROUP,
+  ...IN_PRODUCTION,
   expect: {
     precise: {
       applicable: true,

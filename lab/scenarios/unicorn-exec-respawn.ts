@@ -8,7 +8,6 @@ import { initState, servingMasters, socketEventBursts, statusLine } from './obse
 import { type Scenario, perInit } from './types';
 import {
   judgeNoneFailed,
-  GROUP,
   LIFECYCLE_JOB,
   LIFECYCLE_JOB_TEXT,
   type JobEvent,
@@ -24,6 +23,7 @@ import {
   stretchLine,
   unicornProcesses,
   waitFor200,
+  IN_PRODUCTION,
 } from './unicorn-common';
 import { upgrades } from './upgrades';
 
@@ -139,8 +139,7 @@ export const unicornExecRespawn: Scenario<F> = {
     'Running unicorn through unicorn-wrapper in the same job (one changed exec line: the ' +
     'wrapper binds the socket and stays the process upstart tracks) keeps the job tracked ' +
     'across every USR2, so `respawn` only fires when no master is left.',
-  server: 'unicorn',
-  group: GROUP,
+  ...IN_PRODUCTION,
   expect: {
     precise: {
       applicable: true,

@@ -8,7 +8,6 @@ import { Judge } from './judge';
 import { initState, socketEventBursts } from './observe';
 import { type Scenario, perInit } from './types';
 import {
-  GROUP,
   IMAGE_JOB,
   IMAGE_UNIT,
   type StretchFacts,
@@ -18,6 +17,7 @@ import {
   stretch,
   stretchLine,
   waitFor200,
+  IN_PRODUCTION,
 } from './unicorn-common';
 import { latestGeneration, waitForGenerationAbove } from './upgrades';
 
@@ -626,8 +626,7 @@ export const unicornHerderSleeps: Scenario<F> = {
     'at once. Running unicorn behind unicorn-wrapper removes every fixed wait: init tracks the wrapper ' +
     "across the boot, and unicorn.rb's before_fork hook QUITs the old master only once the new one has " +
     'loaded the app (preload_app), so a USR2 deploy loses not one request.',
-  server: 'unicorn',
-  group: GROUP,
+  ...IN_PRODUCTION,
   expect: {
     precise: {
       applicable: true,

@@ -5,7 +5,6 @@ import { initState } from './observe';
 import { type Scenario, perInit } from './types';
 import {
   judgeNoneFailed,
-  GROUP,
   IMAGE_JOB,
   IMAGE_UNIT,
   type StretchFacts,
@@ -17,6 +16,7 @@ import {
   stretch,
   stretchLine,
   waitFor200,
+  IN_PRODUCTION,
 } from './unicorn-common';
 
 const RELOADS = 5;
@@ -69,8 +69,7 @@ export const unicornInitctlReload: Scenario<F> = {
     `socket on unicorn's command line (\`-l /var/run/unicorn/unicorn.sock\`, which ` +
     `unicorn-wrapper adds by itself) keeps it across HUP: with the wrapper's job ${RELOADS} ` +
     `reloads in a row lose nothing.`,
-  server: 'unicorn',
-  group: GROUP,
+  ...IN_PRODUCTION,
   expect: {
     precise: {
       applicable: true,

@@ -5,7 +5,6 @@ import { servingMasters } from './observe';
 import { type Scenario, perInit } from './types';
 import {
   judgeNoneFailed,
-  GROUP,
   type StretchFacts,
   Stretches,
   okPercent,
@@ -14,6 +13,7 @@ import {
   stretchLine,
   unicornProcesses,
   waitFor200,
+  IN_PRODUCTION,
 } from './unicorn-common';
 import { wrapperExecJob } from './unicorn-exec-respawn';
 import { upgrades } from './upgrades';
@@ -54,8 +54,7 @@ export const unicornStopStart: Scenario<F> = {
     'USR2 re-exec hands the open socket to the new master while the old one still serves and ' +
     'loses nothing, once init can follow it: unicorn-wrapper in the job on upstart, PIDFile= ' +
     'in the unit on systemd.',
-  server: 'unicorn',
-  group: GROUP,
+  ...IN_PRODUCTION,
   expect: {
     precise: {
       applicable: true,

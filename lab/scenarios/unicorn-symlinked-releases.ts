@@ -10,12 +10,12 @@ import { servingMasters } from './observe';
 import { type Scenario, perInit } from './types';
 import {
   judgeNoneFailed,
-  GROUP,
   type StretchFacts,
   Stretches,
   pidFileMaster,
   shippedConf,
   stretchLine,
+  IN_PRODUCTION,
 } from './unicorn-common';
 import { waitForGenerationAbove } from './upgrades';
 
@@ -284,8 +284,7 @@ export const unicornSymlinkedReleases: Scenario<F> = {
     '`working_directory "/srv/app/current"` and a before_exec that sets BUNDLE_GEMFILE to ' +
     "current's Gemfile in unicorn.rb, read by the running master on one HUP, make each USR2 " +
     'load the release the link names, and pruning old releases no longer matters.',
-  server: 'unicorn',
-  group: GROUP,
+  ...IN_PRODUCTION,
   expect: {
     precise: {
       applicable: true,

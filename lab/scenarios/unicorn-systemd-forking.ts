@@ -6,7 +6,6 @@ import { Judge } from './judge';
 import { initState, servingMasters } from './observe';
 import { type Scenario, perInit } from './types';
 import {
-  GROUP,
   type StretchFacts,
   Stretches,
   alive,
@@ -15,6 +14,7 @@ import {
   stretchLine,
   unicornProcesses,
   waitFor200,
+  IN_PRODUCTION,
 } from './unicorn-common';
 
 /**
@@ -487,8 +487,7 @@ export const unicornSystemdForking: Scenario<F> = {
     "master when the old one exits (it is in the unit's cgroup, whoever owns the file), so the same " +
     'unit reloads as root, with KillMode=process or as www-data without losing a request, and ' +
     "unicorn's own two instances on one socket unit, restarted in turn, need no USR2 at all.",
-  server: 'unicorn',
-  group: GROUP,
+  ...IN_PRODUCTION,
   expect: {
     precise: {
       applicable: false,

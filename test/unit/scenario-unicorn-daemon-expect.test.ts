@@ -9,19 +9,14 @@ import { summarize } from '../../lab/check/continuity';
 import type { Flavour } from '../../lab/engine/flavour-images';
 import { checkJobFiles } from '../../lab/jobcheck/index';
 import { CATALOGUE } from '../../lab/scenarios/catalogue';
-import { unicornDaemonExpect, whoIs } from '../../lab/scenarios/unicorn-daemon-expect';
+import { STRETCH, unicornDaemonExpect, whoIs } from '../../lab/scenarios/unicorn-daemon-expect';
 import { expectationFor } from '../../lab/scenarios/types';
 import { phases } from '../support/stretch-facts';
 
 const ROOT = resolve(__dirname, '..', '..');
 type F = Parameters<typeof unicornDaemonExpect.verdict>[0]['facts'];
 
-const A_SERVING = '(a) expect fork: serving';
-const A_STOPPED = '(a) expect fork: after initctl stop';
-const B_BEFORE = '(b) expect daemon: before the USR2';
-const B_USR2 = '(b) expect daemon: USR2';
-const B_STOPPED = '(b) expect daemon: after initctl stop';
-const C_SERVING = '(c) expect daemon, no USR2: serving';
+const { A_SERVING, A_STOPPED, B_BEFORE, B_USR2, B_STOPPED, C_SERVING } = STRETCH;
 
 /** What the run on upstart 1.5 showed (pids as there: the intermediate is the master's session id). */
 function good(): F {
