@@ -33,7 +33,7 @@ export const masterKilled: Scenario<KillFacts> = {
       bookworm: () =>
         systemdBoot(systemd.service(), 'phoenix.socket + phoenix.service as shipped (Restart=on-failure)'),
     })(),
-  run: (ctx) => killUnderLoad(ctx, { target: 'master', watchMs: 4000 }),
+  run: (ctx) => killUnderLoad(ctx, { target: 'master', watchMs: 6000 }),
   verdict({ flavour, facts: f }) {
     const j = new Judge();
     perInit(flavour, {
@@ -46,12 +46,14 @@ export const masterKilled: Scenario<KillFacts> = {
         ),
       bookworm: () => j.equal('systemd restarts (NRestarts)', 1, f.systemdRestarts),
     })();
-    judgeTracksAgain(j, f, 3000);
+    // Init's restart plus a Node master and its workers: about 1.5 s on a quiet machine, 3.6 s
+    // seen with every core busy. The claim is that init brings the app back by itself, soon.
+    judgeTracksAgain(j, f, 5000);
     j.check(
       'a new worker answers',
-      'within 3 s',
+      'within 5 s',
       f.newWorkerAnsweredMs === null ? 'never' : `after ${f.newWorkerAnsweredMs} ms`,
-      f.newWorkerAnsweredMs !== null && f.newWorkerAnsweredMs <= 3000,
+      f.newWorkerAnsweredMs !== null && f.newWorkerAnsweredMs <= 5000,
     );
     judgeAftermath(j, f);
     return j.verdict();
