@@ -32,7 +32,8 @@ const PHOENIX: Record<FaultKind, Budget> = {
   'ttin-ttou': { failed: 0, gapMs: 1000 },
   // worker-killed: at most 8 failed after the kill (the requests in flight on that worker).
   'kill-worker': { failed: 8, gapMs: 2000 },
-  // master-killed: at most 5 failed after the kill, a new master serves within 5 s (both inits; 1.5 s when quiet), so a 3 s gap is the budget here.
+  // master-killed: at most 5 failed after the kill; a new master serves in about 1.5 s when the
+  // machine is quiet (the scenario allows 5 s under load); lab chaos gaps here stayed under 3 s.
   'kill-master': { failed: 5, gapMs: 3000 },
   // worker-timeout: the stuck request ends in a 502, at most 2 others fail (3 in all).
   'stop-worker': { failed: 3, gapMs: 2000 },
