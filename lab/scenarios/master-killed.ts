@@ -33,7 +33,7 @@ export const masterKilled: Scenario<KillFacts> = {
       bookworm: () =>
         systemdBoot(systemd.service(), 'phoenix.socket + phoenix.service as shipped (Restart=on-failure)'),
     })(),
-  run: (ctx) => killUnderLoad(ctx, { target: 'master', watchMs: 6000 }),
+  run: (ctx) => killUnderLoad(ctx, { target: 'master', watchMs: 9000 }),
   verdict({ flavour, facts: f }) {
     const j = new Judge();
     perInit(flavour, {
@@ -46,9 +46,10 @@ export const masterKilled: Scenario<KillFacts> = {
         ),
       bookworm: () => j.equal('systemd restarts (NRestarts)', 1, f.systemdRestarts),
     })();
-    // Init's restart plus a Node master and its workers: about 1.5 s on a quiet machine, 3.6 s
-    // seen with every core busy. The claim is that init brings the app back by itself, soon.
-    judgeTracksAgain(j, f, 5000);
+    // Init's restart plus a Node master and its workers, seen through `docker exec` probes: about
+    // 1.5 s on a quiet machine, 3.6 to 4.7 s with two labs on two engines sharing two cores. The
+    // claim is that init brings the app back by itself, soon; the first answer is judged apart.
+    judgeTracksAgain(j, f, 8000);
     j.check(
       'a new worker answers',
       'within 5 s',
