@@ -237,12 +237,18 @@ async function main(): Promise<void> {
       `${c.name.padEnd(18)} ${String(c.completed).padStart(4)}/${c.upgrades}  ` +
       `${String(c.requests).padStart(7)} req  ${String(c.failed).padStart(5)} failed  gap ` +
       `${String(c.longestGapMs).padStart(5)} ms  handover p50 ${c.handoverMs.median} ms p95 ` +
-      `${c.handoverMs.p95} ms max ${c.handoverMs.max} ms${c.initKeptPid === undefined ? '' : c.initKeptPid ? '  init kept its pid' : '  INIT LOST ITS PID'}${c.error ? `  (${c.error.split('\n')[0]})` : ''}`,
+      `${c.handoverMs.p95} ms max ${c.handoverMs.max} ms` +
+      (c.initKeptPid === undefined ? '' : c.initKeptPid ? '  init kept its pid' : '  INIT LOST ITS PID') +
+      (c.error ? `  (${c.error.split('\n')[0]})` : ''),
   );
   const ours = cells.filter((c) => c.server !== 'pm2');
   const missed = ours.filter((c) => c.failed > 0 || c.completed < c.upgrades || c.initKeptPid === false);
   process.stdout.write(
-    `soak: ${UPGRADES} upgrades per cell, ${RATE} req/s, ${CONCURRENCY} connections\n${rows.join('\n')}\n${missed.length ? `TARGET MISSED (0 failed, every upgrade done, init keeps its pid): ${missed.map((c) => c.name).join(', ')}` : 'target met: 0 failed requests in every cell of ours'}\n`,
+    `soak: ${UPGRADES} upgrades per cell, ${RATE} req/s, ${CONCURRENCY} connections\n${rows.join('\n')}\n` +
+      (missed.length
+        ? `TARGET MISSED (0 failed, every upgrade done, init keeps its pid): ${missed.map((c) => c.name).join(', ')}`
+        : 'target met: 0 failed requests in every cell of ours') +
+      '\n',
   );
   fs.mkdirSync(path.join(ROOT, 'results'), { recursive: true });
   const file = path.join(ROOT, 'results', `bench-soak-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);

@@ -197,7 +197,9 @@ ${flagHelp(FLAGS)}`,
       process.stdout.write(
         `lab chaos: seed ${seed}, ${durationMs / 1000} s on ${target.flavour} with ` +
           `${target.server.name} (${target.origin}, worker timeout ${target.workerTimeoutS} ` +
-          `s)\nschedule (replay with --seed ${seed} --duration ${durRaw} --faults ${faults.join(',')}):\n${formatSchedule(schedule)}\nbudgets:\n${budgetLines(BUDGETS, target.flavour, target.server.name, faults, ob.overrides)}\n`,
+          `s)\nschedule (replay with --seed ${seed} --duration ${durRaw} --faults ${faults.join(',')}):\n` +
+          `${formatSchedule(schedule)}\nbudgets:\n` +
+          `${budgetLines(BUDGETS, target.flavour, target.server.name, faults, ob.overrides)}\n`,
       );
       if (schedule.length === 0) throw usage(`--duration ${durRaw} leaves no room for a fault`);
       const r = await runChaos(target, {

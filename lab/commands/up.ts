@@ -86,7 +86,11 @@ export const up: Command = {
       if (flags.flavour) throw new LabError(err.message, LabExit.ENVIRONMENT);
       // Nobody asked for precise by name: say loudly what is missing and run the offline twin.
       process.stderr.write(
-        `\n${banner(['THE PRECISE FLAVOUR (Ubuntu 12.04 + upstart 1.5) CANNOT BE BUILT HERE', ...err.message.split('\n'), 'Starting the bookworm twin (Debian 12 + systemd) instead.'])}\n\n`,
+        `\n${banner([
+          'THE PRECISE FLAVOUR (Ubuntu 12.04 + upstart 1.5) CANNOT BE BUILT HERE',
+          ...err.message.split('\n'),
+          'Starting the bookworm twin (Debian 12 + systemd) instead.',
+        ])}\n\n`,
       );
       flavour = 'bookworm';
       image = await ensureFlavourImage('bookworm', { docker: d, log });

@@ -34,7 +34,8 @@ export interface ReportInput {
 const REPORT_CSS = `
 .head { display: flex; gap: 16px; align-items: stretch; flex-wrap: wrap; margin-top: 14px; }
 .stats { display: flex; gap: 10px; flex-wrap: wrap; align-items: stretch; }
-.stat { background: #fff; border: 1px solid #e2e8f0; border-radius: 10px; padding: 10px 16px; min-width: 120px; display: flex; flex-direction: column; justify-content: center; }
+.stat { background: #fff; border: 1px solid #e2e8f0; border-radius: 10px; padding: 10px 16px; min-width: 120px; }
+.stat { display: flex; flex-direction: column; justify-content: center; }
 .stat .v { font-size: 26px; font-weight: 700; font-variant-numeric: tabular-nums; }
 .stat .k { color: #64748b; font-size: 12px; }
 .stat.bad .v { color: #b91c1c; }
@@ -117,7 +118,9 @@ function stats(c: Continuity): string {
     ['longest gap', c.longestGapMs >= 1000 ? sec(c.longestGapMs) : ms(c.longestGapMs), false],
     ['generations', `${c.generations.length}`, false],
   ];
-  return `<div class="stats">${tiles.map(([k, v, bad]) => `<div class="stat${bad ? ' bad' : ''}"><div class="v">${esc(v)}</div><div class="k">${esc(k)}</div></div>`).join('')}</div>`;
+  const tile = ([k, v, bad]: [string, string, boolean]) =>
+    `<div class="stat${bad ? ' bad' : ''}"><div class="v">${esc(v)}</div><div class="k">${esc(k)}</div></div>`;
+  return `<div class="stats">${tiles.map(tile).join('')}</div>`;
 }
 
 /** One run as a page that needs nothing else: no scripts, no fonts, no images to fetch. */

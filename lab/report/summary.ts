@@ -54,13 +54,16 @@ export function renderSummary(rows: readonly SummaryRow[], opts: { title?: strin
     return `<tr><th>${esc(s)}</th>${tds.join('')}</tr>`;
   });
 
+  const totalsLine = totals.map(([o, n]) => `<span>${swatchFor(o)}<b>${n}</b> ${esc(o.toLowerCase())}</span>`).join('');
+  const started = opts.startedAt ? `<span>started <b>${esc(opts.startedAt)}</b></span>` : '';
+  const heads = flavours.map((f) => `<th style="text-align:center">${esc(f)}</th>`).join('');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${esc(title)}</title><style>${BASE_CSS}${SUMMARY_CSS}</style></head>
 <body><main>
 <h1>${esc(title)}</h1>
-<p class="meta totals">${totals.map(([o, n]) => `<span>${swatchFor(o)}<b>${n}</b> ${esc(o.toLowerCase())}</span>`).join('')}${opts.startedAt ? `<span>started <b>${esc(opts.startedAt)}</b></span>` : ''}</p>
-<section class="card"><table class="matrix"><tr><th>scenario</th>${flavours.map((f) => `<th style="text-align:center">${esc(f)}</th>`).join('')}</tr>${body.join('')}</table></section>
+<p class="meta totals">${totalsLine}${started}</p>
+<section class="card"><table class="matrix"><tr><th>scenario</th>${heads}</tr>${body.join('')}</table></section>
 <footer>upstart-unicorn-lab · each cell links to that run's report</footer>
 </main></body></html>
 `;
@@ -124,7 +127,8 @@ function matrixCell(c: SummaryCell | undefined, hrefFor: (r: RunEntry) => string
   if (c.status === 'MISSING')
     return (
       `<td class="cell" data-status="MISSING"><span class="outcome" ` +
-      `style="background:${MISSING_COLOUR}">MISSING</span><div class="run"><div class="facts">no result${c.shard ? ` · shard ${esc(c.shard)} was to run it` : ''}</div></div></td>`
+      `style="background:${MISSING_COLOUR}">MISSING</span><div class="run"><div class="facts">no result` +
+      `${c.shard ? ` · shard ${esc(c.shard)} was to run it` : ''}</div></div></td>`
     );
   const flags = [
     c.duplicated
@@ -133,7 +137,8 @@ function matrixCell(c: SummaryCell | undefined, hrefFor: (r: RunEntry) => string
     c.skipped ? '<span class="flag bad">skipped</span>' : '',
     c.planned ? '' : '<span class="flag">not in the plan</span>',
   ].join('');
-  return `<td class="cell" data-status="${esc(c.status)}" data-results="${c.results.length}">${c.results.map((r) => runBlock(r, hrefFor(r))).join('')}${flags}</td>`;
+  const runs = c.results.map((r) => runBlock(r, hrefFor(r))).join('');
+  return `<td class="cell" data-status="${esc(c.status)}" data-results="${c.results.length}">${runs}${flags}</td>`;
 }
 
 /**
@@ -168,22 +173,35 @@ export function renderMatrixSummary(
     ];
   });
   const warnings = [...m.missingShards, ...m.notes];
+  const tds = (cells: readonly string[]) => cells.map((c) => `<td>${c}</td>`).join('');
+  const planRows = m.plans.map(
+    (p) =>
+      `<tr>${tds([p.shard ?? 'whole', p.group, p.host, p.engine, when(p.startedAt)].map(esc))}` +
+      `<td class="num">${p.cells}</td></tr>`,
+  );
+  const planHead =
+    '<tr><th>shard</th><th>matrix</th><th>host</th><th>engine</th><th>started</th><th class="num">cells</th></tr>';
   const plans = m.plans.length
-    ? `<section class="card"><h2>Plans (one per shard or run)</h2><table class="plans"><tr><th>shard</th><th>matrix</th><th>host</th><th>engine</th><th>started</th><th class="num">cells</th></tr>${m.plans
-        .map(
-          (p) =>
-            `<tr><td>${esc(p.shard ?? 'whole')}</td><td>${esc(p.group)}</td><td>${esc(p.host)}</td><td>${esc(p.engine)}</td><td>${esc(when(p.startedAt))}</td><td class="num">${p.cells}</td></tr>`,
-        )
-        .join('')}</table></section>`
+    ? `<section class="card"><h2>Plans (one per shard or run)</h2><table class="plans">${planHead}${planRows.join('')}</table></section>`
     : '';
+  const totalsLine = [
+    `<span><b>${esc(m.status)}</b></span>`,
+    ...totals.map(([o, n, label]) => `<span>${swatchFor(o)}<b>${n}</b> ${label}</span>`),
+    `<span><b>${t.skipped}</b> skipped</span><span><b>${t.duplicated}</b> with two results or more</span>`,
+    `<span><b>${t.results}</b> results in <b>${t.cells}</b> cells</span><span>made <b>${esc(when(m.generatedAt))}</b></span>`,
+  ].join('');
+  const warned = warnings.length
+    ? `<section class="card warn" id="warnings"><h2>Not complete</h2><ul>${warnings.map((w) => `<li>${esc(w)}</li>`).join('')}</ul></section>`
+    : '';
+  const columnHeads = m.columns.map((c) => `<th>${esc(c)}</th>`).join('');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${esc(`${m.status.toUpperCase()} · ${m.title}`)}</title><style>${BASE_CSS}${SUMMARY_CSS}${MATRIX_CSS}</style></head>
 <body><main>
 <h1>${esc(m.title)}</h1>
-<p class="meta totals" id="totals" data-status="${esc(m.status)}"><span><b>${esc(m.status)}</b></span>${totals.map(([o, n, label]) => `<span>${swatchFor(o)}<b>${n}</b> ${label}</span>`).join('')}<span><b>${t.skipped}</b> skipped</span><span><b>${t.duplicated}</b> with two results or more</span><span><b>${t.results}</b> results in <b>${t.cells}</b> cells</span><span>made <b>${esc(when(m.generatedAt))}</b></span></p>
-${warnings.length ? `<section class="card warn" id="warnings"><h2>Not complete</h2><ul>${warnings.map((w) => `<li>${esc(w)}</li>`).join('')}</ul></section>` : ''}
-<section class="card"><table class="matrix"><tr><th>scenario</th>${m.columns.map((c) => `<th>${esc(c)}</th>`).join('')}</tr>${body.join('')}</table></section>
+<p class="meta totals" id="totals" data-status="${esc(m.status)}">${totalsLine}</p>
+${warned}
+<section class="card"><table class="matrix"><tr><th>scenario</th>${columnHeads}</tr>${body.join('')}</table></section>
 ${plans}
 <footer>upstart-unicorn-lab · each verdict links to that run's report · summary.json beside this page · from ${esc(m.inputs.join(', '))}</footer>
 </main></body></html>

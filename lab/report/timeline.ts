@@ -317,9 +317,11 @@ export function renderTimeline(
       }
       let j = i + 1;
       while (j < count && colourAt(j) === c) j++;
+      const span = `${fmtSeconds(start + i * widthMs, 1)}–${fmtSeconds(start + j * widthMs, 1)} s`;
       out.push(
         `<rect class="lane" x="${px(plotLeft + i * barW)}" y="${px(laneY + 2)}" ` +
-          `width="${px(Math.max(1.5, (j - i) * barW))}" height="${LANE - 4}" fill="${c}" rx="1"><title>${escapeXml(`${tip} ${fmtSeconds(start + i * widthMs, 1)}–${fmtSeconds(start + j * widthMs, 1)} s`)}</title></rect>`,
+          `width="${px(Math.max(1.5, (j - i) * barW))}" height="${LANE - 4}" fill="${c}" rx="1">` +
+          `<title>${escapeXml(`${tip} ${span}`)}</title></rect>`,
       );
       i = j;
     }

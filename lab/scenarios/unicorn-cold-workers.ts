@@ -218,7 +218,8 @@ export const unicornColdWorkers: Scenario<F> = {
   boot: (flavour) => ({
     label:
       `as shipped for unicorn (the socket's owner + unicorn-wrapper); unicorn.rb = the lab's + ${COLD}/variant; ` +
-      `config.ru loads in ${BOOT_SECONDS} s${flavour === 'bookworm' ? `; unicorn.socket Backlog=${SMALL}` : ''}`,
+      `config.ru loads in ${BOOT_SECONDS} s` +
+      perInit(flavour, { precise: '', bookworm: `; unicorn.socket Backlog=${SMALL}` }),
     files: {
       [`${COLD}/unicorn.rb`]: shippedConf('unicorn', 'cold-workers', 'unicorn.rb'),
       [`${COLD}/boot-delay.rb`]: shippedConf('unicorn', 'cold-workers', 'boot-delay.rb'),

@@ -621,7 +621,11 @@ describe('jobcheck: the unicorn jobs under images/conf/unicorn/upstart/', () => 
     assert.match(text, SOCKET_LINE);
     assert.match(
       text,
-      /^exec \/opt\/phoenix\/runtime\/bin\/node \/opt\/phoenix\/app\/dist\/src\/unicorn-wrapper\/cli\.js \\\n[\s\S]*-- \/usr\/bin\/unicorn -E production -c \/opt\/unicorn\/app\/unicorn\.rb \/opt\/unicorn\/app\/config\.ru$/m,
+      new RegExp(
+        String.raw`^exec /opt/phoenix/runtime/bin/node /opt/phoenix/app/dist/src/unicorn-wrapper/cli\.js \\\n[\s\S]*` +
+          String.raw`-- /usr/bin/unicorn -E production -c /opt/unicorn/app/unicorn\.rb /opt/unicorn/app/config\.ru$`,
+        'm',
+      ),
     );
     assert.match(text, /--pid \/var\/run\/unicorn\/unicorn\.pid/);
     assert.match(text, /^kill signal QUIT$/m);
@@ -636,7 +640,11 @@ describe('jobcheck: the unicorn jobs under images/conf/unicorn/upstart/', () => 
     assert.match(text, /^kill signal QUIT$/m);
     assert.match(
       text,
-      /^exec \/usr\/bin\/unicorn -E production -c \/opt\/unicorn\/app\/unicorn\.rb \\\n\s+-l \/var\/run\/unicorn\/unicorn\.sock \\\n\s+\/opt\/unicorn\/app\/config\.ru$/m,
+      new RegExp(
+        String.raw`^exec /usr/bin/unicorn -E production -c /opt/unicorn/app/unicorn\.rb \\\n` +
+          String.raw`\s+-l /var/run/unicorn/unicorn\.sock \\\n\s+/opt/unicorn/app/config\.ru$`,
+        'm',
+      ),
     );
   });
 
