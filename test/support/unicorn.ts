@@ -3,10 +3,10 @@ import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { RequestRecord } from '../../lab/load/record';
-import { runLoad } from '../../lab/load/run';
 import { isAlive } from '../../src/pidfile';
 import { childrenOf } from '../../src/unicorn-wrapper/os';
 import { type Proc, ROOT, followChild, sleep, waitUntil } from './harness';
+import { type Served, loadWhileActing } from './under-load';
 
 /** Ruby unicorn and unicorn-wrapper, started the way init starts them, for the host tests. */
 
@@ -148,34 +148,14 @@ export async function waitNothingLeft(tag: string, ms = 8000): Promise<void> {
 /** Load through nginx while `act` runs, then a little longer; every request recorded. */
 export async function underLoad(
   port: number,
-  act: (served: (pred: (r: RequestRecord) => boolean, what: string) => Promise<void>) => Promise<void>,
+  act: (served: Served) => Promise<void>,
   pathFor: (n: number) => string = (n) => (n % 10 === 0 ? '/slow?ms=300' : '/'),
 ): Promise<RequestRecord[]> {
-  const stop = new AbortController();
-  let live: readonly RequestRecord[] = [];
-  const load = runLoad({
-    origin: `http://127.0.0.1:${port}`,
+  const { records } = await loadWhileActing(port, act, {
     concurrency: 8,
     durationMs: 170_000,
     pathFor,
-    signal: stop.signal,
-    onProgress: (recs) => (live = recs),
+    servedWithinMs: 15_000,
   });
-  const served = (pred: (r: RequestRecord) => boolean, what: string) => {
-    // Records only grow: each poll looks at the new ones only.
-    let i = 0;
-    const seen = () => {
-      for (; i < live.length; i++) if (!live[i].error && pred(live[i])) return true;
-      return false;
-    };
-    return waitUntil(seen, 15_000, what);
-  };
-  try {
-    await sleep(300);
-    await act(served);
-    await sleep(500);
-  } finally {
-    stop.abort();
-  }
-  return load;
+  return records;
 }
