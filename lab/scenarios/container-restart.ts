@@ -68,7 +68,7 @@ export const containerRestart: Scenario<F> = {
     const t = Date.now();
     await ctx.act('docker', 'docker restart', () => ctx.container.restart({ t: 10 }));
     const restartMs = Date.now() - t;
-    await ctx.waitFor(async () => ((await ctx.get()).status === 200 ? true : undefined), 30_000, 100);
+    await ctx.untilAnswered(30_000);
     await sleep(1500);
     const records = await load.stop();
     const s = await ctx.inspect();

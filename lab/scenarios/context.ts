@@ -167,12 +167,17 @@ export class ScenarioContext {
     }
   }
 
+  /** Asks through nginx until a 200 comes: the ms it took, or null when none came in time. */
+  async untilAnswered(timeoutMs: number, path = '/'): Promise<number | null> {
+    const t = Date.now();
+    const ok = await this.waitFor(async () => ((await this.get(path)).status === 200 ? true : undefined), timeoutMs);
+    return ok ? Date.now() - t : null;
+  }
+
   /** Waits for a 200 through nginx (the socket's owner starts the app on the first one); ms taken. */
   async warmUp(timeoutMs = 30_000): Promise<number> {
-    const t = Date.now();
-    const ok = await this.waitFor(async () => ((await this.get()).status === 200 ? true : undefined), timeoutMs, 100);
-    if (!ok) throw new Error(`no 200 through nginx at ${this.origin} within ${timeoutMs / 1000} s`);
-    const took = Date.now() - t;
+    const took = await this.untilAnswered(timeoutMs);
+    if (took === null) throw new Error(`no 200 through nginx at ${this.origin} within ${timeoutMs / 1000} s`);
     this.before = await this.inspect();
     this.mark('note', `first 200 through nginx after ${took} ms`);
     return took;

@@ -88,13 +88,13 @@ export const reloadConfiguration: Scenario<F> = {
     await p.hold(STRANDED, 2000);
     const jobWhileStranded = initState(await ctx.inspect());
     await init.fix();
-    await ctx.waitFor(async () => ((await ctx.get()).status === 200 ? true : undefined), 5000);
+    await ctx.untilAnswered(5000);
     await p.hold('after the fix', 1500);
     await quietStop();
     await p.hold(HOLDING, 1500);
     // The requests of that stretch wait for the job the first of them starts; on a loaded machine
     // that start can outlast the stretch, and only finished requests are records.
-    await ctx.waitFor(async () => ((await ctx.get()).status === 200 ? true : undefined), 10_000);
+    await ctx.untilAnswered(10_000);
     await sleep(300);
     const records = await ctx.allRecords();
     return {

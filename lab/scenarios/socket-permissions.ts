@@ -97,7 +97,7 @@ export const socketPermissions: Scenario<F> = {
         );
       },
     })();
-    await ctx.waitFor(async () => ((await ctx.get()).status === 200 ? true : undefined), 5000);
+    await ctx.untilAnswered(5000);
     await p.hold('fix: socket made for www-data', HOLD);
     const records = await load.stop();
     return { ...p.facts(records), socketAtBoot, socketAfterOwnSocket: await stat(ctx) };

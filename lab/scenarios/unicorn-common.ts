@@ -249,9 +249,7 @@ export async function askApp(
 
 /** Waits for a 200 through nginx; ms taken, or null when none came. */
 export async function waitFor200(ctx: ScenarioContext, timeoutMs: number): Promise<number | null> {
-  const t = Date.now();
-  const ok = await ctx.waitFor(async () => ((await ctx.get('/health')).status === 200 ? true : undefined), timeoutMs);
-  return ok ? Date.now() - t : null;
+  return ctx.untilAnswered(timeoutMs, '/health');
 }
 
 /** The master in unicorn's pid file, if alive, with its parent. */
