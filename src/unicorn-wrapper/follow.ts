@@ -40,6 +40,8 @@ const IDLE_MS = 100;
 const BUSY_MS = 20;
 /** after a forwarded signal, poll fast for a while: a USR2 handover takes a few hundred ms */
 const WATCH_AFTER_SIGNAL_MS = 3000;
+/** how long a dead child's exit status may take to arrive before it is reported without one */
+const EXIT_STATUS_GRACE_MS = 1000;
 
 export class Follower {
   private phase: Phase = 'starting';
@@ -54,6 +56,8 @@ export class Follower {
   /** the master followed before the current one, while it still runs */
   private previous: number | undefined;
   private childExit: { code: number | null; signal: string | null } | undefined;
+  /** when followStart first saw the child gone without its exit status (undefined: not yet) */
+  private childGoneAt: number | undefined;
   private stopAsked: ForwardedSignal | undefined;
   /** masters the stop went to: one that shows up later (a new master mid-handover) gets it too */
   private readonly stopSent = new Set<number>();
@@ -222,6 +226,9 @@ export class Follower {
         return;
       }
       const e = this.childExit;
+      // The child is our own: its exit status follows its death by a moment (Node delivers it
+      // after /proc shows it gone). Wait for it a little, so the message says how it ended.
+      if (!e && now - (this.childGoneAt ??= now) < EXIT_STATUS_GRACE_MS) return;
       const how = e?.signal ? `was killed by ${e.signal}` : e ? `exited with status ${e.code}` : 'is gone';
       this.outcome = {
         code: WrapperExit.START_FAILED,
