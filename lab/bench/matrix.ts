@@ -19,6 +19,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { catalogueMatrix, flavoursOf, shardSeconds } from '../matrix/cells';
 import type { MatrixSummary } from '../matrix/merge';
 
 export const SECOND_ENGINE = process.env.LAB_D2_HOST ?? 'unix:///tmp/lab-d2/docker.sock';
@@ -143,6 +144,8 @@ interface Leg {
   verdicts?: Record<string, string>;
   totals?: MatrixSummary['totals'];
   skipped?: string;
+  /** two engines: each shard's wall time, and what the measured durations predicted of it */
+  shards?: Array<{ shard: string; seconds: number; predictedSeconds: number }>;
 }
 
 async function main(): Promise<void> {
@@ -223,15 +226,20 @@ async function main(): Promise<void> {
         },
       ).done;
       const s = latestSummaryJson(out);
+      const predicted = shardSeconds(catalogueMatrix(flavoursOf(flavour), server), 2);
       legs.push({
         name: 'two',
         what: 'two engines, one shard each, merged',
         seconds,
+        shards: runs.map((r, i) => ({ shard: `${i + 1}/2`, seconds: r.seconds, predictedSeconds: predicted[i] })),
         codes: [...runs.map((r) => r.code), merged.code],
         verdicts: verdicts(s),
         totals: s.totals,
       });
       say(`leg two: ${seconds.toFixed(0)} s, exits ${runs.map((r) => r.code).join(', ')}, merge ${merged.code}`);
+      say(
+        `leg two: shards took ${runs.map((r, i) => `${r.seconds.toFixed(0)} s (${predicted[i]} s of measured time)`).join(' and ')}`,
+      );
     }
   }
 

@@ -7,13 +7,16 @@ import {
   type Cell,
   type Shard,
   applicable,
+  cellKey,
   columnOf,
   flavoursOf,
+  longestFirst,
   parseShard,
   planMatrix,
   shardCells,
   shardText,
 } from '../matrix/cells';
+import { typicalSeconds } from '../matrix/durations';
 import { EXIT_INFRASTRUCTURE } from '../matrix/exit';
 import { type RunEntry, buildSummary } from '../matrix/merge';
 import { onInterrupt } from '../matrix/interrupt';
@@ -189,16 +192,22 @@ async function run(
     dir = createRun('scenario', o.shard ? `summary-shard-${o.shard.index}of${o.shard.count}` : 'summary', labHome());
     writePlan(dir, makePlan({ matrix, flavours, server: o.server, shard: o.shard, where: here }));
   }
-  if (o.shard)
+  if (o.shard) {
+    const running = cells.filter(applicable);
+    const minutes = running.reduce((n, c) => n + typicalSeconds(c), 0) / 60;
     process.stderr.write(
-      `lab: shard ${shardText(o.shard)}: ${cells.length} of the matrix's ${matrix.length} cells (${cells.filter(applicable).length} that run)\n`,
+      `lab: shard ${shardText(o.shard)}: ${cells.length} of the matrix's ${matrix.length} cells ` +
+        `(${running.length} that run, about ${minutes.toFixed(0)} min one at a time by the measured durations)\n`,
     );
+  }
   if (jobs > 1) process.stderr.write(`lab: ${jobs} runs at once on ${here.engine}, each in its own container\n`);
   const wheres = new Map<ScenarioResult, Where>();
   // Ctrl-C: no further cell starts, and every container of every job goes.
   const interrupt = onInterrupt(engine);
+  // Several jobs start the longest cells first; the results are read back in the matrix's order.
+  const order = jobs > 1 ? longestFirst(cells) : cells;
   const ran = await runPool(
-    cells,
+    order,
     {
       jobs,
       label: (c) => `${c.scenario}/${columnOf(c.flavour, c.server)}`,
@@ -215,7 +224,8 @@ async function run(
       return r;
     },
   ).finally(interrupt.dispose);
-  const results = ran.filter((r): r is ScenarioResult => r !== undefined);
+  const byCell = new Map(order.map((c, i) => [cellKey(c), ran[i]]));
+  const results = cells.map((c) => byCell.get(cellKey(c))).filter((r): r is ScenarioResult => r !== undefined);
   if (results.length > 1) {
     process.stdout.write(`${results.map(formatRow).join('\n')}\n`);
     process.stdout.write(

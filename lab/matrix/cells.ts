@@ -1,10 +1,12 @@
 /**
  * The scenario matrix: one cell per (scenario, init flavour, app server), in the order
- * `lab scenario run --all` runs them, and its deterministic split into shards, so that N
- * machines (or N CI jobs) each run their share and `lab report --merge` puts them together.
+ * `lab scenario run --all` runs them, and its deterministic split into shards balanced by the
+ * measured durations, so that N machines (or N CI jobs) each run their share and
+ * `lab report --merge` puts them together.
  */
 import { FLAVOURS, type Flavour, isFlavour } from '../engine/flavour-images';
 import { LabError, LabExit } from '../errors';
+import { type Cost, typicalSeconds } from './durations';
 import { CATALOGUE, findScenario } from '../scenarios/catalogue';
 import { type Scenario, expectationFor, serversOf } from '../scenarios/types';
 import { serverFor } from '../servers';
@@ -83,27 +85,73 @@ export function parseShard(text: string): Shard {
 }
 
 /**
- * The shard (1..count) of each cell, by position: the cells that run go round-robin over the
- * shards in the matrix's order, then the not-applicable ones (which take no time) continue the
- * round. Every cell is in exactly one shard, the shards differ by at most one running cell, and
- * the same matrix with the same count always gives the same split: it depends on nothing but
- * the list (no clock, no host, no randomness).
+ * The shard (1..count) of each cell, balanced by how long the cells take (`cost`, the measured
+ * durations): longest first, each to the shard with the least time so far (lowest index on a
+ * tie), then the not-applicable cells (which take no time) round-robin. Every cell is in
+ * exactly one shard; no shard's total exceeds another's by more than the longest cell; and the
+ * same matrix, count and table always give the same split: it depends on nothing but the list
+ * and the committed table (no clock, no host, no randomness).
  */
-export function assignShards(cells: readonly Cell[], count: number, runs: (c: Cell) => boolean = applicable): number[] {
+export function assignShards(
+  cells: readonly Cell[],
+  count: number,
+  runs: (c: Cell) => boolean = applicable,
+  cost: Cost = typicalSeconds,
+): number[] {
   if (!Number.isInteger(count) || count < 1) throw new RangeError(`shard count ${count}: at least 1`);
   const out = new Array<number>(cells.length);
+  const load = new Array<number>(count).fill(0);
+  const running = cells.map((c, i) => ({ i, s: cost(c) })).filter(({ i }) => runs(cells[i]));
+  running.sort((a, b) => b.s - a.s || a.i - b.i);
+  for (const { i, s } of running) {
+    const least = load.indexOf(Math.min(...load));
+    out[i] = least + 1;
+    load[least] += s;
+  }
   let next = 0;
-  for (const pass of [true, false])
-    cells.forEach((c, i) => {
-      if (runs(c) === pass) out[i] = (next++ % count) + 1;
-    });
+  cells.forEach((c, i) => {
+    if (!runs(c)) out[i] = (next++ % count) + 1;
+  });
   return out;
 }
 
+/** The measured seconds of each shard's running cells, by the same table as the split. */
+export function shardSeconds(
+  cells: readonly Cell[],
+  count: number,
+  runs: (c: Cell) => boolean = applicable,
+  cost: Cost = typicalSeconds,
+): number[] {
+  const of = assignShards(cells, count, runs, cost);
+  const total = new Array<number>(count).fill(0);
+  cells.forEach((c, i) => {
+    if (runs(c)) total[of[i] - 1] += cost(c);
+  });
+  return total;
+}
+
 /** The cells of one shard, in the matrix's order. */
-export function shardCells(cells: readonly Cell[], shard: Shard, runs: (c: Cell) => boolean = applicable): Cell[] {
-  const of = assignShards(cells, shard.count, runs);
+export function shardCells(
+  cells: readonly Cell[],
+  shard: Shard,
+  runs: (c: Cell) => boolean = applicable,
+  cost: Cost = typicalSeconds,
+): Cell[] {
+  const of = assignShards(cells, shard.count, runs, cost);
   return cells.filter((_, i) => of[i] === shard.index);
+}
+
+/**
+ * The order a pool of jobs starts cells in: the longest first (then the matrix's order), so
+ * that no job is left running a two-minute cell alone at the end while the others idle.
+ */
+export function longestFirst(
+  cells: readonly Cell[],
+  runs: (c: Cell) => boolean = applicable,
+  cost: Cost = typicalSeconds,
+): Cell[] {
+  const s = cells.map((c, i) => ({ c, i, s: runs(c) ? cost(c) : 0 }));
+  return s.sort((a, b) => b.s - a.s || a.i - b.i).map((x) => x.c);
 }
 
 /** The whole catalogue's matrix for these flavours and --server choice. */

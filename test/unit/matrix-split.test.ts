@@ -1,6 +1,6 @@
 /**
  * The matrix and its split into shards: every cell in exactly one shard, the same split every
- * time, shards balanced; the job pool's order and prefixed progress; --docker-host and
+ * time, shards balanced by measured time; the job pool's order and prefixed progress; --docker-host and
  * whether an engine is on this machine.
  */
 import assert from 'node:assert/strict';
@@ -18,9 +18,13 @@ import {
   assignShards,
   catalogueMatrix,
   cellKey,
+  longestFirst,
   parseShard,
   shardCells,
+  shardSeconds,
 } from '../../lab/matrix/cells';
+import { costFrom, typicalSeconds } from '../../lab/matrix/durations';
+import MEASURED from '../../lab/matrix/measured-durations.json';
 import { runPool } from '../../lab/matrix/pool';
 import { makePlan } from '../../lab/matrix/where';
 import { CATALOGUE } from '../../lab/scenarios/catalogue';
@@ -55,14 +59,16 @@ describe('the matrix', () => {
 describe('the split', () => {
   for (const matrix of every)
     for (const n of [1, 2, 3, 4, 7, matrix.length, matrix.length + 3]) {
-      it(`${matrix.length} cells in ${n} shards: each cell in exactly one, shards balanced`, () => {
+      it(`${matrix.length} cells in ${n} shards: each cell in exactly one, shards balanced by time`, () => {
         const shards = Array.from({ length: n }, (_, i) => shardCells(matrix, { index: i + 1, count: n }));
         const all = shards.flat().map(cellKey);
         assert.equal(all.length, matrix.length, 'no cell lost, none twice');
         assert.deepEqual(new Set(all), new Set(matrix.map(cellKey)));
-        // the runs that take time are spread evenly: shard sizes differ by at most one
-        const running = shards.map((s) => s.filter(applicable).length);
-        assert.ok(Math.max(...running) - Math.min(...running) <= 1, `running cells per shard: ${running.join(', ')}`);
+        // the measured time is spread: no shard outlasts another by more than the longest cell
+        const seconds = shards.map((s) => s.filter(applicable).reduce((t, c) => t + typicalSeconds(c), 0));
+        const longest = Math.max(0, ...matrix.filter(applicable).map(typicalSeconds));
+        assert.ok(Math.max(...seconds) - Math.min(...seconds) <= longest, `seconds per shard: ${seconds.join(', ')}`);
+        assert.deepEqual(seconds, shardSeconds(matrix, n));
         // each shard keeps the matrix's order
         for (const s of shards) {
           const idx = s.map((c) => matrix.findIndex((m) => cellKey(m) === cellKey(c)));
@@ -90,16 +96,52 @@ describe('the split', () => {
     assert.equal(other.stdout, here);
   });
 
-  it('depends on the list only: round-robin over cells that run, then the rest', () => {
-    const cells: Cell[] = ['a', 'b', 'c', 'd', 'e'].map((s) => ({
+  it('depends on the list and the durations only: longest first to the least-loaded shard, then the rest', () => {
+    const cells: Cell[] = ['a', 'b', 'c', 'd', 'e', 'f'].map((s) => ({
       scenario: s,
       flavour: 'bookworm',
       server: 'phoenix',
     }));
     const runs = (c: Cell) => c.scenario !== 'b';
-    assert.deepEqual(assignShards(cells, 2, runs), [1, 1, 2, 1, 2]);
-    assert.deepEqual(assignShards(cells, 1, runs), [1, 1, 1, 1, 1]);
-    assert.throws(() => assignShards(cells, 0, runs), RangeError);
+    const seconds: Record<string, number> = { a: 10, b: 99, c: 120, d: 30, e: 30, f: 60 };
+    const cost = (c: { scenario: string }) => seconds[c.scenario];
+    // c (120) -> 1; f (60) -> 2; d (30) -> 2; e (30) -> 2 (90 < 120); a (10) -> 1 (120 = 120, lower index)
+    assert.deepEqual(assignShards(cells, 2, runs, cost), [1, 1, 1, 2, 2, 2]);
+    assert.deepEqual(shardSeconds(cells, 2, runs, cost), [130, 120]);
+    // round-robin by position would have given 160 against 90
+    assert.deepEqual(assignShards(cells, 1, runs, cost), [1, 1, 1, 1, 1, 1]);
+    assert.throws(() => assignShards(cells, 0, runs, cost), RangeError);
+    // a pool of jobs starts the longest first, the cells that do not run last
+    assert.deepEqual(
+      longestFirst(cells, runs, cost).map((c) => c.scenario),
+      ['c', 'f', 'd', 'e', 'a', 'b'],
+    );
+  });
+
+  it('balances the bookworm matrix in two by the committed measurements', () => {
+    // Round-robin by position gave shards of 314 s and 508 s when measured on two engines; the
+    // table (medians of recorded runs) must split them to within the longest cell of each other.
+    const m = catalogueMatrix(['bookworm'], 'all');
+    const [a, b] = shardSeconds(m, 2);
+    assert.ok(Math.abs(a - b) <= Math.max(...m.filter(applicable).map(typicalSeconds)), `${a} s against ${b} s`);
+    assert.ok(Math.abs(a - b) / Math.max(a, b) < 0.1, `${a} s against ${b} s`);
+  });
+
+  it('gives a cell with no record of its own the nearest measured one', () => {
+    const cost = costFrom({
+      seconds: { 'x/precise/phoenix': 40, 'x/bookworm/phoenix': 20, 'y/bookworm/unicorn': 100, 'z/precise/phoenix': 2 },
+    });
+    assert.equal(cost({ scenario: 'x', flavour: 'bookworm', server: 'phoenix' }), 20, 'its own');
+    assert.equal(cost({ scenario: 'x', flavour: 'bookworm', server: 'unicorn' }), 20, 'the same scenario and init');
+    assert.equal(cost({ scenario: 'y', flavour: 'precise', server: 'unicorn' }), 100, 'the same scenario elsewhere');
+    assert.equal(cost({ scenario: 'new', flavour: 'precise', server: 'phoenix' }), 30, "the table's median");
+    assert.equal(costFrom({ seconds: {} })({ scenario: 'a', flavour: 'b', server: 'c' }), 1, 'never 0');
+    // every cell of the catalogue has a measured time of its own or its scenario's
+    for (const c of catalogueMatrix([...FLAVOURS], 'all').filter(applicable))
+      assert.ok(
+        Object.keys(MEASURED.seconds).some((k) => k.startsWith(`${c.scenario}/`)),
+        `${cellKey(c)}: no run of ${c.scenario} recorded: npm run matrix:durations`,
+      );
   });
 
   it("a plan records the whole matrix with each cell's shard, and this shard's share", () => {
