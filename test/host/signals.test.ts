@@ -133,8 +133,9 @@ describe('master and worker signals do what unicorn documents', () => {
     const { p } = await startMaster(h, 'ttin');
     p.child.kill('SIGTTIN');
     await waitUntil(() => [...liveWorkers(p).values()].filter((w) => w.ready).length === 3, 5000, '3 workers');
+    // one at a time: a second TTOU sent while the first is still pending is merged into it
     p.child.kill('SIGTTOU');
-    await sleep(50);
+    await waitUntil(() => liveWorkers(p).size === 2, 5000, '2 workers');
     p.child.kill('SIGTTOU');
     await waitUntil(() => liveWorkers(p).size === 1, 5000, '1 worker');
     assert.deepEqual(
