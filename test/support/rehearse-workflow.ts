@@ -12,7 +12,7 @@
  *   --only KEY=V[,V]       only the matrix combinations with these values (repeatable)
  *   --job ID               only these jobs (repeatable); the others are "not rehearsed"
  *   --env KEY=VALUE        in every step's environment, as a runner's own (repeatable)
- *   --artifacts-from DIR   start with the artifacts of an earlier rehearsal (with --job summary)
+ *   --artifacts-from DIR[=GLOB]  start with an earlier rehearsal's artifacts (those named GLOB), e.g. with --job summary
  *   --rewrite 'FROM=>TO'   change the run: scripts' text; said at the end: not the workflow as written
  *
  * Work goes under /tmp/rehearse-*: the clones are removed at the end, the artifacts, the step
@@ -23,7 +23,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { actionFor, emulatedActions, readCommandFile, writeShims } from './rehearse-actions';
+import { actionFor, emulatedActions, globToRegExp, readCommandFile, writeShims } from './rehearse-actions';
 import {
   type Combo,
   type ExprContext,
@@ -47,7 +47,7 @@ interface Options {
   only: Map<string, string[]>;
   jobs: string[];
   env: Record<string, string>;
-  artifactsFrom?: string;
+  artifactsFrom?: { dir: string; pattern: string };
   rewrites: Array<[string, string]>;
 }
 
@@ -84,6 +84,22 @@ const pair = (text: string, sep: string, what: string): [string, string] => {
   return [text.slice(0, at), text.slice(at + sep.length)];
 };
 
+/** DIR or DIR=GLOB: only some of an earlier run's artifacts, so that a job run again can upload its own anew. */
+function artifactsFrom(value: string | undefined): Options['artifactsFrom'] {
+  if (value === undefined) return undefined;
+  const [dir, pattern] = value.includes('=') ? pair(value, '=', '--artifacts-from') : [value, '*'];
+  if (!fs.existsSync(dir)) throw new UsageError(`--artifacts-from ${dir}: no such folder`);
+  return { dir: path.resolve(dir), pattern };
+}
+
+/** The earlier artifacts asked for, copied in as if uploaded earlier in this run. */
+function seedArtifacts(from: NonNullable<Options['artifactsFrom']>, into: string): string[] {
+  const names = fs.readdirSync(from.dir).filter((a) => globToRegExp(from.pattern).test(a));
+  if (names.length === 0) throw new UsageError(`--artifacts-from: no artifact in ${from.dir} is named ${from.pattern}`);
+  for (const a of names) fs.cpSync(path.join(from.dir, a), path.join(into, a), { recursive: true });
+  return names;
+}
+
 function parseOptions(argv: string[]): Options {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -105,7 +121,7 @@ function parseOptions(argv: string[]): Options {
     only,
     jobs: values.job,
     env: Object.fromEntries(values.env.map((e) => pair(e, '=', '--env'))),
-    artifactsFrom: values['artifacts-from'],
+    artifactsFrom: artifactsFrom(values['artifacts-from']),
     rewrites: values.rewrite.map((r) => pair(r, '=>', '--rewrite')),
   };
 }
@@ -499,13 +515,12 @@ async function rehearse(o: Options): Promise<boolean> {
   const paths = makePaths();
   const nodeModules = fs.realpathSync(path.join(ROOT, 'node_modules'));
   writeShims(paths.shims, nodeModules);
-  if (o.artifactsFrom) fs.cpSync(o.artifactsFrom, paths.artifacts, { recursive: true });
+  const seeded = o.artifactsFrom ? seedArtifacts(o.artifactsFrom, paths.artifacts) : [];
   say(`rehearsing ${shown(o.workflow)} at ${sha.slice(0, 12)} (${ref}) in ${paths.work}`);
   say(
     `npm ci is never run: it becomes a symlink node_modules -> ${nodeModules}; sudo runs its command as this root user`,
   );
-  if (o.artifactsFrom)
-    say(`artifacts to start with, from ${o.artifactsFrom}: ${fs.readdirSync(paths.artifacts).join(', ')}`);
+  if (o.artifactsFrom) say(`artifacts to start with, from ${o.artifactsFrom.dir}: ${seeded.join(', ')}`);
   const results = new Map<string, JobRun[]>();
   const notRun: string[] = [];
   for (const id of jobOrder(wf)) {
