@@ -549,12 +549,16 @@ process.on('SIGINT', () => {
   stopGroup(running);
 });
 
-rehearse(parseOptions(process.argv.slice(2))).then(
-  (green) => process.exit(green ? 0 : 1),
-  (err: unknown) => {
-    process.stderr.write(`rehearse-workflow: ${(err as Error).message}\n`);
-    process.exit(
-      err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? 2 : 1,
-    );
-  },
-);
+/** Options that node's parseArgs refuses (unknown, or a value it takes for an option) are usage errors too. */
+const isUsage = (err: unknown): boolean =>
+  err instanceof UsageError || String((err as { code?: string }).code).startsWith('ERR_PARSE_ARGS');
+
+Promise.resolve()
+  .then(() => rehearse(parseOptions(process.argv.slice(2))))
+  .then(
+    (green) => process.exit(green ? 0 : 1),
+    (err: unknown) => {
+      process.stderr.write(`rehearse-workflow: ${(err as Error).message}\n`);
+      process.exit(isUsage(err) ? 2 : 1);
+    },
+  );
