@@ -1,40 +1,9 @@
 #!/usr/bin/env node
-import { apply } from './commands/apply';
-import { build } from './commands/build';
-import { chaos } from './commands/chaos';
-import { check } from './commands/check';
-import type { Command } from './commands/command';
-import { demo } from './commands/demo';
-import { down } from './commands/down';
-import { initctl } from './commands/initctl';
-import { load } from './commands/load';
-import { logs } from './commands/logs';
-import { report } from './commands/report';
-import { scenario } from './commands/scenario';
-import { signal } from './commands/signal';
-import { status } from './commands/status';
-import { up } from './commands/up';
+import { COMMANDS, findCommand } from './commands';
 import { remoteEngineProblem } from './engine/docker';
 import { takeDockerHost } from './args';
 import { LabError, LabExit } from './errors';
 import { EXIT_INFRASTRUCTURE } from './matrix/exit';
-
-const COMMANDS: Command[] = [
-  build,
-  up,
-  down,
-  status,
-  initctl,
-  signal,
-  apply,
-  logs,
-  load,
-  check,
-  scenario,
-  chaos,
-  report,
-  demo,
-];
 
 function help(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -69,7 +38,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(help());
     return name ? LabExit.OK : LabExit.USAGE;
   }
-  const cmd = COMMANDS.find((c) => c.name === name);
+  const cmd = findCommand(name);
   if (!cmd) throw new LabError(`unknown command '${name}'; 'lab --help' lists them`, LabExit.USAGE);
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(`${cmd.usage}\n`);

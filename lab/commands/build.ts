@@ -11,6 +11,16 @@ const FLAGS = {
   verbose: { kind: 'boolean', help: 'show every line of the builds, not only the steps' },
 } as const;
 
+/** build's flags and the flavours it builds, in the order it builds them. */
+function parseBuild(argv: string[]) {
+  const { flags } = parseFlags('build', argv, FLAGS);
+  const f = flags.flavour;
+  const which: ('precise' | 'bookworm')[] | undefined =
+    f === 'all' ? ['bookworm', 'precise'] : f === 'precise' || f === 'bookworm' ? [f] : undefined;
+  if (!which) throw new LabError(`--flavour ${flags.flavour}: use precise, bookworm or all`, LabExit.USAGE);
+  return { flags, which };
+}
+
 export const build: Command = {
   name: 'build',
   summary: 'build the images (bookworm base, portable Node runtime, flavours) without starting anything',
@@ -19,12 +29,9 @@ export const build: Command = {
     `their inputs and rebuilt only when those change.\nprecise needs a base: ubuntu:12.04 ` +
     `(docker pull), PRECISE_MIRROR=URL (debootstrap) or\nPRECISE_BASE=image:tag; with ` +
     `--flavour all it is skipped with that message when none can be had.\n\n${flagHelp(FLAGS)}`,
+  parse: parseBuild,
   async run(argv) {
-    const { flags } = parseFlags('build', argv, FLAGS);
-    const f = flags.flavour;
-    const which: ('precise' | 'bookworm')[] | undefined =
-      f === 'all' ? ['bookworm', 'precise'] : f === 'precise' || f === 'bookworm' ? [f] : undefined;
-    if (!which) throw new LabError(`--flavour ${flags.flavour}: use precise, bookworm or all`, LabExit.USAGE);
+    const { flags, which } = parseBuild(argv);
     const d = await docker();
     let missing = 0;
     for (const flavour of which) {

@@ -58,26 +58,40 @@ function serverChoices(value: string | undefined): Array<string | undefined> {
   return [...new Set(list)];
 }
 
-/** `lab report --merge DIR...`: one summary from many shards, jobs and machines. */
-function merge(dirs: string[], flags: FlagValues<typeof FLAGS>): number {
-  if (dirs.length === 0) throw new LabError('lab report --merge: name the folders to read (DIR...)', LabExit.USAGE);
-  const { runs, plans, problems } = collect(dirs);
+/** The matrix --flavour/--server/--shards name, each flavour and server apart, as CI jobs run them. */
+function askedGroups(flags: FlagValues<typeof FLAGS>, count: number): AskedGroup[] {
+  if (flags.flavour === undefined && flags.server === undefined && flags.shards === undefined) return [];
   const asked: AskedGroup[] = [];
+  for (const f of flavoursOf(flags.flavour ?? 'all'))
+    for (const v of serverChoices(flags.server)) {
+      const cells = planMatrix(CATALOGUE, [f], v);
+      asked.push({
+        label: `--flavour ${f}${v === undefined ? '' : ` --server ${v}`}`,
+        cells,
+        shardOf: assignShards(cells, count),
+        count,
+      });
+    }
+  return asked;
+}
+
+export interface MergeArgs {
+  dirs: string[];
+  asked: AskedGroup[];
+  flags: FlagValues<typeof FLAGS>;
+}
+
+function parseMerge(dirs: string[], flags: FlagValues<typeof FLAGS>): MergeArgs {
+  if (dirs.length === 0) throw new LabError('lab report --merge: name the folders to read (DIR...)', LabExit.USAGE);
   const count = flags.shards ?? 1;
   if (!Number.isInteger(count) || count < 1)
     throw new LabError(`--shards ${count}: a whole number, 1 or more`, LabExit.USAGE);
-  if (flags.flavour !== undefined || flags.server !== undefined || flags.shards !== undefined) {
-    for (const f of flavoursOf(flags.flavour ?? 'all'))
-      for (const v of serverChoices(flags.server)) {
-        const cells = planMatrix(CATALOGUE, [f], v);
-        asked.push({
-          label: `--flavour ${f}${v === undefined ? '' : ` --server ${v}`}`,
-          cells,
-          shardOf: assignShards(cells, count),
-          count,
-        });
-      }
-  }
+  return { dirs, asked: askedGroups(flags, count), flags };
+}
+
+/** `lab report --merge DIR...`: one summary from many shards, jobs and machines. */
+function merge({ dirs, asked, flags }: MergeArgs): number {
+  const { runs, plans, problems } = collect(dirs);
   const seen = new Set(runs.map((r) => `${cellKey(r)}|${r.where?.shard ?? ''}`));
   const expected = expectedFrom(plans, asked, (k, shard) => seen.has(`${k}|${shard ?? ''}`));
   const summary = buildSummary(runs, expected, {
@@ -141,6 +155,25 @@ export function reportForLoadRun(dir: string): string {
   });
 }
 
+export type ReportArgs = { mode: 'merge'; merge: MergeArgs } | { mode: 'summary' } | { mode: 'report'; run?: string };
+
+export function parseReport(argv: string[]): ReportArgs {
+  const { flags, positional } = parseFlags('report', argv, FLAGS, { names: ['[RUN | DIR...]'], rest: true });
+  if (flags.merge) return { mode: 'merge', merge: parseMerge(positional, flags) };
+  const mergeOnly = (['out', 'flavour', 'server', 'shards', 'title'] as const).filter((k) => flags[k] !== undefined);
+  if (mergeOnly.length || flags.bundle)
+    throw new LabError(
+      `lab report: --${mergeOnly[0] ?? 'bundle'} goes with --merge; see 'lab report --help'`,
+      LabExit.USAGE,
+    );
+  if (positional.length > 1)
+    throw new LabError(
+      `lab report: unexpected argument '${positional.slice(1).join(' ')}' (takes [RUN]; --merge takes DIR...)`,
+      LabExit.USAGE,
+    );
+  return flags.summary ? { mode: 'summary' } : { mode: 'report', run: positional[0] };
+}
+
 export const report: Command = {
   name: 'report',
   summary: "print the path of a run's HTML report (the latest run by default)",
@@ -148,27 +181,17 @@ export const report: Command = {
     `lab report [RUN] [--summary]\n${MERGE_USAGE}\n\nRUN is a run folder, a run name or part ` +
     `of it; default the latest run. A scenario run has\nits report already; for a 'lab load' ` +
     `run one is made from its records first.\n\n${flagHelp(FLAGS)}`,
+  parse: parseReport,
   async run(argv) {
-    const { flags, positional } = parseFlags('report', argv, FLAGS, { names: ['[RUN | DIR...]'], rest: true });
-    if (flags.merge) return merge(positional, flags);
-    const mergeOnly = (['out', 'flavour', 'server', 'shards', 'title'] as const).filter((k) => flags[k] !== undefined);
-    if (mergeOnly.length || flags.bundle)
-      throw new LabError(
-        `lab report: --${mergeOnly[0] ?? 'bundle'} goes with --merge; see 'lab report --help'`,
-        LabExit.USAGE,
-      );
-    if (positional.length > 1)
-      throw new LabError(
-        `lab report: unexpected argument '${positional.slice(1).join(' ')}' (takes [RUN]; --merge takes DIR...)`,
-        LabExit.USAGE,
-      );
-    if (flags.summary) {
+    const args = parseReport(argv);
+    if (args.mode === 'merge') return merge(args.merge);
+    if (args.mode === 'summary') {
       const file = latestSummary();
       if (!file) throw new LabError("no summary yet: 'lab scenario run --all' writes one", LabExit.USAGE);
       process.stdout.write(`${path.resolve(file)}\n`);
       return LabExit.OK;
     }
-    const dir = findRun(positional[0]);
+    const dir = findRun(args.run);
     const file = path.join(dir, 'report.html');
     process.stdout.write(`${path.resolve(fs.existsSync(file) ? file : reportForLoadRun(dir))}\n`);
     return LabExit.OK;

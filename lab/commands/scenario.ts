@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { flagHelp, parseFlags } from '../args';
+import { type FlagValues, flagHelp, parseFlags } from '../args';
 import { engineGone, engineIdentity, remoteEngineProblem } from '../engine/docker';
 import { FLAVOURS, type Flavour } from '../engine/flavour-images';
 import { LabError, LabExit } from '../errors';
@@ -166,18 +166,16 @@ function entryOf(r: ScenarioResult, where: Where | undefined): RunEntry {
   };
 }
 
-async function run(
-  names: Scenario[],
-  flavours: Flavour[],
-  o: {
-    image?: string;
-    summary: boolean;
-    explicitFlavour: boolean;
-    server?: string;
-    jobs: number;
-    shard?: Shard;
-  },
-): Promise<number> {
+interface RunOptions {
+  image?: string;
+  summary: boolean;
+  explicitFlavour: boolean;
+  server?: string;
+  jobs: number;
+  shard?: Shard;
+}
+
+async function run(names: Scenario[], flavours: Flavour[], o: RunOptions): Promise<number> {
   const matrix = planMatrix(names, flavours, o.server);
   const cells = o.shard ? shardCells(matrix, o.shard) : matrix;
   // The load runs here and goes to 127.0.0.1: an engine on another machine is said so now, once.
@@ -261,72 +259,81 @@ async function run(
   return LabExit.OK;
 }
 
+/** What `lab scenario ...` asks for, every argument checked. */
+export type ScenarioArgs =
+  | { verb: 'list' }
+  | { verb: 'show'; scenario: Scenario }
+  | { verb: 'run'; scenarios: Scenario[]; flavours: Flavour[]; options: RunOptions };
+
+function parseRun(flags: FlagValues<typeof FLAGS>, name: string | undefined): ScenarioArgs {
+  const flavours = flavoursOf(flags.flavour ?? 'all');
+  if (flags.image && flavours.length !== 1)
+    throw new LabError('--image names one image: give one --flavour with it', LabExit.USAGE);
+  const jobs = flags.jobs ?? 1;
+  if (!Number.isInteger(jobs) || jobs < 1)
+    throw new LabError(`--jobs ${jobs}: a whole number of runs at once, 1 or more`, LabExit.USAGE);
+  const shard = flags.shard === undefined ? undefined : parseShard(flags.shard);
+  if (flags.server !== undefined && flags.server !== 'all') serverFor(flags.server);
+  const options = { image: flags.image, explicitFlavour: flags.flavour !== 'all', server: flags.server, jobs, shard };
+  if (flags.all) {
+    if (name) throw new LabError('lab scenario run: give a NAME or --all, not both', LabExit.USAGE);
+    return { verb: 'run', scenarios: [...CATALOGUE], flavours, options: { ...options, summary: true } };
+  }
+  const s = name ? findScenario(name) : undefined;
+  if (!s)
+    throw new LabError(
+      `lab scenario run: ${name ? `no scenario '${name}'` : 'name a scenario or give --all'}; 'lab scenario list' lists them`,
+      LabExit.USAGE,
+    );
+  return { verb: 'run', scenarios: [s], flavours, options: { ...options, summary: false } };
+}
+
+export function parseScenario(argv: string[]): ScenarioArgs {
+  const { flags, positional } = parseFlags('scenario', argv, FLAGS, {
+    names: ['list|show|run', '[NAME]'],
+    required: 1,
+  });
+  const [verb, name] = positional;
+  switch (verb) {
+    case 'list':
+      if (name !== undefined)
+        throw new LabError(`lab scenario list: unexpected argument '${name}' (takes none)`, LabExit.USAGE);
+      return { verb };
+    case 'show': {
+      const s = name ? findScenario(name) : undefined;
+      if (!s)
+        throw new LabError(
+          `lab scenario show: ${name ? `no scenario '${name}'` : 'name a scenario'}; 'lab scenario list' lists them`,
+          LabExit.USAGE,
+        );
+      return { verb, scenario: s };
+    }
+    case 'run':
+      return parseRun(flags, name);
+    default:
+      throw new LabError(
+        `lab scenario: ${verb ? `unknown '${verb}'` : 'say what to do'}: list, show NAME, run NAME or run --all`,
+        LabExit.USAGE,
+      );
+  }
+}
+
 export const scenario: Command = {
   name: 'scenario',
   summary: 'list, show and run the catalogue of production failures, with a verdict and a report',
   usage: USAGE,
+  parse: parseScenario,
   async run(argv) {
-    const { flags, positional } = parseFlags('scenario', argv, FLAGS, {
-      names: ['list|show|run', '[NAME]'],
-      required: 1,
-    });
-    const [verb, name] = positional;
-    switch (verb) {
+    const args = parseScenario(argv);
+    switch (args.verb) {
       case 'list':
-        if (name !== undefined)
-          throw new LabError(`lab scenario list: unexpected argument '${name}' (takes none)`, LabExit.USAGE);
         process.stdout.write(list());
         return LabExit.OK;
-      case 'show': {
-        const s = name ? findScenario(name) : undefined;
-        if (!s)
-          throw new LabError(
-            `lab scenario show: ${name ? `no scenario '${name}'` : 'name a scenario'}; 'lab scenario list' lists them`,
-            LabExit.USAGE,
-          );
-        process.stdout.write(show(s));
+      case 'show':
+        process.stdout.write(show(args.scenario));
         return LabExit.OK;
-      }
-      case 'run': {
-        const flavours = flavoursOf(flags.flavour ?? 'all');
-        if (flags.image && flavours.length !== 1)
-          throw new LabError('--image names one image: give one --flavour with it', LabExit.USAGE);
-        const jobs = flags.jobs ?? 1;
-        if (!Number.isInteger(jobs) || jobs < 1)
-          throw new LabError(`--jobs ${jobs}: a whole number of runs at once, 1 or more`, LabExit.USAGE);
-        const shard = flags.shard === undefined ? undefined : parseShard(flags.shard);
-        if (flags.server !== undefined && flags.server !== 'all') serverFor(flags.server);
-        if (flags.all) {
-          if (name) throw new LabError('lab scenario run: give a NAME or --all, not both', LabExit.USAGE);
-          return run([...CATALOGUE], flavours, {
-            image: flags.image,
-            summary: true,
-            explicitFlavour: flags.flavour !== 'all',
-            server: flags.server,
-            jobs,
-            shard,
-          });
-        }
-        const s = name ? findScenario(name) : undefined;
-        if (!s)
-          throw new LabError(
-            `lab scenario run: ${name ? `no scenario '${name}'` : 'name a scenario or give --all'}; 'lab scenario list' lists them`,
-            LabExit.USAGE,
-          );
-        return run([s], flavours, {
-          image: flags.image,
-          summary: false,
-          explicitFlavour: flags.flavour !== 'all',
-          server: flags.server,
-          jobs,
-          shard,
-        });
-      }
-      default:
-        throw new LabError(
-          `lab scenario: ${verb ? `unknown '${verb}'` : 'say what to do'}: list, show NAME, run NAME or run --all`,
-          LabExit.USAGE,
-        );
+      case 'run':
+        return run(args.scenarios, args.flavours, args.options);
     }
   },
 };
