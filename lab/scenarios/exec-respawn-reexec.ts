@@ -20,7 +20,8 @@ export const execRespawnReexec: Scenario<ReexecFacts> = {
       expect:
         "the old master's exit looks like a crash: upstart respawns the job, each new master finds " +
         'the live one (pid file held, socket in use) and exits at once, until the respawn limit ' +
-        '(10 in 5 s) stops the job; the re-executed master keeps serving, untracked; no request fails',
+        '(more than 10 in 5 s) stops the job, or on and on where each refused start takes over half ' +
+        'a second; either way the re-executed master keeps serving, untracked; no request fails',
     },
     bookworm: {
       applicable: true,
@@ -54,11 +55,15 @@ export const execRespawnReexec: Scenario<ReexecFacts> = {
       precise: () => {
         judgeInitLost(j, f);
         j.atLeast('respawned masters that could not start', 10, f.refusedStarts + f.bindFailures);
+        // upstart counts respawns per 5 s window and starts the count again after each: with two
+        // labs on 2 cores each refused start took 0.4 to 0.7 s, 10 to 18 in 7 s never made 11 in
+        // one window, and the job was still respawning at the end. Both mean no supervision.
         j.check(
           'job state at the end',
-          'stop/waiting (respawn limit reached)',
+          'stop/waiting (respawn limit reached), or still respawning and tracking no serving master',
           f.initStateAfter,
-          /^init stop\/waiting/.test(f.initStateAfter),
+          /^init stop\/waiting/.test(f.initStateAfter) ||
+            (/^init start\//.test(f.initStateAfter) && !/masters [^;]*\*/.test(f.initStateAfter)),
         );
         judgeUntrackedServed(j, f);
         j.equal('failed requests', 0, c.failed);

@@ -75,9 +75,11 @@ export const masterKilledRespawn: Scenario<KillFacts> = {
         'upstart respawns the master at once with the same environment, but init closed its copy ' +
         'of the bridge fd long ago: UPSTART_FDS names a descriptor that is no longer a listening ' +
         'socket, phoenix refuses it (exit 65), upstart respawns again until the respawn limit ' +
-        'stops the job; the bridge still owns the socket, so the next NEW connection starts the ' +
-        'job properly (connections already queued wait for it) and serving resumes within a few ' +
-        'seconds; at most a few requests fail',
+        "stops the job (unless a new connection's socket event is in flight and its fd takes the same " +
+        'number); the bridge still owns the socket, so the next NEW connection starts the ' +
+        'job properly (connections already queued wait for it) and serving resumes once the respawn ' +
+        'loop has ended (seconds; longer on a busy machine, where each refused start is slower); ' +
+        'at most a few requests fail',
     },
     bookworm: {
       applicable: false,
@@ -90,11 +92,26 @@ export const masterKilledRespawn: Scenario<KillFacts> = {
       upstart.withRespawn(upstart.strategy('bridge-inplace')),
       'phoenix.conf = strategies/bridge-inplace.conf + respawn',
     ),
-  run: (ctx) => killUnderLoad(ctx, { target: 'master', watchMs: 5000 }),
+  // The watch outlasts the respawn loop: it must see the job stopped and then started again by
+  // a new connection (a probe per look). The loop is what takes the time: 10 refused starts and
+  // a restart 3.0 s after the kill on a quiet machine; with two labs sharing 2 cores, 14 and 17
+  // refused starts (upstart counts them per 5 s window) and init tracking a master again after
+  // 8.9 and 11.9 s. A 5 s watch ended inside the loop and left the queued requests to time out.
+  run: (ctx) => killUnderLoad(ctx, { target: 'master', watchMs: 20_000 }),
   verdict({ facts: f }) {
     const j = new Judge();
-    j.atLeast('respawned masters that refused UPSTART_FDS (not a listening socket)', 1, f.badInheritedFd);
-    judgeTracksAgain(j, f, 4000);
+    // init keeps a socket event's fd open (not close-on-exec) until the event is finished, and a
+    // respawn keeps the job's first environment (event.c renews env and fds only for a job whose
+    // goal is not already start). A new connection's event in flight during the respawn gets the
+    // lowest free fd, the same number UPSTART_FDS names, and the respawned master serves: seen
+    // in 2 runs of 7 under load. Either way the respawn did not get the fd on purpose.
+    j.check(
+      'respawned masters',
+      "refused UPSTART_FDS (not a listening socket), or took a new connection's fd of the same number",
+      `${f.badInheritedFd} refused; ${f.mastersStarted} masters started`,
+      f.badInheritedFd >= 1 || f.mastersStarted >= 2,
+    );
+    judgeTracksAgain(j, f, 16_000);
     judgeAftermath(j, f);
     return j.verdict();
   },

@@ -67,11 +67,24 @@ export async function reexecUnderLoad(
   let untracked = false;
   let maxServing = 0;
   const samples: string[] = [];
-  const until = Date.now() + o.watchMs;
+  // The window is `watchMs` after the old master is gone, not after the USR2: on a loaded
+  // machine (two labs on 2 cores) the handover itself took up to 7 s, and a fixed window ended
+  // before upstart's loss or the bridge's next start could be seen. Capped, for a master that
+  // never goes.
+  const cap = Date.now() + o.watchMs + 20_000;
+  let until = Date.now() + o.watchMs;
+  // when a look first found the old master gone: init may not have noticed yet (one look
+  // under load saw it gone while upstart still named its pid)
+  let goneSeen = false;
   while (Date.now() < until) {
     const s = await ctx.inspect();
     const serving = servingMasters(s);
-    if (!s.masters.some((m) => m.pid === pid)) maxServing = Math.max(maxServing, serving.length);
+    const oldAlive = s.masters.some((m) => m.pid === pid);
+    if (oldAlive || !goneSeen) until = Math.min(cap, Date.now() + o.watchMs);
+    if (!oldAlive) {
+      goneSeen = true;
+      maxServing = Math.max(maxServing, serving.length);
+    }
     const tracked = s.init.trackedPid;
     if (lostAt === null && tracked !== pid) {
       lostAt = Date.now() - usr2At;
@@ -86,6 +99,7 @@ export async function reexecUnderLoad(
   const records = await ctx.loadHandle!.stop();
   const events = await ctx.events();
   const after = await ctx.inspect();
+  if (!after.masters.some((m) => m.pid === pid)) maxServing = Math.max(maxServing, servingMasters(after).length);
   const refused = events.filter((e) => startFailed(e, ExitCode.RUNNING)).length;
   // Init's own count where it keeps one (systemd); else the starts the app's events show.
   const restartsByInit = invocations.size;

@@ -460,3 +460,97 @@ describe('seed-poc and wrapper-fix (unicorn)', () => {
     assert.equal(judge(s, { flavour: 'bookworm', facts: good, records: failed }).outcome, 'UNEXPECTED');
   });
 });
+
+describe('verdicts that must hold on a loaded machine (two labs on 2 cores), and still fail', () => {
+  const respawn = async () => (await import('../../lab/scenarios/master-killed')).masterKilledRespawn;
+  const execRespawn = async () => (await import('../../lab/scenarios/exec-respawn-reexec')).execRespawnReexec;
+  const stopStart = async () => (await import('../../lab/scenarios/initctl-stop-start')).initctlStopStart;
+
+  it('master-killed-respawn: EXPECTED when the respawn loop took 11 s and a new visitor started the job after it', async () => {
+    const facts = { ...KILL, badInheritedFd: 17, initTracksAgainMs: 11_873, initRightAfter: 'start/running' };
+    assert.equal(judge(await respawn(), { flavour: 'precise', facts, records: records(400) }).outcome, 'EXPECTED');
+  });
+
+  it('master-killed-respawn: UNEXPECTED when the job was never started again (the queued requests time out)', async () => {
+    const facts = {
+      ...KILL,
+      badInheritedFd: 10,
+      initTracksAgainMs: null,
+      failedAfterKill: 8,
+      failuresAfterKill: 'timeout=8',
+    };
+    const v = judge(await respawn(), { flavour: 'precise', facts, records: records(186) });
+    assert.equal(v.outcome, 'UNEXPECTED');
+    assert.deepEqual(
+      v.checks.filter((c) => !c.ok).map((c) => c.what),
+      ['init tracks a live master again', 'requests that failed after the kill'],
+    );
+    // no refusal and no second master: the kill was never followed by a respawn at all
+    const none = judge(await respawn(), {
+      flavour: 'precise',
+      facts: { ...KILL, badInheritedFd: 0, mastersStarted: 1, initTracksAgainMs: 3853 },
+      records: records(400),
+    });
+    assert.equal(none.outcome, 'UNEXPECTED');
+    assert.deepEqual(
+      none.checks.filter((c) => !c.ok).map((c) => c.what),
+      ['respawned masters'],
+    );
+  });
+
+  it('exec-respawn-reexec on upstart: still respawning at the end is the same finding as the respawn limit', async () => {
+    const s = await execRespawn();
+    const seen = (initStateAfter: string) =>
+      judge(s, {
+        flavour: 'precise',
+        facts: { ...REEXEC_PRECISE, refusedStarts: 18, initStateAfter },
+        records: records(900, { generations: [1, 2] }),
+      });
+    assert.equal(
+      seen('init stop/waiting tracks nothing; masters 961[gen 2]; socket root:www-data 0660').outcome,
+      'EXPECTED',
+    );
+    assert.equal(
+      seen('init start/pre tracks nothing; masters 961[gen 2]; socket root:www-data 0660').outcome,
+      'EXPECTED',
+    );
+    // upstart tracking the serving master again would be supervision, not this failure
+    const tracked = seen('init start/running tracks 961; masters 961*[gen 2]; socket root:www-data 0660');
+    assert.equal(tracked.outcome, 'UNEXPECTED');
+    assert.ok(tracked.checks.some((c) => !c.ok && c.what === 'job state at the end'));
+  });
+
+  it('initctl-stop-start: judged by when the new master said it was ready, not by when the probes looked', async () => {
+    const s = await stopStart();
+    const base = {
+      trackedBefore: 784,
+      stopExit: 0,
+      restartedByConnectionMs: 3990,
+      readyBeforeStart: true,
+      seenByProbeMs: 3558,
+      startExit: 1,
+      startOutput: 'initctl: Job is already running: phoenix',
+      startsWithoutSocket: 0,
+      trackedAfter: 991,
+      probes: 6,
+      probesOk: 6,
+      samples: [],
+    };
+    const ok = judge(s, { flavour: 'precise', facts: base, records: records(1004) });
+    assert.equal(ok.outcome, 'EXPECTED', ok.reasons.join('\n'));
+    // the operator's start brought it back: the stop held, which is not what upstart 1.5 does
+    const held = judge(s, {
+      flavour: 'precise',
+      facts: {
+        ...base,
+        readyBeforeStart: false,
+        seenByProbeMs: null,
+        startExit: 0,
+        startOutput: 'phoenix start/running',
+      },
+      records: records(1004),
+    });
+    assert.equal(held.outcome, 'UNEXPECTED');
+    assert.ok(held.checks.some((c) => !c.ok && c.what === 'started again by a connection after the stop'));
+  });
+});
