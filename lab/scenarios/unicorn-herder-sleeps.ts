@@ -642,9 +642,10 @@ export const unicornHerderSleeps: Scenario<F> = {
         `boots on. upstart respawns the herder; each new herder's unicorn refuses to start (the pid ` +
         `file names the live first master: "Already running", checked before it binds, so no ` +
         `EADDRINUSE) and the herder gives up again, about once a second (Ruby's start), below the respawn ` +
-        `limit (more than 10 in 5 s), for ever. The first master serves from about ${BOOT_SECONDS} s, alone (never two ` +
+        `limit (more than 10 in 5 s), for ever (or, where they give up faster, until that limit stops ` +
+        `the job). The first master serves from about ${BOOT_SECONDS} s, alone (never two ` +
         `masters with workers), with parent PID 1, untracked; upstart tracks the latest doomed ` +
-        `herder. initctl stop unicorn stops that herder only: the first master serves on. (b) With ` +
+        `herder, or nothing. initctl stop unicorn stops that herder only: the first master serves on. (b) With ` +
         `the boot wait raised to ${RAISED_BOOT_WAIT} s the herder adopts the master. Its reload ` +
         `(initctl reload = HUP): USR2, a fixed wait, QUIT of the old master. Wait ${RELOAD_SHORT} s: ` +
         `the old master is gone ${RELOAD_SHORT} s after the USR2 while the new one loads until about ` +
@@ -728,11 +729,14 @@ export const unicornHerderSleeps: Scenario<F> = {
             `${f.aFirstMasterTracked ? 'tracked' : 'not tracked'}`,
           f.aFirstMaster > 0 && f.aFirstMasterAlive && f.aFirstMasterPpid === 1 && !f.aFirstMasterTracked,
         );
+        // Herders that give up faster than every half second trip the respawn limit (more than
+        // 10 in 5 s): one run with two labs on 2 cores restarted them every 581 ms (median) and
+        // upstart stopped the job after 18. Either way upstart never holds the serving master.
         j.check(
           '(a) upstart tracks',
-          'a respawned herder, not the serving master',
+          'a respawned herder, or nothing once the respawn limit stopped the job; not the serving master',
           `${f.aTracked ?? 'nothing'} (${f.aInitState})${f.aTrackedIsHerder ? ', a herder' : ''}`,
-          f.aTrackedIsHerder,
+          f.aTrackedIsHerder || (f.aTracked === null && f.aInitState === 'stop/waiting' && f.aHerderStarts > 10),
         );
         j.check(
           '(a) the unmanaged master serves',

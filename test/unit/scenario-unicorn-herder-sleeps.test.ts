@@ -167,6 +167,24 @@ describe('unicorn-herder-sleeps: the verdict', () => {
     unexpected('precise', { ...preciseRun(), aMaxServing: 2 }, /FAIL \(a\) masters with workers at once/);
     unexpected('precise', { ...preciseRun(), aFirstMasterPpid: 41 }, /FAIL \(a\) the master the first herder left/);
     unexpected('precise', { ...preciseRun(), aHerderStarts: 1 }, /FAIL \(a\) herders upstart started/);
+    // the respawn limit stopping the job is the same finding; upstart holding the master is not
+    expected('precise', {
+      ...preciseRun(),
+      aTracked: null,
+      aTrackedIsHerder: false,
+      aInitState: 'stop/waiting',
+      aHerderStarts: 18,
+    });
+    unexpected(
+      'precise',
+      { ...preciseRun(), aTracked: null, aTrackedIsHerder: false, aInitState: 'stop/waiting', aHerderStarts: 3 },
+      /FAIL \(a\) upstart tracks/,
+    );
+    unexpected(
+      'precise',
+      { ...preciseRun(), aTracked: 819, aTrackedIsHerder: false, aFirstMasterTracked: true },
+      /FAIL \(a\) upstart tracks/,
+    );
   });
 
   it('(a) on systemd fails when the unit is not restarted or the master outlives the herder', () => {
