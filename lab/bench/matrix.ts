@@ -20,16 +20,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { catalogueMatrix, flavoursOf, shardSeconds } from '../matrix/cells';
+import { projectRoot } from '../engine/images';
 import type { MatrixSummary } from '../matrix/merge';
 
 export const SECOND_ENGINE = process.env.LAB_D2_HOST ?? 'unix:///tmp/lab-d2/docker.sock';
-
-/** The repository's root: the folder with package.json above this file (lab/bench or dist/lab/bench). */
-export function projectRoot(from = __dirname): string {
-  for (let d = from; d !== path.dirname(d); d = path.dirname(d))
-    if (fs.existsSync(path.join(d, 'package.json')) && fs.existsSync(path.join(d, 'lab'))) return d;
-  throw new Error(`no project root above ${from}`);
-}
 
 /**
  * A frozen copy of what `lab` runs (dist/, images/, package.json; node_modules linked), so

@@ -99,20 +99,15 @@ export function assignShards(
   cost: Cost = typicalSeconds,
 ): number[] {
   if (!Number.isInteger(count) || count < 1) throw new RangeError(`shard count ${count}: at least 1`);
-  const out = new Array<number>(cells.length);
+  const shardOf = new Map<Cell, number>();
   const load = new Array<number>(count).fill(0);
-  const running = cells.map((c, i) => ({ i, s: cost(c) })).filter(({ i }) => runs(cells[i]));
-  running.sort((a, b) => b.s - a.s || a.i - b.i);
-  for (const { i, s } of running) {
+  for (const c of longestFirst(cells, runs, cost).filter(runs)) {
     const least = load.indexOf(Math.min(...load));
-    out[i] = least + 1;
-    load[least] += s;
+    shardOf.set(c, least + 1);
+    load[least] += cost(c);
   }
   let next = 0;
-  cells.forEach((c, i) => {
-    if (!runs(c)) out[i] = (next++ % count) + 1;
-  });
-  return out;
+  return cells.map((c) => shardOf.get(c) ?? (next++ % count) + 1);
 }
 
 /** The measured seconds of each shard's running cells, by the same table as the split. */

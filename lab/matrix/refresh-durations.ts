@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { projectRoot } from '../bench/matrix';
+import { projectRoot } from '../engine/images';
 import { findScenario } from '../scenarios/catalogue';
 import { type DurationTable, median } from './durations';
 import { collect } from './merge';

@@ -63,7 +63,8 @@ export const execRespawnReexec: Scenario<ReexecFacts> = {
           'stop/waiting (respawn limit reached), or still respawning and tracking no serving master',
           f.initStateAfter,
           /^init stop\/waiting/.test(f.initStateAfter) ||
-            (/^init start\//.test(f.initStateAfter) && !/masters [^;]*\*/.test(f.initStateAfter)),
+            (/^init start\//.test(f.initStateAfter) &&
+              (f.trackedAfter === null || !f.servingAfter.includes(f.trackedAfter))),
         );
         judgeUntrackedServed(j, f);
         j.equal('failed requests', 0, c.failed);

@@ -1,7 +1,7 @@
 import { shippedBoot } from './configs';
 import { Judge, failuresText } from './judge';
 import { ExitCode } from '../../src/errors';
-import { parseLifecycle, servingMasters, startFailed } from './observe';
+import { masterReady, parseLifecycle, servingMasters, startFailed } from './observe';
 import type { Scenario } from './types';
 import { watch } from './watch';
 
@@ -72,7 +72,7 @@ export const initctlStopStart: Scenario<F> = {
     // The app's own clock (the container shares the host's) says when it came back, however
     // long the probes took to look: only a connection can have started it before `start`.
     const readyAt = events
-      .filter((e) => e.role === 'master' && e.event === 'ready' && e.pid !== pid)
+      .filter((e) => masterReady(e) && e.pid !== pid)
       .map((e) => Date.parse(e.ts))
       .filter(Number.isFinite);
     const firstReady = readyAt.length ? Math.min(...readyAt) : null;

@@ -20,6 +20,9 @@ export function countEvents(events: readonly LifecycleEvent[], event: string, ro
 /** A master's `start` event. */
 export const masterStart = (e: LifecycleEvent): boolean => e.role === 'master' && e.event === 'start';
 
+/** A master's `ready` event: its first workers answer. */
+export const masterReady = (e: LifecycleEvent): boolean => e.role === 'master' && e.event === 'ready';
+
 /** A start the app refused (or failed), with exit code `code` when given. */
 export function startFailed(e: LifecycleEvent, code?: number): boolean {
   return e.event === 'start-failed' && (code === undefined || Number(e.fields.code) === code);

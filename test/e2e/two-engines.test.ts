@@ -30,11 +30,11 @@ import {
   differences,
   engineAnswers,
   latestSummaryJson,
-  projectRoot,
   snapshot,
   startLab,
   verdicts,
 } from '../../lab/bench/matrix';
+import { projectRoot } from '../../lab/engine/images';
 import type { MatrixSummary } from '../../lab/matrix/merge';
 
 const FLAVOUR = process.env.LAB_FLAVOUR_TWO_ENGINES ?? 'bookworm';

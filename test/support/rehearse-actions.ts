@@ -8,7 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Step } from './workflow';
+import { type Step, globToRegExp } from './workflow';
 
 export interface ActionContext {
   workspace: string;
@@ -101,14 +101,6 @@ function noFiles(ctx: ActionContext, name: string, given: string, hidden: number
   else return fail(ctx, `upload-artifact: if-no-files-found: ${mode} is not warn, error or ignore`);
   return 0;
 }
-
-export const globToRegExp = (glob: string): RegExp =>
-  new RegExp(
-    `^${glob
-      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-      .replace(/\*/g, '.*')
-      .replace(/\?/g, '.')}$`,
-  );
 
 /**
  * actions/download-artifact@v4: `name` downloads one artifact into `path`; `pattern` (or

@@ -23,7 +23,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { actionFor, emulatedActions, globToRegExp, readCommandFile, writeShims } from './rehearse-actions';
+import { actionFor, emulatedActions, readCommandFile, writeShims } from './rehearse-actions';
 import {
   type Combo,
   type ExprContext,
@@ -35,6 +35,7 @@ import {
   emptyContext,
   envStrings,
   expand,
+  globToRegExp,
   matrixCombos,
   needsOf,
   readWorkflow,

@@ -8,6 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'yaml';
+import { projectRoot } from '../../lab/engine/images';
 
 type Scalar = string | number | boolean;
 
@@ -42,7 +43,7 @@ export interface Workflow {
   jobs: Record<string, Job>;
 }
 
-export const ROOT = path.resolve(__dirname, '..', '..');
+export const ROOT = projectRoot(__dirname);
 export const WORKFLOW_DIR = path.join(ROOT, '.github', 'workflows');
 
 export function workflowFiles(dir = WORKFLOW_DIR): string[] {
@@ -142,3 +143,12 @@ export function condition(text: string | undefined, ctx: ExprContext): { status:
   }
   throw new Error(`if: ${text}: not understood here (always(), success(), failure(), cancelled(), a == 'b', a != 'b')`);
 }
+
+/** An artifact name pattern (download-artifact's `pattern`) as a regular expression. */
+export const globToRegExp = (glob: string): RegExp =>
+  new RegExp(
+    `^${glob
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+  );

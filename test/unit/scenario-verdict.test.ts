@@ -500,22 +500,27 @@ describe('verdicts that must hold on a loaded machine (two labs on 2 cores), and
 
   it('exec-respawn-reexec on upstart: still respawning at the end is the same finding as the respawn limit', async () => {
     const s = await execRespawn();
-    const seen = (initStateAfter: string) =>
+    const seen = (initStateAfter: string, trackedAfter: number | null) =>
       judge(s, {
         flavour: 'precise',
-        facts: { ...REEXEC_PRECISE, refusedStarts: 18, initStateAfter },
+        facts: { ...REEXEC_PRECISE, refusedStarts: 18, initStateAfter, trackedAfter, servingAfter: [961] },
         records: records(900, { generations: [1, 2] }),
       });
     assert.equal(
-      seen('init stop/waiting tracks nothing; masters 961[gen 2]; socket root:www-data 0660').outcome,
+      seen('init stop/waiting tracks nothing; masters 961[gen 2]; socket root:www-data 0660', null).outcome,
       'EXPECTED',
     );
     assert.equal(
-      seen('init start/pre tracks nothing; masters 961[gen 2]; socket root:www-data 0660').outcome,
+      seen('init start/pre tracks nothing; masters 961[gen 2]; socket root:www-data 0660', null).outcome,
+      'EXPECTED',
+    );
+    // a respawned master that is about to be refused: tracked, but not serving
+    assert.equal(
+      seen('init start/running tracks 1306; masters 961[gen 2]; socket root:www-data 0660', 1306).outcome,
       'EXPECTED',
     );
     // upstart tracking the serving master again would be supervision, not this failure
-    const tracked = seen('init start/running tracks 961; masters 961*[gen 2]; socket root:www-data 0660');
+    const tracked = seen('init start/running tracks 961; masters 961*[gen 2]; socket root:www-data 0660', 961);
     assert.equal(tracked.outcome, 'UNEXPECTED');
     assert.ok(tracked.checks.some((c) => !c.ok && c.what === 'job state at the end'));
   });

@@ -28,6 +28,7 @@ import {
   emptyContext,
   envStrings,
   expand,
+  globToRegExp,
   matrixCombos,
   needsOf,
   parseWorkflow,
@@ -129,13 +130,6 @@ const stepRunning = (job: Job, pattern: RegExp): Step => {
   return found[0];
 };
 const stepUsing = (job: Job, action: string): Step[] => job.steps.filter((s) => s.uses?.split('@')[0] === action);
-const globToRegExp = (glob: string): RegExp =>
-  new RegExp(
-    `^${glob
-      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-      .replace(/\*/g, '[^/]*')
-      .replace(/\?/g, '[^/]')}$`,
-  );
 const dirName = (p: string): string => path.normalize(p).replace(/\/+$/, '');
 
 test("the shard matrix is exactly the lab's inits x app servers x shards 1..SHARDS", () => {
