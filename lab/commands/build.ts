@@ -1,5 +1,5 @@
 import { flagHelp, parseFlags } from '../args';
-import { buildFlavourImage } from '../engine/flavour-images';
+import { type Flavour, buildFlavourImage, isFlavour } from '../engine/flavour-images';
 import { PreciseBaseUnavailableError } from '../engine/images';
 import { LabError, LabExit } from '../errors';
 import type { Command } from './command';
@@ -14,9 +14,9 @@ const FLAGS = {
 /** build's flags and the flavours it builds, in the order it builds them. */
 function parseBuild(argv: string[]) {
   const { flags } = parseFlags('build', argv, FLAGS);
-  const f = flags.flavour;
-  const which: ('precise' | 'bookworm')[] | undefined =
-    f === 'all' ? ['bookworm', 'precise'] : f === 'precise' || f === 'bookworm' ? [f] : undefined;
+  const f = flags.flavour ?? 'all';
+  // all: bookworm first, which builds offline, so a precise base that cannot be had fails last
+  const which: Flavour[] | undefined = f === 'all' ? ['bookworm', 'precise'] : isFlavour(f) ? [f] : undefined;
   if (!which) throw new LabError(`--flavour ${flags.flavour}: use precise, bookworm or all`, LabExit.USAGE);
   return { flags, which };
 }
