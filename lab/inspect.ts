@@ -9,7 +9,9 @@ export interface LabStatus {
   server?: string;
   pidFile?: number;
   oldbin?: number;
-  masters: { pid: number; ppid: number; trackedByInit: boolean }[];
+  /** bootingS: a master with no workers that has not named itself a master yet (unicorn does
+   *  so when its master loop starts, after loading the app): seconds since it started */
+  masters: { pid: number; ppid: number; trackedByInit: boolean; bootingS?: number }[];
   /** a stable process in front of the masters (unicorn-wrapper, phoenix-herder) */
   herders: { pid: number; trackedByInit: boolean }[];
   workers: { pid: number; master: number; generation: number; slot: number }[];
@@ -29,7 +31,11 @@ export function probeScript(server: ServerDriver): string {
   const env = server.probeEnv.length
     ? `e=$(tr '\\000' '\\n' < $p/environ 2>/dev/null | grep -E '^(${server.probeEnv.join('|')})=' | tr '\\n' '\\037')`
     : 'e=';
+  // A line: each process's age in seconds (uptime minus its start time, field 22 of stat, in
+  // clock ticks), for "booting for N s".
   return `
+read -r up _ < /proc/uptime
+hz=$(getconf CLK_TCK 2>/dev/null) || hz=100
 for p in /proc/[0-9]*; do
   pid=\${p#/proc/}
   args=$(tr '\\000' ' ' < $p/cmdline 2>/dev/null) || continue
@@ -38,6 +44,7 @@ for p in /proc/[0-9]*; do
   user=$(stat -c %U $p 2>/dev/null)
   ${env}
   printf 'P\\t%s\\t%s\\t%s\\t%s\\t%s\\n' "$pid" "$ppid" "$user" "$e" "$args"
+  st=$(cat $p/stat 2>/dev/null) && st=\${st##*) } && set -- $st && printf 'A\\t%s\\t%s\\n' "$pid" $(( \${up%.*} - \${20} / hz ))
 done
 printf 'S\\t%s\\n' "$(stat -c '%U %G %a' ${server.socketPath} 2>/dev/null)"
 printf 'F\\t%s\\t%s\\n' "$(cat ${server.pidFile} 2>/dev/null)" "$(cat ${server.pidFile}.oldbin 2>/dev/null)"
@@ -56,9 +63,11 @@ function parseEnv(field: string): Record<string, string> {
 export function parseProbe(out: string, trackedPid: number | undefined, server: ServerDriver): Omit<LabStatus, 'init'> {
   const s: Omit<LabStatus, 'init'> = { server: server.name, masters: [], herders: [], workers: [], nginx: [] };
   const procs: ProbedProcess[] = [];
+  const ages = new Map<number, number>();
   for (const line of out.split('\n')) {
     const f = line.split('\t');
-    if (f[0] === 'P') {
+    if (f[0] === 'A' && /^\d+$/.test(f[2] ?? '')) ages.set(Number(f[1]), Number(f[2]));
+    else if (f[0] === 'P') {
       const [, pid, ppid, user, env, args] = f;
       if (args.startsWith('nginx')) {
         s.nginx.push({ pid: Number(pid), user, role: args.includes('master') ? 'master' : 'worker' });
@@ -82,6 +91,11 @@ export function parseProbe(out: string, trackedPid: number | undefined, server: 
     else if (role?.role === 'worker')
       s.workers.push({ pid: p.pid, master: p.ppid, generation: role.generation, slot: role.slot });
     else if (role?.role === 'master') s.masters.push({ pid: p.pid, ppid: p.ppid, trackedByInit: tracked });
+  }
+  for (const m of s.masters) {
+    const args = procs.find((p) => p.pid === m.pid)?.args ?? '';
+    const age = ages.get(m.pid);
+    if (age !== undefined && !/\bmaster\b/.test(args) && !s.workers.some((w) => w.master === m.pid)) m.bootingS = age;
   }
   return s;
 }
@@ -114,9 +128,11 @@ export function formatStatus(s: LabStatus): string {
       m.pid === s.pidFile ? 'pid file' : '',
       m.pid === s.oldbin ? '.oldbin' : '',
     ].filter(Boolean);
-    lines.push(
-      `${who} master ${m.pid} (${tags.join(', ')}): generation ${gens.join('+') || '-'}, workers ${ws.map((w) => `${w.slot}:${w.pid}`).join(' ') || 'none'}`,
-    );
+    const what =
+      m.bootingS !== undefined
+        ? `booting for ${m.bootingS} s, no workers yet`
+        : `generation ${gens.join('+') || '-'}, workers ${ws.map((w) => `${w.slot}:${w.pid}`).join(' ') || 'none'}`;
+    lines.push(`${who} master ${m.pid} (${tags.join(', ')}): ${what}`);
   }
   for (const h of s.herders)
     lines.push(

@@ -84,6 +84,18 @@ export const WRAPPER_EVENTS = [
   'signal-refused',
   /** oldbin, master: the master followed before the current one has exited */
   'oldbin-exited',
+  /** child, lost, attempt, delayMs: the wrapper started a new master after one died unasked */
+  'master-restarting',
+  /** master, lost, reason, status or signal, ms, attempt: the new master serves (ms since the death was seen) */
+  'master-restarted',
+  /** master, status or signal (or error), attempt: a restarted master exited before it served */
+  'restart-failed',
+  /** master, phase, ms: a master (first boot, restart or USR2) has no workers after --ready-timeout; repeated */
+  'not-ready',
+  /** master, newMaster, ms: a USR2's new master has no workers after --ready-timeout; the old one serves on */
+  'upgrade-stuck',
+  /** signal, pids, ms: a stop outlived --stop-timeout; what was left was sent TERM, then KILL */
+  'stop-timeout',
 ] as const;
 
 export type PhoenixEvent = (typeof PHOENIX_EVENTS)[number];

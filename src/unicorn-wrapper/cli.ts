@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PhoenixError } from '../errors';
@@ -15,8 +15,13 @@ import { USAGE, parseWrapperArgs } from './options';
 import { realOs } from './os';
 import { type PidSource, learnPidFile, unicornIndex, withListenArgs } from './unicorn-config';
 
-/** After TERM to what a failed start left behind, how long before KILL. */
-const KILL_GRACE_MS = 3000;
+/**
+ * After TERM to what a failed start or an overdue stop left behind, how long before KILL. A
+ * stop then takes at most --stop-timeout + 2 s: init's kill timeout must be longer than that
+ * (upstart KILLs the whole process group when it runs out, and stops waiting the moment the
+ * wrapper exits: a wrapper that left a master behind would orphan it).
+ */
+const KILL_GRACE_MS = 2000;
 
 function version(): string {
   for (const up of [
@@ -121,12 +126,16 @@ async function main(argv: string[]): Promise<void> {
   listeners = await openListeners(process.env, process.pid, o.listen, 0o666);
   const addresses = listeners.map((l) => l.address);
   const decision = withListenArgs(o.command, addresses, o.listenArg);
-  const child = spawn(resolved, decision.command.slice(1), {
-    // Only the fds named here reach the child: the sockets become 3, 4, ...
-    stdio: ['inherit', 'inherit', 'inherit', ...listeners.map((l) => l.fd)],
-    env: childEnv(process.env, search.path, listeners.length),
-    cwd,
-  });
+  // The same command, environment and sockets for the first master and for every master the
+  // wrapper starts again after one died (UNICORN_FD=3 and the same -l).
+  const launch = () =>
+    spawn(resolved, decision.command.slice(1), {
+      // Only the fds named here reach the child: the sockets become 3, 4, ...
+      stdio: ['inherit', 'inherit', 'inherit', ...listeners.map((l) => l.fd)],
+      env: childEnv(process.env, search.path, listeners.length),
+      cwd,
+    });
+  const child = launch();
   const finish = (out: Outcome) => {
     if (out.message) say(out.message);
     emitEvent(out.event, { code: out.code, reason: out.reason, ...out.fields });
@@ -141,7 +150,6 @@ async function main(argv: string[]): Promise<void> {
     });
     return;
   }
-  child.on('error', (err) => emitEvent('wrapper-error', { step: 'child', error: err.message }));
   emitEvent('start', {
     socket: addresses.join(','),
     fd: listeners.map((l) => l.fd).join(','),
@@ -152,19 +160,44 @@ async function main(argv: string[]): Promise<void> {
     pidFrom: pid.from,
     listenArg: decision.listenArg,
     path: search.restored ? 'restored' : undefined,
+    readyTimeout: o.readyTimeoutMs / 1000,
+    stopTimeout: o.stopTimeoutMs / 1000,
+    restartBudget: o.restart.max === 0 ? '0' : `${o.restart.max}/${o.restart.windowMs / 1000}s`,
   });
 
+  // Exits and restarts happen on later turns, once `loop` below exists.
+  const watch = (c: ChildProcess, pid: number) => {
+    c.on('error', (err) => emitEvent('wrapper-error', { step: 'child', child: pid, error: err.message }));
+    c.on('exit', (code, signal) => {
+      follower.childExited(pid, code, signal);
+      loop.wake();
+    });
+  };
+  const startMaster = (): number => {
+    const c = launch();
+    if (c.pid === undefined) {
+      c.once('error', () => undefined);
+      throw new Error(`cannot run ${resolved}`);
+    }
+    watch(c, c.pid);
+    return c.pid;
+  };
   const follower = new Follower(
-    realOs,
-    { pidFile: pid.file, pidTimeoutMs: o.pidTimeoutMs, killGraceMs: KILL_GRACE_MS, name },
+    { ...realOs, startMaster },
+    {
+      pidFile: pid.file,
+      pidTimeoutMs: o.pidTimeoutMs,
+      killGraceMs: KILL_GRACE_MS,
+      name,
+      readyTimeoutMs: o.readyTimeoutMs,
+      stopTimeoutMs: o.stopTimeoutMs,
+      restart: o.restart,
+    },
     emitEvent,
     child.pid,
   );
+  watch(child, child.pid);
   const loop = runLoop(follower, finish);
-  child.on('exit', (code, signal) => {
-    follower.childExited(code, signal);
-    loop.wake();
-  });
   deliver = (sig) => {
     follower.enqueue(sig);
     loop.wake();

@@ -12,6 +12,7 @@ export const WrapperExit = {
   ADDR_IN_USE: 69,
   START_FAILED: 70,
   MASTER_LOST: 71,
+  STOP_FORCED: 72,
   PID_TIMEOUT: 73,
   RUNNING: 75,
   NO_PIDFILE: 78,
@@ -34,11 +35,18 @@ export const EXIT_CODES: readonly { code: WrapperExitCode; meaning: string }[] =
   { code: WrapperExit.ADDR_IN_USE, meaning: 'a --listen address cannot be bound' },
   {
     code: WrapperExit.START_FAILED,
-    meaning: 'unicorn exited before it served (config or app failed to load), or the wrapper itself failed',
+    meaning:
+      'unicorn exited before it ever served (config or app failed to load at first boot: no restart), or the wrapper itself failed',
   },
   {
     code: WrapperExit.MASTER_LOST,
-    meaning: 'the master died without being asked (crash, kill -9) and no other master is left: respawn',
+    meaning:
+      'the master died unasked (crash, kill -9) and the restart budget is spent (or restarts are off: --restart-budget 0): respawn',
+  },
+  {
+    code: WrapperExit.STOP_FORCED,
+    meaning:
+      'stopped, but by force: a master outlived --stop-timeout after QUIT, TERM or INT and was sent TERM, then KILL; nothing is left',
   },
   {
     code: WrapperExit.PID_TIMEOUT,

@@ -29,7 +29,12 @@ export interface MasterView {
    *  pid file, and until then HUP, USR1, WINCH, TTIN or TTOU would kill it (Ruby's default) */
   handlers: boolean;
   /** a USR2 is under way: .oldbin renamed, or a new master not yet serving, or .oldbin still alive */
-  upgrading?: { oldbin?: number; newMaster?: number };
+  upgrading?: {
+    oldbin?: number;
+    newMaster?: number;
+    /** the new master has had no workers for this long past --ready-timeout (upgrade-stuck) */
+    stuckMs?: number;
+  };
 }
 
 export type Route = { targets: number[] } | { refused: string };
@@ -47,6 +52,16 @@ export function route(signal: ForwardedSignal, v: MasterView): Route {
     };
   if (signal === 'SIGUSR2') {
     if (!v.ready) return { refused: 'unicorn is not serving yet; send USR2 once it is ready' };
+    if (v.upgrading?.stuckMs !== undefined) {
+      const n = v.upgrading.newMaster;
+      return {
+        refused:
+          `the last upgrade is stuck: ${n ? `new master ${n}` : 'the new master (in no pid file yet)'} has had no ` +
+          `workers for ${Math.round(v.upgrading.stuckMs / 1000)} s (upgrade-stuck) while the old master serves on, ` +
+          `and a second USR2 would start a third master; stop the new one first (while it loads it takes only ` +
+          `KILL${n ? `: kill -KILL ${n}` : ''}), then send USR2 again`,
+      };
+    }
     if (v.upgrading) {
       // unicorn itself refuses to re-exec while its .oldbin master lives: three masters on one
       // socket, and a pid file that no longer says which is which.

@@ -12,9 +12,20 @@ export interface WrapperOptions {
   /** absolute path; undefined = learn it from unicorn's config */
   pid?: string;
   pidTimeoutMs: number;
+  /** a master with no workers this long after it started (or after a USR2) is reported not-ready */
+  readyTimeoutMs: number;
+  /** after a forwarded QUIT, TERM or INT: how long masters may take before TERM, then KILL */
+  stopTimeoutMs: number;
+  restart: RestartBudget;
   listenArg: ListenArg;
   /** the command after --, exactly as given */
   command: string[];
+}
+
+/** At most `max` restarts of a master that died unasked within any `windowMs`; 0: never restart. */
+export interface RestartBudget {
+  max: number;
+  windowMs: number;
 }
 
 export type Parsed = { kind: 'help' } | { kind: 'version' } | { kind: 'run'; options: WrapperOptions };
@@ -46,6 +57,30 @@ const DECLS = {
     value: 'SECONDS',
     help: 'how long unicorn may take to write its pid file before the wrapper stops it and exits 73 (default 30)',
   },
+  'ready-timeout': {
+    type: 'string',
+    value: 'SECONDS',
+    help:
+      'a master (first boot, a restart, or the new one of a USR2) with no workers after this long is ' +
+      'reported (event not-ready, repeated; upgrade-stuck for a USR2, whose old master serves on and a ' +
+      'second USR2 is refused); nothing is stopped (default 60: above the slowest boot seen, 40 s)',
+  },
+  'stop-timeout': {
+    type: 'string',
+    value: 'SECONDS',
+    help:
+      'after QUIT, TERM or INT, masters still alive this long are sent TERM, and whatever is left 2 s ' +
+      "later KILL; exit 72 (default 30, for requests up to unicorn's timeout; keep init's kill timeout " +
+      'above this + 2: the shipped job and unit have 35)',
+  },
+  'restart-budget': {
+    type: 'string',
+    value: 'N/WINDOW',
+    help:
+      'a master that dies unasked (crash, kill -9) is started again on the same socket, at most N times ' +
+      'within WINDOW (30s, 2m, 1h), after a pause of 0.1 s that doubles with each recent restart, up to 5 s; ' +
+      'then exit 71. 0 turns restarts off (default 5/30s)',
+  },
   'listen-arg': {
     type: 'string',
     value: 'WHEN',
@@ -59,6 +94,11 @@ const DECLS = {
 } as const satisfies Record<string, Decl>;
 
 const PID_TIMEOUT_DEFAULT_S = 30;
+const READY_TIMEOUT_DEFAULT_S = 60;
+const STOP_TIMEOUT_DEFAULT_S = 30;
+const RESTART_BUDGET_DEFAULT = '5/30s';
+/** more restarts than this in one window is a storm, not a budget */
+const RESTART_MAX = 100;
 
 function wrap(text: string, width: number, indent: string): string {
   const lines: string[] = [];
@@ -100,11 +140,18 @@ Options:
 ${optionLines()}
 
 Signals: HUP USR1 USR2 WINCH TTIN TTOU go to the current master; QUIT TERM INT go to every
-live master and mean "stop" (exit 0 once none is left). USR2 is refused while an upgrade is
-in progress (a .oldbin master still runs), as unicorn refuses it; before unicorn has written
-its pid file (and so set its signal handlers) only the stops are passed on. The wrapper never
-signals a master on its own; when one dies unasked, it QUITs the orphaned workers and exits 71.
-A new master counts as serving once its pid file names it and it has worker processes.
+live master and mean "stop" (exit 0 once none is left; after --stop-timeout, TERM then KILL
+and exit 72). USR2 is refused while an upgrade is in progress (a .oldbin master still runs,
+or the new master is not ready), as unicorn refuses it; before unicorn has written its pid
+file (and so set its signal handlers) only the stops are passed on. A master counts as serving
+once its pid file names it and it has worker processes, never after a fixed sleep.
+
+Supervision: the wrapper holds the socket, so a master that dies unasked (crash, kill -9, OOM
+killer) is started again from the same socket and command (event master-restarted), within
+--restart-budget; its orphaned workers are QUIT once the new master serves. A master that
+exits after a forwarded stop, or during a USR2 while the other generation lives, is not a
+crash. unicorn exiting before it ever served (a config.ru that raises at first boot) is not
+restarted: exit 70.
 
 Exit codes:
 ${EXIT_CODES.map((e) => `  ${String(e.code).padStart(3)}  ${wrap(e.meaning, 84, '       ')}`).join('\n')}`;
@@ -131,11 +178,30 @@ function explain(err: unknown): WrapperError {
   }
 }
 
-function parsePidTimeout(v: string | undefined): number {
-  if (v === undefined) return PID_TIMEOUT_DEFAULT_S * 1000;
+/** A number of seconds above 0, as ms: 0, negative, an exponent or a unit are refused. */
+function parseSeconds(name: string, v: string | undefined, fallbackS: number): number {
+  if (v === undefined) return fallbackS * 1000;
   const n = Number(v);
-  if (!/^\d+(\.\d+)?$/.test(v) || n <= 0) throw usage(`--pid-timeout: '${v}' is not a number of seconds above 0`);
-  return Math.round(n * 1000);
+  if (!/^\d+(\.\d+)?$/.test(v) || !(n > 0) || !Number.isFinite(n))
+    throw usage(`--${name}: '${v}' is not a number of seconds above 0`);
+  return Math.max(1, Math.round(n * 1000));
+}
+
+const WINDOW_UNITS: Record<string, number> = { '': 1000, s: 1000, m: 60_000, h: 3_600_000 };
+
+export function parseRestartBudget(v: string | undefined): RestartBudget {
+  const text = v ?? RESTART_BUDGET_DEFAULT;
+  const bad = (why: string) => usage(`--restart-budget: '${text}' ${why}`);
+  if (text === '0') return { max: 0, windowMs: 0 };
+  const m = /^(\d+)\/(\d+(?:\.\d+)?)([smh]?)$/.exec(text);
+  if (!m) throw bad('is not N/WINDOW (5/30s: at most 5 restarts within 30 s; 0: never restart)');
+  const max = Number(m[1]);
+  const windowMs = Math.round(Number(m[2]) * WINDOW_UNITS[m[3]]);
+  if (max > RESTART_MAX) throw bad(`allows more than ${RESTART_MAX} restarts: that is a restart storm, not a budget`);
+  if (max === 0) return { max: 0, windowMs: 0 };
+  if (!(windowMs >= 1000))
+    throw bad('has a window under 1 s: restarts would leave it before the next one, and never spend it');
+  return { max, windowMs };
 }
 
 function parseListenArg(v: string | undefined): ListenArg {
@@ -154,9 +220,24 @@ function parseListen(v: string): string {
   }
 }
 
+/**
+ * `--stop-timeout -1` would be "needs a value" to parseArgs (a dash starts an option): a value
+ * option followed by a negative number takes it, so the value check says what is wrong with it.
+ */
+function joinNegativeValues(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const name = args[i].startsWith('--') ? args[i].slice(2) : undefined;
+    const decl = name !== undefined ? (DECLS as Record<string, Decl>)[name] : undefined;
+    if (decl?.type === 'string' && /^-\d/.test(args[i + 1] ?? '')) out.push(`${args[i]}=${args[++i]}`);
+    else out.push(args[i]);
+  }
+  return out;
+}
+
 function readValues(args: string[]) {
   try {
-    return parseArgs({ args, options: DECLS, strict: true, allowPositionals: false }).values;
+    return parseArgs({ args: joinNegativeValues(args), options: DECLS, strict: true, allowPositionals: false }).values;
   } catch (err) {
     throw explain(err);
   }
@@ -173,7 +254,10 @@ export function parseWrapperArgs(argv: string[], cwd = process.cwd()): Parsed {
   const options: WrapperOptions = {
     listen: (v.listen ?? []).map(parseListen),
     pid: v.pid === undefined ? undefined : path.resolve(cwd, v.pid),
-    pidTimeoutMs: parsePidTimeout(v['pid-timeout']),
+    pidTimeoutMs: parseSeconds('pid-timeout', v['pid-timeout'], PID_TIMEOUT_DEFAULT_S),
+    readyTimeoutMs: parseSeconds('ready-timeout', v['ready-timeout'], READY_TIMEOUT_DEFAULT_S),
+    stopTimeoutMs: parseSeconds('stop-timeout', v['stop-timeout'], STOP_TIMEOUT_DEFAULT_S),
+    restart: parseRestartBudget(v['restart-budget']),
     listenArg: parseListenArg(v['listen-arg']),
     command,
   };

@@ -18,6 +18,14 @@ export interface WrapperOs {
   kill(pid: number, signal: NodeJS.Signals): void;
   /** removes `file` if it still names `pid` */
   removePidFile(file: string, pid: number): void;
+  /** starts the command again on the same sockets (a new master after one died); its pid */
+  startMaster(): number;
+  /**
+   * The other live members of the wrapper's process group when the wrapper leads its own
+   * session, as init makes it (upstart and systemd call setsid for each job): every process of
+   * the job is then in it. undefined otherwise (a shell's pipeline may share the group).
+   */
+  processGroup(): number[] | undefined;
 }
 
 function statFields(pid: number): string[] | undefined {
@@ -67,7 +75,22 @@ export function childrenOf(pid: number): number[] {
   return out;
 }
 
-export const realOs: WrapperOs = {
+/** The other members of this process's group, when it leads its session and its group. */
+export function processGroup(self: number = process.pid): number[] | undefined {
+  const mine = statFields(self);
+  // after the command: state, ppid, pgrp, session
+  if (!mine || Number(mine[2]) !== self || Number(mine[3]) !== self) return undefined;
+  const out: number[] = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d) || Number(d) === self) continue;
+    const f = statFields(Number(d));
+    if (f && Number(f[2]) === self && f[0] !== 'Z') out.push(Number(d));
+  }
+  return out;
+}
+
+/** Everything but starting a master, which needs the command and sockets (cli.ts adds it). */
+export const realOs: Omit<WrapperOs, 'startMaster'> = {
   now: () => performance.now(),
   readPid,
   isAlive,
@@ -76,4 +99,5 @@ export const realOs: WrapperOs = {
   removePidFile: (file, pid) => {
     if (readPid(file) === pid) fs.rmSync(file, { force: true });
   },
+  processGroup: () => processGroup(),
 };

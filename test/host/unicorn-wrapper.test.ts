@@ -197,9 +197,9 @@ describe('unicorn-wrapper: unicorn behind nginx, on the socket bridge socket', (
     await stoppedClean(w, pidFile, 0);
   });
 
-  test('the master killed (SIGKILL): the wrapper exits 71 for respawn, and nothing is left', async () => {
+  test('restarts off (--restart-budget 0): the master killed (SIGKILL) makes the wrapper exit 71 for respawn, nothing left', async () => {
     const { h } = fx;
-    const { w, pidFile, master } = await startOnBridge(h, 'killed');
+    const { w, pidFile, master } = await startOnBridge(h, 'killed', { args: ['--restart-budget', '0'] });
     process.kill(master, 'SIGKILL');
     await stoppedClean(w, pidFile, 71);
     const lost = w.events().find(isEvent('master-lost'))!;
@@ -212,6 +212,8 @@ describe('unicorn-wrapper: unicorn behind nginx, on the socket bridge socket', (
         .filter((l) => l.startsWith('unicorn-wrapper: ')).length,
       1,
     );
+    assert.match(w.stderr(), /restarts are off \(--restart-budget 0\): exit 71/);
+    assert.equal(w.events().filter(isEvent('master-restarting')).length, 0);
   });
 
   test('without the before_fork QUIT: both masters run, USR2 is refused until the old one is QUIT by hand', async () => {
@@ -355,6 +357,42 @@ const BAD: BadCase[] = [
     message: /unicorn \(pid \d+\) exited with status 1 before it served/,
   },
   {
+    name: '--ready-timeout 0',
+    args: () => ['--ready-timeout', '0'],
+    code: 64,
+    message: /--ready-timeout: '0' is not a number of seconds above 0/,
+  },
+  {
+    name: '--stop-timeout negative',
+    args: () => ['--stop-timeout', '-5'],
+    code: 64,
+    message: /--stop-timeout: '-5' is not a number of seconds above 0/,
+  },
+  {
+    name: '--stop-timeout not a number',
+    args: () => ['--stop-timeout=soon'],
+    code: 64,
+    message: /--stop-timeout: 'soon' is not a number of seconds above 0/,
+  },
+  {
+    name: 'a restart budget with a window of 0',
+    args: () => ['--restart-budget', '5/0s'],
+    code: 64,
+    message: /--restart-budget: '5\/0s' has a window under 1 s/,
+  },
+  {
+    name: 'a restart budget that is not N/WINDOW',
+    args: () => ['--restart-budget', 'lots'],
+    code: 64,
+    message: /--restart-budget: 'lots' is not N\/WINDOW/,
+  },
+  {
+    name: 'a restart budget that is a storm',
+    args: () => ['--restart-budget', '500/1s'],
+    code: 64,
+    message: /more than 100 restarts: that is a restart storm/,
+  },
+  {
     name: 'a config without pid, and no --pid',
     setup: (h) => fs.writeFileSync(h.file('nopid.rb'), 'worker_processes 1\n'),
     command: (h) => unicornCommand({ config: h.file('nopid.rb') }),
@@ -410,6 +448,8 @@ describe('unicorn-wrapper: every bad input is one message, a documented exit cod
       assert.equal(failed.length, 1);
       assert.equal(failed[0].code, String(c.code));
       if (c.reason) assert.equal(failed[0].reason, c.reason);
+      // A config.ru that raises at first boot is never restarted: unicorn never served.
+      assert.equal(w.events().filter(isEvent('master-restarting')).length, 0, 'no restart');
       const left = processesMentioning(w.tag);
       assert.deepEqual(left, [], `nothing may be left running:\n${describeProcesses(left)}`);
       assert.equal(fs.existsSync(pidFile), false, 'no pid file left');

@@ -32,6 +32,20 @@ class FakeOs implements WrapperOs {
   removePidFile = (f: string, p: number) => {
     if (this.files.get(f) === p) this.files.delete(f);
   };
+  /** pids startMaster hands out, in order; the wrapper's restarts */
+  nextPids: number[] = [];
+  started: number[] = [];
+  failStart: string | undefined;
+  startMaster = () => {
+    if (this.failStart) throw new Error(this.failStart);
+    const pid = this.nextPids.shift() ?? 900 + this.started.length;
+    this.started.push(pid);
+    this.spawn(pid, 0);
+    return pid;
+  };
+  /** undefined: the wrapper does not lead its session (a test runner's group) */
+  group: number[] | undefined;
+  processGroup = () => this.group?.filter((p) => this.isAlive(p));
   spawn(pid: number, ppid: number): void {
     this.procs.set(pid, { ppid });
   }
@@ -47,13 +61,21 @@ class FakeOs implements WrapperOs {
 const PID = '/run/u.pid';
 const OLDBIN = `${PID}.oldbin`;
 const CHILD = 100;
-const cfg: FollowConfig = { pidFile: PID, pidTimeoutMs: 5000, killGraceMs: 1000, name: 'unicorn' };
+const cfg: FollowConfig = {
+  pidFile: PID,
+  pidTimeoutMs: 5000,
+  killGraceMs: 1000,
+  name: 'unicorn',
+  readyTimeoutMs: 60_000,
+  stopTimeoutMs: 30_000,
+  restart: { max: 5, windowMs: 30_000 },
+};
 
-function setup() {
+function setup(over: Partial<FollowConfig> = {}) {
   const os = new FakeOs();
   const events: (Fields & { event: string })[] = [];
   os.spawn(CHILD, 1);
-  const f = new Follower(os, cfg, (event, fields = {}) => events.push({ event, ...fields }), CHILD);
+  const f = new Follower(os, { ...cfg, ...over }, (event, fields = {}) => events.push({ event, ...fields }), CHILD);
   const named = (e: string) => events.filter((x) => x.event === e);
   /** passes until an outcome or `n` passes, the clock moving `dt` ms each time */
   const run = (n = 1, dt = 20): Outcome | undefined => {
@@ -68,8 +90,8 @@ function setup() {
 }
 
 /** A first master that wrote its pid file and has two workers. */
-function ready() {
-  const s = setup();
+function ready(over: Partial<FollowConfig> = {}) {
+  const s = setup(over);
   s.os.files.set(PID, CHILD);
   s.os.spawn(101, CHILD);
   s.os.spawn(102, CHILD);
@@ -105,7 +127,7 @@ describe('unicorn-wrapper follow rules', () => {
     os.files.set(PID, CHILD);
     run();
     os.die(CHILD);
-    f.childExited(1, null);
+    f.childExited(CHILD, 1, null);
     const out = run();
     assert.equal(out?.code, 70);
     assert.equal(out?.event, 'start-failed');
@@ -133,7 +155,7 @@ describe('unicorn-wrapper follow rules', () => {
     assert.deepEqual(os.signalsTo(CHILD), ['SIGTERM']);
     assert.equal(named('stopping').length, 1);
     os.die(CHILD);
-    f.childExited(0, null);
+    f.childExited(CHILD, 0, null);
     assert.equal(run()?.code, 0);
   });
 
@@ -150,7 +172,7 @@ describe('unicorn-wrapper follow rules', () => {
     assert.equal(named('signal-refused').length, 1, 'nothing is forwarded while cleaning up');
     // The worker ignores TERM: KILL after the grace.
     os.die(CHILD);
-    f.childExited(null, 'SIGTERM');
+    f.childExited(CHILD, null, 'SIGTERM');
     assert.equal(run(1000 / 20 + 1), undefined);
     assert.deepEqual(os.signalsTo(101), ['SIGTERM', 'SIGKILL']);
     os.die(101);
@@ -173,7 +195,7 @@ describe('unicorn-wrapper follow rules', () => {
     // before_fork: the new master QUITs the old one as it forks its first worker
     os.die(CHILD);
     os.die(101);
-    f.childExited(0, null);
+    f.childExited(CHILD, 0, null);
     assert.equal(run(5), undefined, 'a new master that does not serve yet is still a master');
     assert.equal(named('master-lost').length, 0);
     os.spawn(201, 200);
@@ -209,7 +231,7 @@ describe('unicorn-wrapper follow rules', () => {
     os.die(CHILD);
     os.die(101);
     os.die(102);
-    f.childExited(0, null);
+    f.childExited(CHILD, 0, null);
     os.files.delete(OLDBIN);
     run();
     assert.equal(named('oldbin-exited').length, 1);
@@ -232,7 +254,7 @@ describe('unicorn-wrapper follow rules', () => {
     os.files.delete(PID);
     assert.equal(run(), undefined, 'the old master still runs');
     os.die(CHILD);
-    f.childExited(0, null);
+    f.childExited(CHILD, 0, null);
     const out = run();
     assert.equal(out?.code, 0);
     assert.equal(out?.reason, 'stopped');
@@ -250,7 +272,7 @@ describe('unicorn-wrapper follow rules', () => {
     os.die(CHILD);
     os.die(101);
     os.die(102);
-    f.childExited(0, null);
+    f.childExited(CHILD, 0, null);
     os.procs.set(200, { ppid: 1 });
     assert.equal(run(), undefined, 'the forked child of the stopped master is still around');
     os.files.set(PID, 200);
@@ -302,13 +324,13 @@ describe('unicorn-wrapper follow rules', () => {
     assert.deepEqual(os.signalsTo(CHILD), ['SIGUSR2']);
   });
 
-  test('the master is killed: master-lost, its orphaned workers QUIT, exit 71, no stale pid file', () => {
-    const { os, f, run, named } = ready();
+  test('restarts off (--restart-budget 0): the master killed is master-lost, its orphaned workers QUIT, exit 71', () => {
+    const { os, f, run, named } = ready({ restart: { max: 0, windowMs: 0 } });
     os.die(CHILD);
     // its workers are orphans now; reparented, they are no longer anyone's children here
     os.procs.set(101, { ppid: 1 });
     os.procs.set(102, { ppid: 1 });
-    f.childExited(null, 'SIGKILL');
+    f.childExited(CHILD, null, 'SIGKILL');
     const out = run();
     assert.equal(out?.code, 71);
     assert.equal(out?.reason, 'master-lost');
@@ -319,12 +341,12 @@ describe('unicorn-wrapper follow rules', () => {
   });
 
   test('a later master that is a zombie counts as dead', () => {
-    const { os, f, run, named } = ready();
+    const { os, f, run, named } = ready({ restart: { max: 0, windowMs: 0 } });
     reexec(os, CHILD, 200);
     os.spawn(201, 200);
     run();
     os.die(CHILD);
-    f.childExited(0, null);
+    f.childExited(CHILD, 0, null);
     run();
     // Its parent is gone; whoever adopted it has not reaped it yet.
     os.procs.set(200, { ppid: 1, zombie: true });
@@ -341,7 +363,7 @@ describe('unicorn-wrapper follow rules', () => {
     run();
     assert.equal(named('upgrade-started').length, 1);
     os.die(CHILD);
-    f.childExited(null, 'SIGKILL');
+    f.childExited(CHILD, null, 'SIGKILL');
     assert.equal(run(10), undefined, 'not lost while a new master may still write its pid file');
     os.spawn(200, 1);
     os.spawn(201, 200);
@@ -390,5 +412,360 @@ describe('signal routing', () => {
   test('nothing to forward to', () => {
     assert.ok('refused' in route('SIGHUP', { others: [], ready: true, handlers: true }));
     assert.ok('refused' in route('SIGQUIT', { others: [], ready: true, handlers: true }));
+  });
+});
+
+/** The first master killed: its workers are orphans (reparented), the wrapper sees it gone. */
+function killFirst(os: FakeOs, f: Follower): void {
+  os.die(CHILD);
+  os.procs.set(101, { ppid: 1 });
+  os.procs.set(102, { ppid: 1 });
+  f.childExited(CHILD, null, 'SIGKILL');
+}
+
+/** A master the wrapper started that writes its pid file and forks `n` workers. */
+function serve(os: FakeOs, master: number, n = 2): void {
+  os.files.set(PID, master);
+  for (let i = 1; i <= n; i++) os.spawn(master * 10 + i, master);
+}
+
+describe('unicorn-wrapper supervision: a master that dies unasked is started again', () => {
+  test('kill -9 of the master: master-lost, a new master on the same command after 0.1 s, master-restarted; the orphans QUIT only once it serves', () => {
+    const { os, f, run, named } = ready();
+    killFirst(os, f);
+    assert.equal(run(), undefined, 'the wrapper stays: init keeps tracking its pid');
+    const lost = named('master-lost')[0];
+    assert.equal(lost.signal, 'SIGKILL');
+    assert.equal(lost.restartInMs, 100);
+    assert.equal(os.files.has(PID), false, 'the dead master pid file is removed, so unicorn starts');
+    assert.equal(f.state().phase, 'restarting');
+    assert.equal(run(4), undefined);
+    assert.deepEqual(os.started, [], 'not before the backoff');
+    run(2);
+    assert.equal(os.started.length, 1);
+    const m = os.started[0];
+    assert.deepEqual(
+      named('master-restarting').map((e) => [e.child, e.lost, e.attempt, e.delayMs]),
+      [[m, CHILD, 1, 100]],
+    );
+    assert.deepEqual(os.signalsTo(101), [], 'the orphans serve on while the new master loads');
+    os.files.set(PID, m);
+    run(3);
+    assert.equal(named('master-restarted').length, 0, 'a pid file without workers is not serving');
+    os.spawn(m * 10 + 1, m);
+    run();
+    const r = named('master-restarted');
+    assert.equal(r.length, 1);
+    assert.equal(r[0].master, m);
+    assert.equal(r[0].lost, CHILD);
+    assert.equal(r[0].reason, 'killed');
+    assert.equal(r[0].signal, 'SIGKILL');
+    assert.equal(r[0].attempt, 1);
+    assert.ok(Number(r[0].ms) >= 100 && Number(r[0].ms) <= 300, `ms ${r[0].ms}`);
+    assert.deepEqual(os.signalsTo(101), ['SIGQUIT']);
+    assert.deepEqual(os.signalsTo(102), ['SIGQUIT']);
+    assert.equal(f.state().master, m);
+    assert.equal(named('ready').length, 1, 'ready is the first boot only');
+    f.enqueue('SIGHUP');
+    run();
+    assert.deepEqual(os.signalsTo(m), ['SIGHUP'], 'signals go to the new master');
+    f.enqueue('SIGUSR2');
+    run();
+    assert.deepEqual(os.signalsTo(m), ['SIGHUP', 'SIGUSR2'], 'and it can be upgraded');
+  });
+
+  test('the backoff doubles per restart in the window (0.1, 0.2, 0.4, 0.8, 1.6 s), and the 6th death in 30 s exits 71', () => {
+    const { os, f, run, named } = ready();
+    killFirst(os, f);
+    let current = CHILD;
+    for (let i = 0; i < 5; i++) {
+      run(200, 10);
+      const m = os.started[i];
+      assert.ok(m !== undefined, `restart ${i + 1} made`);
+      serve(os, m);
+      run();
+      assert.equal(f.state().master, m);
+      current = m;
+      // it dies too
+      os.die(m);
+      os.die(m * 10 + 1);
+      os.die(m * 10 + 2);
+      f.childExited(m, 1, null);
+      const out = run();
+      if (i < 4) assert.equal(out, undefined);
+      else {
+        assert.equal(out?.code, 71);
+        assert.equal(out?.reason, 'restart-budget-spent');
+        assert.match(
+          out!.message!,
+          new RegExp(
+            `^the master \\(pid ${current}\\) exited with status 1 without being asked to stop, and the restart budget is spent \\(5 restarts within 30 s, --restart-budget 5/30s\\): exit 71`,
+          ),
+        );
+      }
+    }
+    assert.deepEqual(
+      named('master-restarting').map((e) => e.delayMs),
+      [100, 200, 400, 800, 1600],
+    );
+    assert.deepEqual(
+      named('master-lost').map((e) => e.restartInMs),
+      [100, 200, 400, 800, 1600, undefined],
+    );
+    assert.equal(named('master-restarted').length, 5);
+  });
+
+  test('restarts older than the window no longer count: the backoff starts again at 0.1 s', () => {
+    const { os, f, run, named } = ready({ restart: { max: 2, windowMs: 10_000 } });
+    killFirst(os, f);
+    run(10);
+    serve(os, os.started[0]);
+    run();
+    os.die(os.started[0]);
+    f.childExited(os.started[0], null, 'SIGSEGV');
+    run(30);
+    serve(os, os.started[1]);
+    run();
+    assert.deepEqual(
+      named('master-restarting').map((e) => e.delayMs),
+      [100, 200],
+    );
+    os.t += 11_000;
+    os.die(os.started[1]);
+    f.childExited(os.started[1], null, 'SIGKILL');
+    assert.equal(run(), undefined, 'two restarts, but both out of the 10 s window');
+    assert.equal(named('master-lost')[2].restartInMs, 100);
+  });
+
+  test('a restarted master that cannot load the app (config.ru raises): restart-failed each time, then one exit 71', () => {
+    const { os, f, run, named } = ready({ restart: { max: 3, windowMs: 30_000 } });
+    killFirst(os, f);
+    let out: Outcome | undefined;
+    for (let i = 0; i < 50 && !out; i++) {
+      out = run();
+      for (const m of os.started)
+        if (os.isAlive(m)) {
+          os.die(m);
+          f.childExited(m, 1, null);
+        }
+    }
+    assert.equal(out?.code, 71);
+    assert.equal(out?.reason, 'restart-budget-spent');
+    assert.match(out!.message!, /the restarted master \(pid \d+\) exited with status 1 before it served/);
+    assert.equal(os.started.length, 3, 'never more starts than the budget');
+    assert.deepEqual(
+      named('restart-failed').map((e) => [e.status, e.restartInMs]),
+      [
+        [1, 200],
+        [1, 400],
+        [1, undefined],
+      ],
+    );
+    assert.equal(named('master-restarted').length, 0);
+    assert.deepEqual(os.signalsTo(101), ['SIGQUIT'], 'the orphans go when the wrapper gives up');
+  });
+
+  test('a master started by a USR2 (not the wrapper child) that dies is restarted too: reason gone', () => {
+    const { os, f, run, named } = ready();
+    reexec(os, CHILD, 200);
+    os.spawn(201, 200);
+    run();
+    os.die(CHILD);
+    os.die(101);
+    os.die(102);
+    f.childExited(CHILD, 0, null);
+    os.files.delete(OLDBIN);
+    run();
+    assert.equal(f.state().master, 200);
+    os.die(200);
+    run(10);
+    assert.equal(named('master-lost')[0].master, 200);
+    const m = os.started[0];
+    serve(os, m);
+    run();
+    const r = named('master-restarted')[0];
+    assert.deepEqual([r.master, r.lost, r.reason, r.status, r.signal], [m, 200, 'gone', undefined, undefined]);
+  });
+
+  test('a master that exits after a forwarded stop is not restarted, nor is one whose restart a stop cancels', () => {
+    const a = ready();
+    a.f.enqueue('SIGQUIT');
+    a.run();
+    a.os.die(CHILD);
+    a.os.die(101);
+    a.os.die(102);
+    a.f.childExited(CHILD, 0, null);
+    assert.equal(a.run()?.code, 0);
+    assert.equal(a.named('master-lost').length, 0);
+    assert.deepEqual(a.os.started, []);
+
+    const b = ready();
+    killFirst(b.os, b.f);
+    b.run();
+    b.f.enqueue('SIGTERM');
+    assert.equal(b.run(), undefined, 'the orphans still finish');
+    assert.deepEqual(b.os.signalsTo(101), ['SIGTERM']);
+    b.os.die(101);
+    b.os.die(102);
+    const out = b.run(20);
+    assert.equal(out?.code, 0);
+    assert.deepEqual(b.os.started, [], 'no new master after the stop');
+  });
+
+  test('a new master cannot be started at all: restart-failed with the error, retried within the budget', () => {
+    const { os, f, run, named } = ready({ restart: { max: 2, windowMs: 30_000 } });
+    os.failStart = 'spawn EAGAIN';
+    killFirst(os, f);
+    const out = run(100);
+    assert.equal(out?.code, 71);
+    assert.match(out!.message!, /a new master could not be started \(spawn EAGAIN\)/);
+    assert.deepEqual(
+      named('restart-failed').map((e) => e.error),
+      ['spawn EAGAIN', 'spawn EAGAIN'],
+    );
+  });
+
+  test('other signals while a new master is awaited are refused with the reason; a stop during its boot reaches it', () => {
+    const { os, f, run, named } = ready();
+    killFirst(os, f);
+    run();
+    f.enqueue('SIGUSR2');
+    run();
+    assert.match(String(named('signal-refused')[0].reason), /the last one died and a new one starts in \d+ ms/);
+    run(5);
+    const m = os.started[0];
+    f.enqueue('SIGQUIT');
+    run();
+    assert.deepEqual(os.signalsTo(m), ['SIGQUIT']);
+    os.die(m);
+    os.die(101);
+    os.die(102);
+    f.childExited(m, 0, null);
+    assert.equal(run()?.code, 0);
+  });
+});
+
+describe('unicorn-wrapper deadlines: --ready-timeout and --stop-timeout', () => {
+  test('a first master with no workers after --ready-timeout: not-ready, repeated every max(timeout, 10 s)', () => {
+    const { os, run, named } = setup({ readyTimeoutMs: 2000 });
+    os.files.set(PID, CHILD);
+    run(99, 20);
+    assert.equal(named('not-ready').length, 0);
+    run(2, 20);
+    assert.deepEqual(
+      named('not-ready').map((e) => [e.master, e.phase, e.pidFile]),
+      [[CHILD, 'boot', 'written']],
+    );
+    run(9000 / 20, 20);
+    assert.equal(named('not-ready').length, 1, 'not again within 10 s');
+    run(1000 / 20 + 1, 20);
+    assert.equal(named('not-ready').length, 2);
+    assert.ok(Number(named('not-ready')[1].ms) >= 12_000);
+  });
+
+  test('a USR2 whose new master never gets workers: upgrade-stuck once, the old master followed, a second USR2 refused', () => {
+    const { os, f, run, named } = ready({ readyTimeoutMs: 1000 });
+    f.enqueue('SIGUSR2');
+    run();
+    reexec(os, CHILD, 200); // the new master blocks in its config.ru: pid file, no workers
+    run(1000 / 20 + 2);
+    const stuck = named('upgrade-stuck');
+    assert.equal(stuck.length, 1);
+    assert.equal(stuck[0].master, CHILD);
+    assert.equal(stuck[0].newMaster, 200);
+    assert.deepEqual(
+      named('not-ready').map((e) => [e.master, e.phase]),
+      [[200, 'upgrade']],
+    );
+    assert.equal(f.state().master, CHILD, 'the old master serves on');
+    f.enqueue('SIGUSR2');
+    run();
+    assert.match(
+      String(named('signal-refused')[0].reason),
+      /^the last upgrade is stuck: new master 200 has had no workers for 1 s .*kill -KILL 200/,
+    );
+    assert.deepEqual(os.signalsTo(CHILD), ['SIGUSR2'], 'only the first USR2 was passed on');
+    run(20 * 50);
+    assert.equal(named('upgrade-stuck').length, 1, 'said once');
+    // The operator KILLs the stuck master; unicorn reaps it and takes its pid file back.
+    os.die(200);
+    os.files.delete(OLDBIN);
+    os.files.set(PID, CHILD);
+    run();
+    assert.equal(named('upgrade-failed').length, 1);
+    f.enqueue('SIGUSR2');
+    run();
+    assert.deepEqual(os.signalsTo(CHILD), ['SIGUSR2', 'SIGUSR2'], 'USR2 is allowed again');
+  });
+
+  test('QUIT to a master stuck loading: after --stop-timeout TERM, after the grace KILL to all of it, exit 72, pid file gone', () => {
+    const { os, f, run, named } = setup({ stopTimeoutMs: 2000 });
+    os.files.set(PID, CHILD);
+    run();
+    f.enqueue('SIGQUIT');
+    run();
+    assert.deepEqual(os.signalsTo(CHILD), ['SIGQUIT']);
+    assert.equal(run(2000 / 20 - 2), undefined, 'unicorn queues QUIT while it loads: nothing happens');
+    run(2);
+    assert.deepEqual(os.signalsTo(CHILD), ['SIGQUIT', 'SIGTERM']);
+    const term = named('stop-timeout')[0];
+    assert.deepEqual([term.signal, term.after, term.pids], ['SIGTERM', 'SIGQUIT', String(CHILD)]);
+    assert.equal(run(1000 / 20 - 1), undefined);
+    run(2);
+    assert.deepEqual(os.signalsTo(CHILD), ['SIGQUIT', 'SIGTERM', 'SIGKILL']);
+    os.die(CHILD);
+    f.childExited(CHILD, null, 'SIGKILL');
+    const out = run();
+    assert.equal(out?.code, 72);
+    assert.equal(out?.reason, 'stop-timeout');
+    assert.match(
+      out!.message!,
+      /did not stop within 2 s of SIGQUIT \(--stop-timeout\): sent TERM to 100, then KILL to 100; nothing is left/,
+    );
+    assert.equal(os.files.has(PID), false);
+  });
+
+  test('a stop that TERM finishes is still a forced stop (72); one within the deadline is 0', () => {
+    const { os, f, run } = ready({ stopTimeoutMs: 1000 });
+    f.enqueue('SIGQUIT');
+    run(1000 / 20 + 1);
+    assert.deepEqual(os.signalsTo(CHILD), ['SIGQUIT', 'SIGTERM']);
+    os.die(CHILD);
+    os.die(101);
+    os.die(102);
+    f.childExited(CHILD, 0, null);
+    assert.equal(run()?.code, 72);
+  });
+
+  test('when the wrapper leads its session, its process group must be empty too: a stray member gets TERM, then KILL', () => {
+    const { os, f, run, named } = ready({ stopTimeoutMs: 1000 });
+    os.spawn(555, 1); // say, a new master forked by the old one before its pid file: in no file
+    os.group = [101, 102, 555];
+    f.enqueue('SIGTERM');
+    run();
+    os.die(CHILD);
+    os.die(101);
+    os.die(102);
+    f.childExited(CHILD, 0, null);
+    assert.equal(run(1000 / 20 - 2), undefined, 'the group is not empty yet');
+    run(2);
+    assert.deepEqual(os.signalsTo(555), ['SIGTERM']);
+    run(1000 / 20 + 1);
+    assert.deepEqual(os.signalsTo(555), ['SIGTERM', 'SIGKILL']);
+    assert.equal(named('stop-timeout')[1].pids, '555');
+    os.die(555);
+    assert.equal(run()?.code, 72);
+  });
+
+  test('not leading its session (a test runner, a shell pipeline), the wrapper never looks at its group', () => {
+    const { os, f, run } = ready({ stopTimeoutMs: 1000 });
+    os.group = undefined;
+    f.enqueue('SIGTERM');
+    run();
+    os.die(CHILD);
+    os.die(101);
+    os.die(102);
+    f.childExited(CHILD, 0, null);
+    assert.equal(run()?.code, 0);
   });
 });

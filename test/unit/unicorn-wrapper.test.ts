@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { STANDARD_PATH, childEnv, resolveCommand, sanePath } from '../../src/unicorn-wrapper/command';
 import { WrapperError } from '../../src/unicorn-wrapper/exit-codes';
-import { USAGE, parseWrapperArgs } from '../../src/unicorn-wrapper/options';
+import { USAGE, parseRestartBudget, parseWrapperArgs } from '../../src/unicorn-wrapper/options';
 import {
   readUnicornArgs,
   rubyFor,
@@ -48,6 +48,44 @@ describe('unicorn-wrapper options', () => {
     assert.equal(p.options.pid, undefined);
   });
 
+  test('deadlines and the restart budget: defaults, values, units', () => {
+    const d = parseWrapperArgs(['--', 'unicorn']);
+    assert.ok(d.kind === 'run');
+    assert.equal(d.options.readyTimeoutMs, 60_000);
+    assert.equal(d.options.stopTimeoutMs, 30_000);
+    assert.deepEqual(d.options.restart, { max: 5, windowMs: 30_000 });
+    const p = parseWrapperArgs(
+      ['--ready-timeout', '1.5', '--stop-timeout=3', '--restart-budget', '3/2m', '--', 'unicorn'],
+      '/srv/app',
+    );
+    assert.ok(p.kind === 'run');
+    assert.equal(p.options.readyTimeoutMs, 1500);
+    assert.equal(p.options.stopTimeoutMs, 3000);
+    assert.deepEqual(p.options.restart, { max: 3, windowMs: 120_000 });
+    assert.deepEqual(parseRestartBudget('10/45'), { max: 10, windowMs: 45_000 });
+    assert.deepEqual(parseRestartBudget('1/1h'), { max: 1, windowMs: 3_600_000 });
+    assert.deepEqual(parseRestartBudget('0'), { max: 0, windowMs: 0 }, '0: restarts off');
+    assert.deepEqual(parseRestartBudget('0/30s'), { max: 0, windowMs: 0 });
+  });
+
+  test('a deadline of 0, negative or not a number, and a budget that makes no sense: one usage line, 64', () => {
+    for (const flag of ['--ready-timeout', '--stop-timeout'])
+      for (const v of ['0', '-1', 'abc', '1e3', '5s', '', '0.0'])
+        assert.match(
+          usageError([flag, v, '--', 'u']).message,
+          v === ''
+            ? new RegExp(`${flag}: '' is not a number`)
+            : new RegExp(`${flag}: '${v}' is not a number of seconds above 0`),
+          `${flag} ${v}`,
+        );
+    const budget = (v: string) => usageError(['--restart-budget', v, '--', 'u']).message;
+    for (const v of ['five', '5', '-1/30s', '1.5/30s', '5/30x', '5/-30s', '/30s', '5/'])
+      assert.match(budget(v), /is not N\/WINDOW \(5\/30s: at most 5 restarts within 30 s; 0: never restart\)/, v);
+    assert.match(budget('5/0s'), /window under 1 s/);
+    assert.match(budget('5/0.5'), /window under 1 s/);
+    assert.match(budget('1000/30s'), /more than 100 restarts: that is a restart storm/);
+  });
+
   test('help and version', () => {
     assert.deepEqual(parseWrapperArgs(['-h']), { kind: 'help' });
     assert.deepEqual(parseWrapperArgs(['--version']), { kind: 'version' });
@@ -66,9 +104,21 @@ describe('unicorn-wrapper options', () => {
   });
 
   test('the help text lists every option and every exit code', () => {
-    for (const o of ['--listen ADDR', '--pid FILE', '--pid-timeout SECONDS', '--listen-arg WHEN', '-h, --help'])
+    for (const o of [
+      '--listen ADDR',
+      '--pid FILE',
+      '--pid-timeout SECONDS',
+      '--ready-timeout SECONDS',
+      '--stop-timeout SECONDS',
+      '--restart-budget N/WINDOW',
+      '--listen-arg WHEN',
+      '-h, --help',
+    ])
       assert.ok(USAGE.includes(o), o);
-    for (const c of [0, 64, 65, 66, 69, 70, 71, 73, 75, 78]) assert.match(USAGE, new RegExp(`^ +${c}  `, 'm'));
+    for (const c of [0, 64, 65, 66, 69, 70, 71, 72, 73, 75, 78]) assert.match(USAGE, new RegExp(`^ +${c}  `, 'm'));
+    assert.match(USAGE, /\(default\s+60:/, 'the ready default is said');
+    assert.match(USAGE, /\(default\s+30,/, 'the stop default is said');
+    assert.match(USAGE, /\(default\s+5\/30s\)/, 'the budget default is said');
   });
 });
 
