@@ -139,6 +139,10 @@ export class Follower {
   private previous: number | undefined;
   /** exit statuses of the masters the wrapper started (node reaps them: their pids may be reused) */
   private readonly exits = new Map<number, ExitStatus>();
+  /** the masters the wrapper started itself, while referred to: their exit status will come */
+  private readonly mine = new Set<number>();
+  /** when the followed master, one of the wrapper's own, was first seen gone without its status */
+  private masterGoneAt: number | undefined;
   private boot: Boot | undefined;
   /** a restart waiting for its backoff */
   private pending: (Lost & { at: number; delayMs: number }) | undefined;
@@ -167,6 +171,7 @@ export class Follower {
     this.oldbin = oldbinPath(cfg.pidFile);
     const now = os.now();
     this.boot = { child, since: now, notReadyAt: now + cfg.readyTimeoutMs };
+    this.mine.add(child);
   }
 
   /** A master the wrapper started has exited (node reaped it). */
@@ -243,9 +248,10 @@ export class Follower {
 
   /** Exit statuses of children nobody refers to any more: their pids may come back as others. */
   private forgetExits(): void {
-    if (this.exits.size === 0) return;
+    if (this.exits.size === 0 && this.mine.size <= 1) return;
     const kept = new Set(uniq([this.boot?.child, this.master, this.previous, this.candidate, this.handover?.from]));
     for (const pid of [...this.exits.keys()]) if (!kept.has(pid)) this.exits.delete(pid);
+    for (const pid of [...this.mine]) if (!kept.has(pid)) this.mine.delete(pid);
   }
 
   private reap(): void {
@@ -487,6 +493,7 @@ export class Follower {
       return this.waitToRestart(lost, now, delay);
     }
     this.exits.delete(child);
+    this.mine.add(child);
     this.emit('master-restarting', { child, lost: p.master, attempt: this.restarts.length, delayMs: p.delayMs });
     this.phase = 'starting';
     this.boot = { child, since: now, notReadyAt: now + this.cfg.readyTimeoutMs, restart: lost };
@@ -678,6 +685,10 @@ export class Follower {
     if (mAlive || next !== undefined) return;
     // Between its fork and its pid file, a new master is in no file: give it the pid timeout.
     if (this.handover && now - this.handover.since < this.cfg.pidTimeoutMs) return;
+    // The wrapper's own child: /proc can show it dead a moment before Node delivers its exit
+    // status (seen on a busy machine: a kill -9 reported as "gone"). Wait for it a little.
+    if (this.mine.has(M) && !this.exits.has(M) && now - (this.masterGoneAt ??= now) < EXIT_STATUS_GRACE_MS) return;
+    this.masterGoneAt = undefined;
     this.masterLost(M, now);
   }
 

@@ -587,6 +587,28 @@ describe('unicorn-wrapper supervision: a master that dies unasked is started aga
     assert.deepEqual([r.master, r.lost, r.reason, r.status, r.signal], [m, 200, 'gone', undefined, undefined]);
   });
 
+  test('its own master seen dead before node delivered the exit status: it waits for it (up to 1 s), so the reason is killed, not gone', () => {
+    const { os, f, run, named } = ready();
+    os.die(CHILD); // /proc says gone; the exit event is still on its way (a busy machine)
+    assert.equal(run(10), undefined);
+    assert.equal(named('master-lost').length, 0);
+    f.childExited(CHILD, null, 'SIGKILL');
+    run();
+    assert.equal(named('master-lost')[0].signal, 'SIGKILL');
+    run(10);
+    serve(os, os.started[0]);
+    run();
+    assert.equal(named('master-restarted')[0].reason, 'killed');
+    // Without a status at all, it is reported as gone after the grace.
+    const m = os.started[0];
+    os.die(m);
+    assert.equal(run(1000 / 20 - 1), undefined);
+    assert.equal(named('master-lost').length, 1);
+    run(2);
+    assert.equal(named('master-lost')[1].master, m);
+    assert.equal(named('master-lost')[1].signal, undefined);
+  });
+
   test('a master that exits after a forwarded stop is not restarted, nor is one whose restart a stop cancels', () => {
     const a = ready();
     a.f.enqueue('SIGQUIT');
