@@ -14,8 +14,8 @@ import { freePort } from '../../lab/host/nginx';
 import { runLoad } from '../../lab/load/run';
 import { get } from '../support/http';
 import { selection } from './lab-container';
+import { ROOT } from '../support/root';
 
-const ROOT = path.resolve(__dirname, '..', '..');
 const LAB = path.join(ROOT, 'dist', 'lab', 'cli.js');
 const home = fs.mkdtempSync(path.join(os.tmpdir(), 'lab-e2e-'));
 

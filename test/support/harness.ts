@@ -4,11 +4,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseEventLine } from '../../src/events';
 import { isAlive } from '../../src/pidfile';
+import { ROOT } from './root';
 
-export const ROOT = path.resolve(__dirname, '..', '..');
+export { ROOT };
 /** Tests run the compiled wrapper, as the images do (npm test builds first). */
 export const PHOENIX = path.join(ROOT, 'dist', 'src', 'cli.js');
-const FD_PARENT = path.join(__dirname, 'fd-parent.py');
+const FD_PARENT = path.join(ROOT, 'test', 'support', 'fd-parent.py');
 
 export interface LogLine {
   [k: string]: string;

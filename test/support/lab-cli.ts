@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
+import { ROOT } from './root';
 
 /** The built `lab` CLI (npm run build). */
-export const LAB_CLI = path.resolve(__dirname, '..', '..', 'dist', 'lab', 'cli.js');
+export const LAB_CLI = path.join(ROOT, 'dist', 'lab', 'cli.js');
 
 export interface Ran {
   code: number | null;

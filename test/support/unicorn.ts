@@ -15,7 +15,7 @@ export const PHOENIX_CLI = path.join(ROOT, 'dist', 'src', 'cli.js');
 export const UNICORN = '/usr/bin/unicorn';
 export const UNICORN_RB = path.join(ROOT, 'images', 'conf', 'unicorn', 'unicorn.rb');
 export const CONFIG_RU = path.join(ROOT, 'images', 'conf', 'unicorn', 'config.ru');
-const FD_PARENT = path.join(__dirname, 'fd-parent.py');
+const FD_PARENT = path.join(ROOT, 'test', 'support', 'fd-parent.py');
 
 /** How the socket reaches the process: as upstart-socket-bridge + init pass it, as a plain
  *  UNICORN_FD (what a unicorn master passes its successor), something that is not a

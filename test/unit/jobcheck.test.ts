@@ -5,12 +5,11 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative, resolve, sep } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { describe, it } from 'node:test';
 import { main } from '../../lab/jobcheck/cli';
 import { checkJobFile, checkJobFiles, CheckOptions, Problem } from '../../lab/jobcheck/index';
-
-const ROOT = resolve(__dirname, '..', '..');
+import { ROOT } from '../support/root';
 
 const job = (...lines: string[]): string => `${lines.join('\n')}\n`;
 const errors = (text: string, options?: CheckOptions): Problem[] =>

@@ -88,7 +88,9 @@ describe('the split', () => {
       const { catalogueMatrix, shardCells, cellKey } = require(${JSON.stringify(path.resolve(__dirname, '../../lab/matrix/cells'))});
       const m = catalogueMatrix(['precise', 'bookworm'], 'all');
       process.stdout.write(JSON.stringify([1, 2, 3].map((i) => shardCells(m, { index: i, count: 3 }).map(cellKey))));`;
-    const other = spawnSync(process.execPath, ['--require', 'ts-node/register', '-e', script], {
+    // Compiled, the module beside this file is JavaScript; as TypeScript it needs ts-node.
+    const loader = __filename.endsWith('.ts') ? ['--require', 'ts-node/register'] : [];
+    const other = spawnSync(process.execPath, [...loader, '-e', script], {
       encoding: 'utf8',
       env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' },
     });

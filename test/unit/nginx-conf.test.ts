@@ -10,10 +10,10 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { createServer, request, Server } from 'node:http';
 import { AddressInfo, createServer as createTcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { basename, join, resolve } from 'node:path';
+import { basename, join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { ROOT } from '../support/root';
 
-const ROOT = resolve(__dirname, '..', '..');
 const NGINX = ['/usr/sbin/nginx', '/usr/local/sbin/nginx'].find((p) => existsSync(p));
 const skip = NGINX === undefined ? 'nginx is not installed (apt-get install nginx)' : false;
 

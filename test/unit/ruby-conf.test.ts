@@ -9,10 +9,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { ROOT } from '../support/root';
 
-const ROOT = resolve(__dirname, '..', '..');
 const CONF = join(ROOT, 'images/conf/unicorn');
 const FILES = ['config.ru', 'unicorn.rb'].map((name) => join(CONF, name));
 const SCENARIO_RUBY = [

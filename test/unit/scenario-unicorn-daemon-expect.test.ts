@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
 import { summarize } from '../../lab/check/continuity';
 import type { Flavour } from '../../lab/engine/flavour-images';
@@ -12,8 +12,8 @@ import { CATALOGUE } from '../../lab/scenarios/catalogue';
 import { STRETCH, unicornDaemonExpect, whoIs } from '../../lab/scenarios/unicorn-daemon-expect';
 import { expectationFor } from '../../lab/scenarios/types';
 import { phases } from '../support/stretch-facts';
+import { ROOT } from '../support/root';
 
-const ROOT = resolve(__dirname, '..', '..');
 type F = Parameters<typeof unicornDaemonExpect.verdict>[0]['facts'];
 
 const { A_SERVING, A_STOPPED, B_BEFORE, B_USR2, B_STOPPED, C_SERVING } = STRETCH;

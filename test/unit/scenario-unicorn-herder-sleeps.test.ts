@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { summarize } from '../../lab/check/continuity';
 import type { Flavour } from '../../lab/engine/flavour-images';
@@ -29,8 +29,8 @@ import {
   unicornHerderSleeps as scenario,
 } from '../../lab/scenarios/unicorn-herder-sleeps';
 import { phases } from '../support/stretch-facts';
+import { ROOT } from '../support/root';
 
-const ROOT = resolve(__dirname, '..', '..');
 const CONF = join(ROOT, 'images/conf/unicorn/herder-sleeps');
 
 type Facts = Parameters<typeof scenario.verdict>[0]['facts'];
@@ -521,7 +521,8 @@ describe('sleepy-herder (images/conf/unicorn/herder-sleeps/bin)', () => {
       assert.ok(h.log().includes(`${second} SIGQUIT`), 'the stop reached the new master');
     } finally {
       try {
-        process.kill(-(h.herder.pid ?? 0), 'SIGKILL');
+        // Never kill(0): with no pid that would be this test runner's own process group.
+        if (h.herder.pid !== undefined) process.kill(-h.herder.pid, 'SIGKILL');
       } catch {
         // gone
       }

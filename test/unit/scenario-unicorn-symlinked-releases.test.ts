@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { summarize } from '../../lab/check/continuity';
 import type { Flavour } from '../../lab/engine/flavour-images';
@@ -21,8 +21,8 @@ import {
   symlinkedUnit,
   unicornSymlinkedReleases as scenario,
 } from '../../lab/scenarios/unicorn-symlinked-releases';
+import { ROOT } from '../support/root';
 
-const ROOT = resolve(__dirname, '..', '..');
 type F = Parameters<typeof scenario.verdict>[0]['facts'];
 
 const PHASES = [

@@ -6,17 +6,17 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { summarize } from '../../lab/check/continuity';
 import { CATALOGUE } from '../../lab/scenarios/catalogue';
 import { expectationFor } from '../../lab/scenarios/types';
 import { forkingBoot, journalCounts, unicornSystemdForking } from '../../lab/scenarios/unicorn-systemd-forking';
 import { phases } from '../support/stretch-facts';
+import { ROOT } from '../support/root';
 
 type Facts = Parameters<typeof unicornSystemdForking.verdict>[0]['facts'];
 
-const ROOT = resolve(__dirname, '..', '..');
 const CONF = join(ROOT, 'images/conf/unicorn/systemd-forking');
 const SYSTEMD_ANALYZE = ['/usr/bin/systemd-analyze', '/bin/systemd-analyze'].find((p) => existsSync(p));
 const skipVerify =

@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { join, relative } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { ROOT } from '../support/root';
 
-const ROOT = resolve(__dirname, '..', '..');
 const HERDER = join(ROOT, 'images/conf/bin/phoenix-herder');
 const UNICORN_SHIM = join(ROOT, 'images/conf/bin/unicorn-wrapper');
 
@@ -223,7 +223,9 @@ function stopGroup(herd: Herd): void {
 describe('phoenix-herder', () => {
   it('follows the master across a re-exec, forwards signals, and exits 0 when stopped', async () => {
     const herd = startHerd();
-    const herderPid = herd.herder.pid ?? 0;
+    const herderPid = herd.herder.pid;
+    // A missing pid would make the group kill below kill(0): this test runner's own group.
+    assert.ok(herderPid !== undefined, 'the herder started');
     try {
       await waitFor(() => readPid(herd.pidfile) > 0, 'the first master to write its pid file');
       const first = readPid(herd.pidfile);
