@@ -60,6 +60,14 @@ function parseEnv(field: string): Record<string, string> {
   return env;
 }
 
+/**
+ * A unicorn master still under the command line it was started with: unicorn renames itself
+ * "unicorn master ..." only when its master loop starts, after loading the app. (A phoenix
+ * master never renames itself, so no such claim is made for it.)
+ */
+const unicornLoading = (args: string) =>
+  /(?:^|[\s/])unicorn(?:_rails)? /.test(args) && !/^unicorn(?:_rails)? master\b/.test(args);
+
 export function parseProbe(out: string, trackedPid: number | undefined, server: ServerDriver): Omit<LabStatus, 'init'> {
   const s: Omit<LabStatus, 'init'> = { server: server.name, masters: [], herders: [], workers: [], nginx: [] };
   const procs: ProbedProcess[] = [];
@@ -95,7 +103,7 @@ export function parseProbe(out: string, trackedPid: number | undefined, server: 
   for (const m of s.masters) {
     const args = procs.find((p) => p.pid === m.pid)?.args ?? '';
     const age = ages.get(m.pid);
-    if (age !== undefined && !/\bmaster\b/.test(args) && !s.workers.some((w) => w.master === m.pid)) m.bootingS = age;
+    if (age !== undefined && unicornLoading(args) && !s.workers.some((w) => w.master === m.pid)) m.bootingS = age;
   }
   return s;
 }

@@ -246,9 +246,8 @@ export class Follower {
     return this.os.isAlive(pid);
   }
 
-  /** Exit statuses of children nobody refers to any more: their pids may come back as others. */
+  /** Children nobody refers to any more are forgotten: their pids may come back as others. */
   private forgetExits(): void {
-    if (this.exits.size === 0 && this.mine.size <= 1) return;
     const kept = new Set(uniq([this.boot?.child, this.master, this.previous, this.candidate, this.handover?.from]));
     for (const pid of [...this.exits.keys()]) if (!kept.has(pid)) this.exits.delete(pid);
     for (const pid of [...this.mine]) if (!kept.has(pid)) this.mine.delete(pid);

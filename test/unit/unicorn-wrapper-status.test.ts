@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { formatStatus, parseProbe, probeScript } from '../../lab/inspect';
+import { phoenix } from '../../lab/servers/phoenix';
 import { unicorn } from '../../lab/servers/unicorn';
 
 /**
@@ -54,6 +55,18 @@ test('a serving master, or one WINCHed to no workers (it is "unicorn master"), i
   assert.match(
     formatStatus({ init: { name: 'x', status: '' }, ...s }),
     /master 30 \(NOT tracked by init\): generation -, workers none/,
+  );
+});
+
+test('a phoenix master without workers (WINCH) is never called booting: phoenix does not rename itself', () => {
+  const probe = [
+    'P\t50\t1\troot\t\t/opt/phoenix/runtime/bin/node /opt/phoenix/app/dist/src/cli.js --workers 2',
+    'A\t50\t9',
+  ].join('\n');
+  const s = parseProbe(probe, undefined, phoenix);
+  assert.deepEqual(
+    s.masters.map((m) => [m.pid, m.bootingS]),
+    [[50, undefined]],
   );
 });
 
