@@ -1,5 +1,8 @@
 import { parseArgs } from 'node:util';
 import { LabError, LabExit } from './errors';
+import { driverFor, type Flavour } from './flavours';
+import { serverFor } from './servers';
+import type { ServerName } from './servers/types';
 
 /**
  * Flags of every `lab` command, declared once per command: the declaration is what node's
@@ -10,14 +13,23 @@ import { LabError, LabExit } from './errors';
  */
 export type FlagSpec = Record<
   string,
-  { kind: 'string' | 'number' | 'boolean'; help: string; default?: string | number | boolean }
+  {
+    /** flavour and server: a name the registries know, refused with their list otherwise */
+    kind: 'string' | 'number' | 'boolean' | 'flavour' | 'server';
+    help: string;
+    default?: string | number | boolean;
+  }
 >;
 export type FlagValues<S extends FlagSpec> = {
   [K in keyof S]: S[K]['kind'] extends 'boolean'
     ? boolean
     : S[K]['kind'] extends 'number'
       ? number | undefined
-      : string | undefined;
+      : S[K]['kind'] extends 'flavour'
+        ? Flavour | undefined
+        : S[K]['kind'] extends 'server'
+          ? ServerName | undefined
+          : string | undefined;
 };
 
 /** How many positional arguments a command takes: names for the help text; `rest` = any number more. */
@@ -50,9 +62,12 @@ export function parseFlags<S extends FlagSpec>(
   const flags: Record<string, unknown> = {};
   for (const [k, s] of Object.entries(spec)) {
     const v = parsed.values[k];
-    if (v === undefined) flags[k] = s.default ?? (s.kind === 'boolean' ? false : undefined);
-    else if (s.kind === 'number') flags[k] = toNumber(command, k, v as string);
-    else flags[k] = v;
+    const given = v ?? s.default;
+    if (given === undefined) flags[k] = s.kind === 'boolean' ? false : undefined;
+    else if (v !== undefined && s.kind === 'number') flags[k] = toNumber(command, k, v as string);
+    else if (s.kind === 'flavour') flags[k] = named(command, k, () => driverFor(String(given)).name);
+    else if (s.kind === 'server') flags[k] = named(command, k, () => serverFor(String(given)).name);
+    else flags[k] = given;
   }
   const positional = parsed.positionals;
   const max = positionals.names.length;
@@ -74,10 +89,21 @@ export function parseFlags<S extends FlagSpec>(
   return { flags: flags as FlagValues<S>, positional };
 }
 
+/** A registry's own refusal ("unknown flavour 'x': use ..."), said as this command's flag. */
+function named<T>(command: string, flag: string, lookUp: () => T): T {
+  try {
+    return lookUp();
+  } catch (err) {
+    throw new LabError(`lab ${command}: --${flag}: ${(err as Error).message}`, LabExit.USAGE);
+  }
+}
+
 function toNumber(command: string, flag: string, v: string): number {
   const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || n < 0)
+  if (v.trim() === '' || !Number.isFinite(n))
     throw new LabError(`lab ${command}: --${flag} '${v}' is not a number`, LabExit.USAGE);
+  // A negative number is a number: say what is wrong with it instead.
+  if (n < 0) throw new LabError(`lab ${command}: --${flag} ${v} must not be negative`, LabExit.USAGE);
   return n;
 }
 
@@ -85,7 +111,9 @@ export function flagHelp(spec: FlagSpec): string {
   return Object.entries(spec)
     .map(
       ([k, s]) =>
-        `  --${k}${s.kind === 'boolean' ? '' : ` ${s.kind === 'number' ? 'N' : 'VALUE'}`}`.padEnd(26) +
+        `  --${k}${s.kind === 'boolean' ? '' : ` ${s.kind === 'number' ? 'N' : s.kind === 'string' ? 'VALUE' : s.kind.toUpperCase()}`}`.padEnd(
+          26,
+        ) +
         s.help +
         (s.default !== undefined && s.kind !== 'boolean' ? ` (default ${s.default})` : ''),
     )

@@ -6,14 +6,15 @@ import { parseArgs } from 'node:util';
 import { summarize } from '../check/continuity';
 import { inProgress } from '../chaos/run';
 import { bootLab } from '../engine/boot';
-import { ensureFlavourImage, type Flavour } from '../engine/flavour-images';
+import { ensureFlavourImage, type Flavour, FLAVOURS, isFlavour } from '../engine/flavour-images';
 import { driverFor } from '../flavours';
 import { HostNginx, freePort } from '../host/nginx';
 import type { RequestRecord } from '../load/record';
 import { startLoad } from '../scenarios/load';
 import { ScenarioContext, sleep } from '../scenarios/context';
 import { instanceName } from '../scenarios/session';
-import { serverFor } from '../servers';
+import { masterSignalTarget, serverFor } from '../servers';
+import { SERVERS } from '../servers/types';
 import type { ServerName } from '../servers/types';
 
 /**
@@ -84,11 +85,13 @@ function cellOf(
 async function labCell(flavour: Flavour, serverName: ServerName): Promise<Cell> {
   const server = serverFor(serverName);
   const driver = driverFor(flavour);
-  const mode =
-    serverName === 'phoenix'
-      ? 'in-place (init keeps the master)'
-      : 'reexec behind unicorn-wrapper (init keeps the wrapper)';
-  const base = { name: `${flavour}/${serverName}`, flavour, server: serverName, mode, upgrades: UPGRADES };
+  const base = {
+    name: `${flavour}/${serverName}`,
+    flavour,
+    server: serverName,
+    mode: server.upgradeMode,
+    upgrades: UPGRADES,
+  };
   const image = await ensureFlavourImage(flavour, { log: (l) => say(l) });
   const lab = await bootLab({
     image,
@@ -118,11 +121,11 @@ async function labCell(flavour: Flavour, serverName: ServerName): Promise<Cell> 
       }
       if (inProgress(s)) throw new Error(`upgrade ${i}: the previous one did not settle: ${inProgress(s)}`);
       if (s.init.trackedPid !== tracked) initKeptPid = false;
-      const target = serverName === 'unicorn' ? s.herders[0]?.pid : (s.pidFile ?? s.init.trackedPid);
+      const { pid: target, role } = masterSignalTarget(server, s);
       if (!target) throw new Error(`upgrade ${i}: nothing to signal`);
       const gen = Math.max(0, ...load.records.filter((r) => !r.error).map((r) => r.generation ?? 0));
       const at = ctx.now();
-      await ctx.signal('USR2', target, serverName === 'unicorn' ? 'wrapper' : 'master', `upgrade ${i}`);
+      await ctx.signal('USR2', target, role, `upgrade ${i}`);
       let servedAt: number | undefined;
       for (let w = 0; servedAt === undefined && w < 600; w++) {
         await sleep(50);
@@ -213,9 +216,12 @@ async function pm2Cell(): Promise<Cell> {
 
 async function main(): Promise<void> {
   const cells: Cell[] = [];
-  const flavours = (opt.flavours ?? '').split(',').filter(Boolean) as Flavour[];
+  const names = (opt.flavours ?? '').split(',').filter(Boolean);
+  const unknown = names.filter((n) => !isFlavour(n));
+  if (unknown.length) throw new Error(`--flavours: unknown ${unknown.join(', ')}; use ${FLAVOURS.join(', ')}`);
+  const flavours = names.filter(isFlavour);
   for (const f of flavours) {
-    for (const s of ['phoenix', 'unicorn'] as const) {
+    for (const s of SERVERS) {
       say(`${f}/${s}: ${UPGRADES} USR2 under ${RATE} req/s`);
       try {
         cells.push(await labCell(f, s));

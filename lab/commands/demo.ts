@@ -3,18 +3,17 @@ import { accessSync, constants } from 'node:fs';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { flagHelp, parseFlags } from '../args';
-import { type Flavour, isFlavour } from '../engine/flavour-images';
-import { LabError, LabExit } from '../errors';
+import { LabExit } from '../errors';
 import { type DemoIO, runDemo } from '../scenarios/demo';
 import { imageFor } from '../scenarios/runner';
-import { serverFor } from '../servers';
+import { resolveLab } from '../resolve';
 import type { Command } from './command';
 import { docker } from './target';
 
 const FLAGS = {
-  flavour: { kind: 'string', help: 'precise or bookworm (default precise, bookworm when precise cannot be had)' },
+  flavour: { kind: 'flavour', help: 'precise or bookworm (default precise, bookworm when precise cannot be had)' },
   server: {
-    kind: 'string',
+    kind: 'server',
     help: "unicorn (the seed's story: its PoC, then the wrapper) or phoenix (the Node server's story)",
     default: 'unicorn',
   },
@@ -104,26 +103,11 @@ per step and a page linking them, prints its path and opens it on a desktop.
 ${flagHelp(FLAGS)}`,
   async run(argv) {
     const { flags } = parseFlags('demo', argv, FLAGS);
-    if (flags.flavour !== undefined && !isFlavour(flags.flavour))
-      throw new LabError(`--flavour ${flags.flavour}: use precise or bookworm`, LabExit.USAGE);
-    const server = serverFor(flags.server ?? 'unicorn');
-    await docker();
+    const d = await docker();
     const say = (line: string) => process.stderr.write(`    ${line}\n`);
-    let flavour: Flavour = (flags.flavour as Flavour | undefined) ?? 'precise';
-    let image = flags.image;
-    if (!image) {
-      try {
-        image = await imageFor(flavour, say);
-      } catch (err) {
-        if (flags.flavour)
-          throw new LabError(`the ${flavour} image cannot be had: ${(err as Error).message}`, LabExit.ENVIRONMENT);
-        process.stderr.write(
-          `lab demo: the precise image cannot be had (${(err as Error).message.split('\n')[0]}); the demo runs on bookworm (systemd) instead\n`,
-        );
-        flavour = 'bookworm';
-        image = await imageFor(flavour, say);
-      }
-    }
+    // The demo's own image cache (imageFor) so its steps reuse the image resolveLab built.
+    const { init, server, image } = await resolveLab(flags, { docker: d, log: say, imageOf: imageFor });
+    const flavour = init.name;
     const presenter = !flags['no-pause'] && process.stdin.isTTY ? new Presenter() : undefined;
     const io: DemoIO = {
       out: (t) => void process.stdout.write(t),

@@ -29,7 +29,8 @@ import { formatResult, formatRow } from '../scenarios/format';
 import { infrastructureVerdict, runScenario, saveRun } from '../scenarios/runner';
 import { type Scenario, type ScenarioResult, expectationFor, serversOf } from '../scenarios/types';
 import type { ServerName } from '../servers/types';
-import { serverFor } from '../servers';
+import { SERVER_BEFORE_CHOICE, serverFor } from '../servers';
+import { driverFor } from '../flavours';
 import { summarize } from '../check/continuity';
 import type { Command } from './command';
 import { docker } from './target';
@@ -83,7 +84,7 @@ ${flagHelp(FLAGS)}`;
 function list(): string {
   const w = Math.max(...CATALOGUE.map((s) => s.name.length));
   const cell = (s: Scenario, f: Flavour, v: ServerName) => {
-    const tag = v === 'phoenix' ? f : `${f}/${v}`;
+    const tag = columnOf(f, v);
     return expectationFor(s, f, v).applicable ? tag : `(${tag}: n/a)`;
   };
   const cells = (s: Scenario) => serversOf(s).flatMap((v) => FLAVOURS.map((f) => cell(s, f, v)));
@@ -103,7 +104,7 @@ function show(s: Scenario): string {
       if (e.applicable) {
         // As bootLab does it: a scenario that puts the server in place itself replaces its activation.
         const own = s.boot(f);
-        const label = own.activatesServer ? own.label : `${serverFor(v).activate(f).label}; ${own.label}`;
+        const label = own.activatesServer ? own.label : `${serverFor(v).activate(driverFor(f)).label}; ${own.label}`;
         lines.push(`  config at boot: ${label}`);
       }
       lines.push('');
@@ -152,7 +153,7 @@ function entryOf(r: ScenarioResult, where: Where | undefined): RunEntry {
   return {
     scenario: r.scenario,
     flavour: r.flavour,
-    server: r.server ?? 'phoenix',
+    server: r.server ?? SERVER_BEFORE_CHOICE,
     outcome: r.verdict.outcome,
     applicable: r.expectation.applicable,
     startedAt: r.startedAt,

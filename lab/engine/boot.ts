@@ -112,7 +112,7 @@ export async function bootLab(req: BootRequest): Promise<BootedLab> {
   await reapOrphans(docker);
   const say = req.say ?? (() => undefined);
   const settings = req.init.containerSettings(await engineFacts(docker));
-  const activation = req.server.activate(req.init.name);
+  const activation = req.server.activate(req.init);
   const boot = !req.boot ? activation : req.boot.activatesServer ? req.boot : mergeBoot(activation, req.boot);
   const spec: ContainerSpec = {
     name: containerName(req.instance),

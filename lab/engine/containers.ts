@@ -1,6 +1,7 @@
 import type Docker from 'dockerode';
 import { PassThrough } from 'node:stream';
 import { INSTANCE_LABEL, LAB_LABEL, LAB_LABEL_VALUE, labFilter } from './labels';
+import { SERVER_BEFORE_CHOICE } from '../servers';
 
 /**
  * The lab's containers, created and removed in one place. Each carries the lab label and its
@@ -33,7 +34,7 @@ export async function listLabContainers(docker: Docker, instance?: string): Prom
       instance: c.Labels[INSTANCE_LABEL],
       flavour: c.Labels[FLAVOUR_ON_CONTAINER] ?? 'unknown',
       // Labs started before servers were a choice ran phoenix.
-      server: c.Labels[SERVER_ON_CONTAINER] ?? 'phoenix',
+      server: c.Labels[SERVER_ON_CONTAINER] ?? SERVER_BEFORE_CHOICE,
       port: c.Ports.find((p) => p.PrivatePort === 80)?.PublicPort ?? Number(c.Labels[PORT_ON_CONTAINER] ?? 0),
       state: c.State,
     }));

@@ -16,10 +16,11 @@ import * as path from 'node:path';
 import { buildImage, type BuiltImage } from './build';
 import { BuildContextError, listContextDir, type ContextFile } from './content-hash';
 import { connect } from './docker';
-import { ensureBaseBookworm, ensurePreciseBase, ensureRuntime, projectRoot, type EnsureOptions } from './images';
+import { DRIVERS, type Flavour, isFlavour } from '../flavours';
+import { ensureRuntime, projectRoot, type EnsureOptions } from './images';
 
-export const FLAVOURS = ['precise', 'bookworm'] as const;
-export type Flavour = (typeof FLAVOURS)[number];
+// The flavour names live with their drivers (lab/flavours); many modules import them from here.
+export { FLAVOURS, type Flavour, isFlavour } from '../flavours';
 
 /** On flavour images: which flavour, and what they were built from. */
 export const FLAVOUR_LABEL = 'upstart-unicorn-lab.flavour';
@@ -28,31 +29,18 @@ export const RUNTIME_LABEL = 'upstart-unicorn-lab.runtime';
 export const VERSION_LABEL = 'upstart-unicorn-lab.version';
 export const STRATEGY_LABEL = 'upstart-unicorn-lab.strategy';
 
-/** The upstart strategies under images/conf/upstart/strategies; one becomes /etc/init/phoenix.conf. */
-export const PRECISE_STRATEGIES = ['bridge-inplace', 'bridge-reexec', 'exec-respawn', 'herder'] as const;
-export type PreciseStrategy = (typeof PRECISE_STRATEGIES)[number];
-export const DEFAULT_PRECISE_STRATEGY: PreciseStrategy = 'bridge-inplace';
-
-export function isFlavour(value: string): value is Flavour {
-  return (FLAVOURS as readonly string[]).includes(value);
-}
-
 /** dist/ is missing or incomplete: the wrapper has not been compiled. */
 export class WrapperNotBuiltError extends Error {
   override readonly name = 'WrapperNotBuiltError';
 }
 
 export interface FlavourImageOptions extends EnsureOptions {
-  /**
-   * The base image to build on, as it is. Default: bookworm, the local
-   * debootstrap base; precise, ensurePreciseBase() (PRECISE_BASE, ubuntu:12.04,
-   * PRECISE_MIRROR, in that order).
-   */
+  /** The base image to build on, as it is. Default: the init driver's image.ensureBase(). */
   base?: string;
   /** The runtime image (default: ensureRuntime()). */
   runtime?: string;
-  /** precise only: the strategy installed as /etc/init/phoenix.conf (default bridge-inplace). */
-  strategy?: PreciseStrategy;
+  /** A job strategy the flavour's image takes (its driver's image.strategies; default the first). */
+  strategy?: string;
   /** Pass every line of the build's output to the log, not only the steps. */
   verbose?: boolean;
   /** The project's root directory (default: found from this file). */
@@ -98,7 +86,7 @@ export async function flavourContextFiles(flavour: Flavour, root: string = proje
       source: f.source,
     }));
   const files = [
-    ...(await under(`images/${flavour}`)),
+    ...(await under(`images/${DRIVERS[flavour].image.dir}`)),
     // All of it: jobs, units, nginx sites, shims, and unicorn's app (images/conf/unicorn).
     ...(await under('images/conf')),
     // Only the compiled JS (phoenix and dist/src/unicorn-wrapper): no .d.ts or maps (tsconfig
@@ -116,7 +104,7 @@ export async function flavourContextFiles(flavour: Flavour, root: string = proje
 
 /** The Dockerfile of a flavour, inside the context flavourContextFiles makes. */
 export function flavourDockerfile(flavour: Flavour): string {
-  return `images/${flavour}/Dockerfile`;
+  return `images/${DRIVERS[flavour].image.dir}/Dockerfile`;
 }
 
 async function imageId(docker: Docker, ref: string): Promise<string> {
@@ -141,27 +129,29 @@ async function packageVersion(root: string): Promise<string> {
  * no base, ImageBuildError (with the failing step's output) when the build fails.
  */
 export async function buildFlavourImage(flavour: Flavour, options: FlavourImageOptions = {}): Promise<FlavourImage> {
-  if (!isFlavour(flavour)) throw new RangeError(`unknown flavour "${String(flavour)}": use ${FLAVOURS.join(' or ')}`);
+  if (!isFlavour(flavour))
+    throw new RangeError(`unknown flavour "${String(flavour)}": use ${Object.keys(DRIVERS).join(' or ')}`);
+  const spec = DRIVERS[flavour].image;
   const root = options.root ?? projectRoot();
   const docker = options.docker ?? connect();
   const files = await flavourContextFiles(flavour, root);
-  const strategy = options.strategy ?? DEFAULT_PRECISE_STRATEGY;
-  if (flavour === 'precise' && !(PRECISE_STRATEGIES as readonly string[]).includes(strategy)) {
-    throw new RangeError(`unknown upstart strategy "${strategy}": use ${PRECISE_STRATEGIES.join(', ')}`);
+  const strategy = options.strategy ?? spec.strategies[0];
+  if (options.strategy !== undefined && !spec.strategies.includes(options.strategy)) {
+    throw new RangeError(
+      spec.strategies.length
+        ? `unknown ${flavour} strategy "${options.strategy}": use ${spec.strategies.join(', ')}`
+        : `the ${flavour} image takes no strategy (given "${options.strategy}")`,
+    );
   }
 
   const common = { docker, log: options.log };
-  const base =
-    options.base ??
-    (flavour === 'bookworm'
-      ? await ensureBaseBookworm({ ...common, force: false })
-      : await ensurePreciseBase({ ...common, force: false }));
+  const base = options.base ?? (await spec.ensureBase({ ...common, force: false }));
   const runtime = options.runtime ?? (await ensureRuntime({ ...common, force: false })).ref;
 
   // FROM the base's image id, not its name: a base rebuilt under the same name
   // (PRECISE_BASE=image:tag, :latest) changes the build args, hence the hash.
   const buildArgs: Record<string, string> = { BASE: await imageId(docker, base), RUNTIME: runtime };
-  if (flavour === 'precise') buildArgs.STRATEGY = strategy;
+  if (strategy !== undefined) buildArgs.STRATEGY = strategy;
 
   const built = await buildImage(docker, {
     name: flavour,
@@ -173,7 +163,7 @@ export async function buildFlavourImage(flavour: Flavour, options: FlavourImageO
       [BASE_LABEL]: base,
       [RUNTIME_LABEL]: runtime,
       [VERSION_LABEL]: await packageVersion(root),
-      ...(flavour === 'precise' ? { [STRATEGY_LABEL]: strategy } : {}),
+      ...(strategy !== undefined ? { [STRATEGY_LABEL]: strategy } : {}),
     },
     force: options.force,
     log: options.log,

@@ -139,8 +139,13 @@ const PRECISE_BASE_NAME = 'base-precise';
 /** The registry image the precise base is made from where a registry is reachable. */
 export const UBUNTU_PRECISE = 'ubuntu:12.04';
 
-/** No Ubuntu 12.04 base could be found or made; the message names every way to get one. */
-export class PreciseBaseUnavailableError extends Error {
+/** A flavour's base image cannot be found or made here; the message names every way to get one. */
+export class BaseUnavailableError extends Error {
+  override readonly name: string = 'BaseUnavailableError';
+}
+
+/** No Ubuntu 12.04 base could be found or made. */
+export class PreciseBaseUnavailableError extends BaseUnavailableError {
   override readonly name = 'PreciseBaseUnavailableError';
 }
 

@@ -1,4 +1,5 @@
 import { request } from 'undici';
+import { SERVED_BY } from '../servers/types';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -67,11 +68,11 @@ export async function poll<T>(
   }
 }
 
-/** One request through nginx: a 200 that the app served (x-phoenix-pid), or what was seen. */
+/** One request through nginx: a 200 that the app served (its served-by pid header), or what was seen. */
 export async function appAnswer(origin: string): Promise<{ ok: { pid: number } } | string> {
   const res = await request(`${origin}/`, { headersTimeout: 2000, bodyTimeout: 2000 });
   await res.body.text();
-  const pid = res.headers['x-phoenix-pid'];
+  const pid = res.headers[SERVED_BY.pid];
   if (res.statusCode === 200 && typeof pid === 'string') return { ok: { pid: Number(pid) } };
   return `HTTP ${res.statusCode}`;
 }

@@ -1,5 +1,7 @@
 import type Docker from 'dockerode';
+import { ensureBaseBookworm } from '../engine/images';
 import type { ServerDriver } from '../servers/types';
+import { systemdSocketRestart } from './socket-owner';
 import type { ContainerSettings, EngineFacts, Exec, InitDriver } from './types';
 
 const unit = (s: ServerDriver) => `${s.job}.service`;
@@ -55,6 +57,13 @@ async function props(exec: Exec, u: string, names: string[]): Promise<Record<str
 export const bookworm: InitDriver = {
   name: 'bookworm',
   init: 'systemd',
+  family: 'systemd',
+  image: {
+    dir: 'bookworm',
+    // debootstrap's minbase, built offline (images/base/bookworm/build.sh).
+    ensureBase: (o) => ensureBaseBookworm(o),
+    strategies: [],
+  },
   controlTool: 'systemctl',
   containerSettings: systemdContainer,
   async ready(exec) {
@@ -130,6 +139,7 @@ export const bookworm: InitDriver = {
     ]);
     return Number(r.stdout.trim()) || 0;
   },
+  restartSocketOwner: systemdSocketRestart,
   jobKind: 'systemd-unit',
   jobDir: '/etc/systemd/system',
 };

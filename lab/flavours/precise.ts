@@ -1,4 +1,6 @@
+import { ensurePreciseBase } from '../engine/images';
 import type { ServerDriver } from '../servers/types';
+import { upstartBridgeRestart } from './socket-owner';
 import type { Exec, InitDriver } from './types';
 
 /** The bridge's socket events, one line each, written by the socket-event-counter job. */
@@ -17,6 +19,16 @@ async function out(exec: Exec, script: string): Promise<string> {
 export const precise: InitDriver = {
   name: 'precise',
   init: 'upstart 1.5',
+  family: 'upstart',
+  image: {
+    dir: 'precise',
+    // PRECISE_BASE, ubuntu:12.04, PRECISE_MIRROR, in that order (images.ts says how).
+    ensureBase: (o) => ensurePreciseBase(o),
+    // images/conf/upstart/strategies: the one built in becomes /etc/init/phoenix.conf.
+    strategies: ['bridge-inplace', 'bridge-reexec', 'exec-respawn', 'herder'],
+    // ubuntu:12.04 cannot be had everywhere; the systemd twin builds offline.
+    fallback: 'bookworm',
+  },
   controlTool: 'initctl',
   containerSettings: () => ({ hostConfig: {} }),
   async ready(exec) {
@@ -76,6 +88,7 @@ export const precise: InitDriver = {
   restarts: async () => 0,
   invocation: async () => '',
   deactivations: async () => 0,
+  restartSocketOwner: upstartBridgeRestart,
   jobKind: 'upstart-job',
   jobDir: '/etc/init',
 };

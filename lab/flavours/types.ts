@@ -1,7 +1,9 @@
 import type Docker from 'dockerode';
 import type { ExecResult } from '../engine/containers';
-import type { Flavour } from '../engine/flavour-images';
+import type { EnsureOptions } from '../engine/images';
+import type { Flavour } from './index';
 import type { ServerDriver } from '../servers/types';
+import type { InitCommand } from './socket-owner';
 
 /** Runs a command inside the lab's container. */
 export type Exec = (cmd: string[]) => Promise<ExecResult>;
@@ -25,6 +27,24 @@ export interface LogSection {
   lines: number;
 }
 
+/** Which init program: what its job files, control tool and socket hand-over look like. */
+export type InitFamily = 'upstart' | 'systemd';
+
+/** How a flavour's image is made (lab/engine/flavour-images.ts builds it from this). */
+export interface InitImage {
+  /** the folder under images/ with the flavour's Dockerfile */
+  dir: string;
+  /**
+   * The base image the Dockerfile builds FROM, found or made; when none can be had, throws a
+   * BaseUnavailableError (lab/engine/images.ts) whose message names every way to get one.
+   */
+  ensureBase(options: EnsureOptions): Promise<string>;
+  /** job strategies the image can be built with (build arg STRATEGY); the first is the default; [] for none */
+  strategies: readonly string[];
+  /** run instead, with a banner, when this flavour's base cannot be had and nobody asked for it by name */
+  fallback?: Flavour;
+}
+
 /**
  * Everything that differs between inits, behind one interface: the rest of the lab asks the
  * driver and never which init it has (scenarios say what they EXPECT of each init, nothing
@@ -34,6 +54,8 @@ export interface InitDriver {
   name: Flavour;
   /** the init as people call it */
   init: string;
+  family: InitFamily;
+  image: InitImage;
   /** what people type to control a job on this init ('initctl', 'systemctl') */
   controlTool: string;
   /** what the engine must give the container; never --privileged */
@@ -66,6 +88,11 @@ export interface InitDriver {
   invocation(exec: Exec, server: ServerDriver): Promise<string>;
   /** lines of init's own log saying it stopped the app's whole group after the main pid left */
   deactivations(exec: Exec, server: ServerDriver): Promise<number>;
+  /**
+   * restart what owns the app's listening socket, as an operator does it: upstart-socket-bridge
+   * (upstart), the app's .socket unit (systemd); `lab chaos`'s bridge-restart fault
+   */
+  restartSocketOwner(server: ServerDriver): InitCommand;
   /** the config kinds this init takes through `lab apply` */
   jobKind: 'upstart-job' | 'systemd-unit';
   /** where job files / units go */

@@ -1,5 +1,6 @@
 import { Pool } from 'undici';
 import { type RequestRecord, classifyError, classifyStatus } from './record';
+import { SERVED_BY } from '../servers/types';
 
 export interface LoadOptions {
   /** http://127.0.0.1:PORT: traffic only ever goes to loopback */
@@ -51,8 +52,8 @@ export async function runLoad(o: LoadOptions): Promise<RequestRecord[]> {
         await res.body.text();
         rec.status = res.statusCode;
         rec.error = classifyStatus(res.statusCode);
-        const pid = res.headers['x-phoenix-pid'];
-        const gen = res.headers['x-phoenix-generation'];
+        const pid = res.headers[SERVED_BY.pid];
+        const gen = res.headers[SERVED_BY.generation];
         if (typeof pid === 'string') rec.pid = Number(pid);
         if (typeof gen === 'string') rec.generation = Number(gen);
       } catch (err) {

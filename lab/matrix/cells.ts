@@ -9,7 +9,8 @@ import { LabError, LabExit } from '../errors';
 import { type Cost, typicalSeconds } from './durations';
 import { CATALOGUE, findScenario } from '../scenarios/catalogue';
 import { type Scenario, expectationFor, serversOf } from '../scenarios/types';
-import { serverFor } from '../servers';
+import { SERVERS } from '../servers/types';
+import { DEFAULT_SERVER, columnOf, serverFor } from '../servers';
 import type { ServerName } from '../servers/types';
 
 export interface Cell {
@@ -22,9 +23,8 @@ export interface Cell {
 export const cellKey = (c: { scenario: string; flavour: string; server: string }): string =>
   `${c.scenario}/${c.flavour}/${c.server}`;
 
-/** The summary's column: the init, with the server when it is not phoenix ("bookworm/unicorn"). */
-export const columnOf = (flavour: string, server: string | undefined): string =>
-  !server || server === 'phoenix' ? flavour : `${flavour}/${server}`;
+// The summary's column ("bookworm/unicorn") is the servers' labelling rule.
+export { columnOf };
 
 /** `--flavour`: precise, bookworm, all, or a comma-separated list. */
 export function flavoursOf(value: string): Flavour[] {
@@ -161,9 +161,10 @@ export function scenarioOrder(names: Iterable<string>): string[] {
   );
 }
 
-/** Columns in init order (precise, bookworm), phoenix before other servers, then anything else. */
+/** Columns in init order (the drivers' registry), the default server first, then the others, then anything else. */
 export function columnOrder(columns: Iterable<string>): string[] {
-  const known = FLAVOURS.flatMap((f) => [columnOf(f, 'phoenix'), columnOf(f, 'unicorn')]);
+  const servers = [DEFAULT_SERVER, ...SERVERS.filter((s) => s !== DEFAULT_SERVER)];
+  const known = FLAVOURS.flatMap((f) => servers.map((s) => columnOf(f, s)));
   const rank = new Map(known.map((c, i) => [c, i]));
   return [...new Set(columns)].sort(
     (a, b) => (rank.get(a) ?? Infinity) - (rank.get(b) ?? Infinity) || (a < b ? -1 : a > b ? 1 : 0),

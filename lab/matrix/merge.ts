@@ -12,6 +12,7 @@ import type { Outcome } from '../report/html';
 import { type Cell, cellKey, columnOf, columnOrder, scenarioOrder } from './cells';
 import { EXIT_INFRASTRUCTURE } from './exit';
 import { PLAN_KIND, type Plan, type Where, planGroup } from './where';
+import { SERVER_BEFORE_CHOICE } from '../servers';
 
 /** One run of one cell, as the summary shows it. */
 export interface RunEntry {
@@ -282,7 +283,7 @@ export function readRunFolder(dir: string): RunEntry | undefined {
     scenario: r.scenario,
     flavour: String(r.flavour ?? meta.flavour ?? '?'),
     // results written before servers were a choice ran phoenix
-    server: meta.options?.server ?? 'phoenix',
+    server: meta.options?.server ?? SERVER_BEFORE_CHOICE,
     outcome: r.verdict.outcome as Outcome,
     applicable: r.expectation?.applicable !== false,
     startedAt: typeof r.startedAt === 'string' ? r.startedAt : '',

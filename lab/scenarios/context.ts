@@ -11,6 +11,7 @@ import { type LabStatus, inspectLab } from '../inspect';
 import type { RequestRecord } from '../load/record';
 import type { ActionKind, Action, SampledSeries } from '../report/timeline';
 import { type LoadHandle, type LoadSpec, startLoad } from './load';
+import { SERVED_BY } from '../servers/types';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -148,8 +149,8 @@ export class ScenarioContext {
     try {
       const res = await request(`${this.origin}${path}`, { headersTimeout: 5000, bodyTimeout: 5000 });
       const body = await res.body.text();
-      const pid = res.headers['x-phoenix-pid'];
-      const gen = res.headers['x-phoenix-generation'];
+      const pid = res.headers[SERVED_BY.pid];
+      const gen = res.headers[SERVED_BY.generation];
       let master: number | undefined;
       try {
         master = (JSON.parse(body) as { master?: number }).master;

@@ -1,6 +1,7 @@
 import type { Flavour } from '../engine/flavour-images';
 import { writeSummary } from '../report/write';
 import { createRun, labHome } from '../runs';
+import { columnOf } from '../servers';
 import type { ServerName } from '../servers/types';
 import { findScenario } from './catalogue';
 import { formatResult } from './format';
@@ -94,7 +95,7 @@ export async function runDemo(
     dir,
     reports.map((r) => ({
       scenario: r.scenario,
-      flavour: r.server && r.server !== 'phoenix' ? `${r.flavour}/${r.server}` : r.flavour,
+      flavour: columnOf(r.flavour, r.server),
       outcome: r.verdict.outcome,
       reasons: r.verdict.reasons,
       reportPath: r.report,

@@ -11,7 +11,7 @@ import type { ScenarioContext } from './context';
 import { notRun } from './judge';
 import { socketEventBursts } from './observe';
 import { openSession } from './session';
-import { serverFor } from '../servers';
+import { SERVER_BEFORE_CHOICE, columnOf, serverFor } from '../servers';
 import type { ServerName } from '../servers/types';
 import { type Facts, type Scenario, type ScenarioResult, type Verdict, expectationFor, homeServer } from './types';
 
@@ -88,7 +88,7 @@ export async function runScenario(scenario: Scenario, flavour: Flavour, o: RunOp
   const startedAt = new Date().toISOString();
   const t = Date.now();
   const server: ServerName = o.server ?? homeServer(scenario);
-  const tag = server === 'phoenix' ? flavour : `${flavour}/${server}`;
+  const tag = columnOf(flavour, server);
   const say = (line: string) =>
     (o.say ?? ((l: string) => process.stderr.write(`${l}\n`)))(
       `[${scenario.name}/${tag} ${((Date.now() - t) / 1000).toFixed(1).padStart(5)} s] ${line}`,
@@ -224,7 +224,7 @@ export async function runScenario(scenario: Scenario, flavour: Flavour, o: RunOp
 
 /** The run folder: meta.json, records.json, result.json (everything else) and report.html. */
 export function saveRun(r: ScenarioResult, story: string, home: string = labHome()): ScenarioResult {
-  const cell = `${r.scenario}-${r.flavour}${r.server && r.server !== 'phoenix' ? `-${r.server}` : ''}`;
+  const cell = `${r.scenario}-${columnOf(r.flavour, r.server, '-')}`;
   const dir = createRun('scenario', cell, home);
   const meta: RunMeta = {
     name: cell,
@@ -235,7 +235,7 @@ export function saveRun(r: ScenarioResult, story: string, home: string = labHome
     options: { scenario: r.scenario, image: r.image, server: r.server },
   };
   writeJson(path.join(dir, 'meta.json'), meta);
-  const on = `${r.flavour} with ${r.server ?? 'phoenix'}`;
+  const on = `${r.flavour} with ${r.server ?? SERVER_BEFORE_CHOICE}`;
   const expectLine = r.expectation.applicable
     ? `expected on ${on}: ${r.expectation.expect}`
     : `not applicable on ${on}: ${r.expectation.reason}`;

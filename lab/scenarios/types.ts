@@ -1,5 +1,6 @@
 import type { Continuity } from '../check/continuity';
 import type { Flavour } from '../engine/flavour-images';
+import { DEFAULT_SERVER } from '../servers';
 import type { ServerName } from '../servers/types';
 import type { LabStatus } from '../inspect';
 import type { RequestRecord } from '../load/record';
@@ -100,7 +101,7 @@ export interface ScenarioResult {
 }
 
 /** The server a scenario is written for. */
-export const homeServer = (s: Scenario): ServerName => s.server ?? 'phoenix';
+export const homeServer = (s: Scenario): ServerName => s.server ?? DEFAULT_SERVER;
 
 /** What a scenario expects on this init with this server; not applicable where it has no meaning. */
 export function expectationFor(s: Scenario, flavour: Flavour, server: ServerName): Expectation {

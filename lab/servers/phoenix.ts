@@ -1,4 +1,4 @@
-import type { ProcessRole, ServerDriver } from './types';
+import { type ProcessRole, SERVED_BY, type ServerDriver } from './types';
 
 /** phoenix, this project's Node server: its workers carry their spec in PHOENIX_WORKER. */
 export const phoenix: ServerDriver = {
@@ -22,4 +22,7 @@ export const phoenix: ServerDriver = {
   },
   // The images start phoenix as shipped: nothing to change.
   activate: () => ({ label: 'phoenix as shipped' }),
+  signalVia: 'master',
+  upgradeMode: 'in-place (init keeps the master)',
+  servedBy: SERVED_BY,
 };

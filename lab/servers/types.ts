@@ -1,5 +1,5 @@
-import type { Flavour } from '../engine/flavour-images';
 import type { BootSpec } from '../engine/boot-spec';
+import type { InitDriver } from '../flavours/types';
 
 /** One process the status probe found, as the server driver is asked to classify it. */
 export interface ProbedProcess {
@@ -41,6 +41,22 @@ export interface ServerDriver {
   /** environment variables the probe reads from each process (generation, worker spec) */
   probeEnv: string[];
   classify(p: ProbedProcess, all: readonly ProbedProcess[]): ProcessRole | undefined;
-  /** files put in place before init starts so that init runs this server (as shipped) */
-  activate(flavour: Flavour): BootSpec;
+  /** files put in place before init starts so that init runs this server (as shipped) on this init */
+  activate(init: InitDriver): BootSpec;
+  /**
+   * Where master-directed signals (USR2, HUP, TTIN...) go as shipped: to the master itself, or
+   * to the wrapper in front of it, which forwards them and stays the process init tracks.
+   */
+  signalVia: 'master' | 'wrapper';
+  /** how a USR2 upgrade goes as shipped, for people */
+  upgradeMode: string;
+  /** the response headers by which its app says who served (SERVED_BY: every server's app sends them) */
+  servedBy: typeof SERVED_BY;
 }
+
+/**
+ * The headers the lab reads to know which worker of which generation answered. Every server's
+ * app sends them (phoenix's demo app, images/conf/unicorn/config.ru, the pm2 app of the soak):
+ * the load, the first-answer wait and the scenarios count generations by them.
+ */
+export const SERVED_BY = { pid: 'x-phoenix-pid', generation: 'x-phoenix-generation' } as const;

@@ -1,6 +1,7 @@
-import type { Flavour } from '../engine/flavour-images';
 import type { BootSpec } from '../engine/boot-spec';
-import type { ProcessRole, ServerDriver } from './types';
+import { driverFor, type Flavour } from '../flavours';
+import type { InitDriver } from '../flavours/types';
+import { type ProcessRole, SERVED_BY, type ServerDriver } from './types';
 
 /** Where the images keep unicorn's alternatives (images/conf, installed by the Dockerfiles). */
 export const UNICORN_OPT = '/opt/unicorn';
@@ -14,12 +15,13 @@ export type UnicornStrategy = 'unicorn-seed-poc' | 'unicorn-wrapper' | 'unicorn-
  * PoC is unicorn.service running unicorn itself on the socket unit's fd (LISTEN_FDS), the fix
  * is unicorn-wrapper.service in front of it, and unicorn-exec is unicorn-plain.service.
  */
-export function unicornBoot(flavour: Flavour, strategy: UnicornStrategy): BootSpec {
+export function unicornBoot(on: Flavour | InitDriver, strategy: UnicornStrategy): BootSpec {
+  const init = typeof on === 'string' ? driverFor(on) : on;
   const site = [
     'rm -f /etc/nginx/sites-enabled/phoenix',
     'ln -sf /etc/nginx/sites-available/unicorn /etc/nginx/sites-enabled/unicorn',
   ];
-  if (flavour === 'precise') {
+  if (init.family === 'upstart') {
     return {
       activatesServer: true,
       label: `unicorn.conf = ${strategy}.conf`,
@@ -79,5 +81,9 @@ export const unicorn: ServerDriver = {
     return MASTER.test(p.args) ? { role: 'master' } : undefined;
   },
   // As shipped, the lab runs the fix: the socket's owner hands it to unicorn-wrapper.
-  activate: (flavour) => unicornBoot(flavour, 'unicorn-wrapper'),
+  activate: (init) => unicornBoot(init, 'unicorn-wrapper'),
+  // The wrapper is what init tracks; it forwards the signal to the current master.
+  signalVia: 'wrapper',
+  upgradeMode: 'reexec behind unicorn-wrapper (init keeps the wrapper)',
+  servedBy: SERVED_BY,
 };
