@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Action, ActionKind } from './report/timeline';
+import type { Action, ActionKind } from './results/types';
 import { labHome } from './runs';
 
 /**

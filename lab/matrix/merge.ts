@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LabError, LabExit } from '../errors';
-import type { Outcome } from '../report/html';
+import type { Outcome } from '../results/types';
 import { type Cell, cellKey, columnOf, columnOrder, scenarioOrder } from './cells';
 import { EXIT_INFRASTRUCTURE } from './exit';
 import { PLAN_KIND, type Plan, type Where, planGroup } from './where';

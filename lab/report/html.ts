@@ -1,35 +1,18 @@
 import type { Continuity } from '../check/continuity';
-import type { FailureClass, RequestRecord } from '../load/record';
+import type { FailureClass } from '../load/record';
 import { escapeXml as esc } from './escape';
 import { FAILURE_COLOURS, VERDICT_COLOURS, failureKey, generationColour, generationRanks } from './palette';
 import { BASE_CSS } from './style';
-import { ACTION_STYLE, type Action, type SampledSeries, renderTimeline, sortActions } from './timeline';
-
-/** INFRASTRUCTURE: the Docker engine went away mid-run; says nothing about the scenario. */
-export type Outcome = 'EXPECTED' | 'UNEXPECTED' | 'NOT RUN' | 'INFRASTRUCTURE';
+import type { Action, Outcome, RunData } from '../results/types';
+import { ACTION_STYLE, renderTimeline, sortActions } from './timeline';
 
 /** The verdict's colour; infrastructure is amber-brown, neither a pass nor a finding. */
 export function outcomeColour(o: Outcome): string {
   return o === 'INFRASTRUCTURE' ? '#a16207' : (VERDICT_COLOURS[o] ?? VERDICT_COLOURS['NOT RUN']);
 }
 
-export interface ReportInput {
-  title: string;
-  scenario?: string;
-  flavour?: string;
-  verdict: { outcome: Outcome; reasons: string[] };
-  continuity: Continuity;
-  records: RequestRecord[];
-  actions: Action[];
-  /** numbers sampled during the run, drawn in a strip under the requests */
-  series?: SampledSeries[];
-  /** `initctl status` / `systemctl status` output before and after the run */
-  initBefore?: string;
-  initAfter?: string;
-  logs?: string[];
-  /** ISO time the run started */
-  startedAt: string;
-}
+/** What a run's page shows: the run's result and its requests (lab/results). */
+export type ReportInput = RunData;
 
 const REPORT_CSS = `
 .head { display: flex; gap: 16px; align-items: stretch; flex-wrap: wrap; margin-top: 14px; }

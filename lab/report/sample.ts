@@ -1,5 +1,5 @@
 import type { FailureClass, RequestRecord } from '../load/record';
-import type { Action } from './timeline';
+import type { Action } from '../results/types';
 
 /**
  * A synthetic run shaped like `bridge-reexec` on upstart, so the report's look can be checked

@@ -1,6 +1,7 @@
 import type { MatrixSummary, RunEntry, SummaryCell } from '../matrix/merge';
 import { escapeXml as esc } from './escape';
-import { type Outcome, outcomeColour } from './html';
+import type { Outcome } from '../results/types';
+import { outcomeColour } from './html';
 import { BASE_CSS } from './style';
 
 /** One scenario run on one flavour, as `lab scenario run --all` saw it. */

@@ -1,4 +1,5 @@
 import type { RequestRecord } from '../load/record';
+import type { Action, ActionKind, SampledSeries } from '../results/types';
 import { escapeXml, truncate } from './escape';
 import {
   FAILURE_COLOURS,
@@ -12,16 +13,6 @@ import {
 } from './palette';
 import { BASE_BUCKET_MS, bucketWidthMs, decimalsFor, rangeTicks, ticks } from './scale';
 
-export type ActionKind = 'signal' | 'initctl' | 'apply' | 'docker' | 'note';
-
-/** Something the scenario did to the lab during the run, drawn as a marker on the timeline. */
-export interface Action {
-  /** ms since run start (negative: before the load started) */
-  at: number;
-  kind: ActionKind;
-  label: string;
-}
-
 export interface TimelineOptions {
   /** SVG width in px (it scales with the page; this sets the pixel budget) */
   width?: number;
@@ -30,21 +21,6 @@ export interface TimelineOptions {
   minBarPx?: number;
   /** numbers sampled during the run, drawn in one strip under the requests on the same clock */
   series?: readonly SampledSeries[];
-}
-
-/**
- * A number the scenario sampled while the load ran (a listen queue, say), drawn as a step line:
- * each value holds until the next sample, as a queue does between two looks at it.
- */
-export interface SampledSeries {
-  name: string;
-  /** [ms on the run's clock, value], in time order */
-  points: Array<[number, number]>;
-  /**
-   * A capacity the other series run up against (a backlog): drawn dashed, and it stretches the
-   * strip's scale to at most twice their peak, so a large limit does not flatten what it limits.
-   */
-  limit?: boolean;
 }
 
 /** Markers differ by dash as well as colour, so they stay apart on a greyscale projector. */

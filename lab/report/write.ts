@@ -1,26 +1,17 @@
-import { copyFileSync, existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import type { MatrixSummary, RunEntry } from '../matrix/merge';
+import { writeAtomic, writeRunFiles } from '../results/write';
 import { type ReportInput, renderReport } from './html';
 import { type SummaryRow, renderMatrixSummary, renderSummary } from './summary';
 
-/** Written whole or not at all: a summary or `lab report` reading concurrently never sees half a file. */
-function writeAtomic(path: string, text: string): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
-}
-
 /**
- * Writes a run's report.html, result.json (everything but the raw requests, which can run to
- * megabytes) and records.json into `dir`; returns report.html's path. The report is written
+ * A run's folder: its data files (lab/results writes result.json and records.json), then
+ * report.html rendered from the same data; returns report.html's path. The report is written
  * last, so its presence means the run's files are complete.
  */
 export function writeReport(dir: string, input: ReportInput): string {
-  mkdirSync(dir, { recursive: true });
-  const { records, ...rest } = input;
-  writeAtomic(join(dir, 'records.json'), JSON.stringify(records));
-  writeAtomic(join(dir, 'result.json'), JSON.stringify({ ...rest, recordsFile: 'records.json' }, null, 2) + '\n');
+  writeRunFiles(dir, input);
   const path = join(dir, 'report.html');
   writeAtomic(path, renderReport(input));
   return path;

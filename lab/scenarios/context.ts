@@ -9,7 +9,7 @@ import type { ServerDriver } from '../servers/types';
 import { type LifecycleEvent, parseEvents } from '../../src/events';
 import { type LabStatus, inspectLab } from '../inspect';
 import type { RequestRecord } from '../load/record';
-import type { ActionKind, Action, SampledSeries } from '../report/timeline';
+import type { ActionKind, Action, SampledSeries } from '../results/types';
 import { type LoadHandle, type LoadSpec, startLoad } from './load';
 import { SERVED_BY } from '../servers/types';
 

@@ -4,7 +4,7 @@ import { engineGone } from '../engine/docker';
 import { ensureFlavourImage, type Flavour } from '../engine/flavour-images';
 import { formatStatus, type LabStatus } from '../inspect';
 import type { RequestRecord } from '../load/record';
-import type { ReportInput } from '../report/html';
+import type { RunData } from '../results/types';
 import { writeReport } from '../report/write';
 import { createRun, labHome, type RunMeta, writeJson } from '../runs';
 import type { ScenarioContext } from './context';
@@ -239,15 +239,13 @@ export function saveRun(r: ScenarioResult, story: string, home: string = labHome
   const expectLine = r.expectation.applicable
     ? `expected on ${on}: ${r.expectation.expect}`
     : `not applicable on ${on}: ${r.expectation.reason}`;
-  const input: ReportInput &
-    Omit<
-      ScenarioResult,
-      'records' | 'verdict' | 'logs' | 'actions' | 'continuity' | 'startedAt' | 'flavour' | 'scenario' | 'title'
-    > = {
+  const input: RunData = {
     title: `${r.scenario}: ${r.title}`,
     scenario: r.scenario,
     flavour: r.flavour,
+    server: r.server,
     verdict: { outcome: r.verdict.outcome, reasons: [expectLine, ...r.verdict.reasons] },
+    checks: r.verdict.checks,
     continuity: r.continuity,
     records: r.records,
     actions: r.actions,
@@ -264,6 +262,6 @@ export function saveRun(r: ScenarioResult, story: string, home: string = labHome
     before: r.before,
     after: r.after,
   };
-  const report = writeReport(dir, { ...input, checks: r.verdict.checks } as ReportInput);
+  const report = writeReport(dir, input);
   return { ...r, dir, report };
 }

@@ -4,8 +4,7 @@ import { DEFAULT_SERVER } from '../servers';
 import type { ServerName } from '../servers/types';
 import type { LabStatus } from '../inspect';
 import type { RequestRecord } from '../load/record';
-import type { Outcome } from '../report/html';
-import type { Action, SampledSeries } from '../report/timeline';
+import type { Action, Outcome, SampledSeries } from '../results/types';
 import type { ScenarioContext } from './context';
 
 /**

@@ -13,7 +13,7 @@ import { inflateSync } from 'node:zlib';
 import { after, describe, it } from 'node:test';
 import { summarize } from '../../lab/check/continuity';
 import { sampleRun } from '../../lab/report/sample';
-import type { Action } from '../../lab/report/timeline';
+import type { Action } from '../../lab/results/types';
 import { writeReport } from '../../lab/report/write';
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));

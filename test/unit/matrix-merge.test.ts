@@ -17,7 +17,7 @@ import { type Cell, applicable, catalogueMatrix, cellKey, shardCells } from '../
 import { EXIT_INFRASTRUCTURE } from '../../lab/matrix/exit';
 import { type MatrixSummary, type RunEntry, buildSummary, cellStatus, expectedFrom } from '../../lab/matrix/merge';
 import { makePlan, writePlan } from '../../lab/matrix/where';
-import type { Outcome } from '../../lab/report/html';
+import type { Outcome } from '../../lab/results/types';
 import { renderMatrixSummary } from '../../lab/report/summary';
 
 const root = mkdtempSync(join(tmpdir(), 'lab-merge-'));

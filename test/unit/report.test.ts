@@ -15,7 +15,8 @@ import { FAILURE_COLOURS, generationColour } from '../../lab/report/palette';
 import { sampleRun } from '../../lab/report/sample';
 import { bucketWidthMs, niceStep, ticks } from '../../lab/report/scale';
 import { renderSummary } from '../../lab/report/summary';
-import { type Action, type SampledSeries, renderTimeline } from '../../lab/report/timeline';
+import type { Action, SampledSeries } from '../../lab/results/types';
+import { renderTimeline } from '../../lab/report/timeline';
 import { writeReport, writeSummary } from '../../lab/report/write';
 
 const count = (text: string, needle: string | RegExp) =>
