@@ -2,6 +2,7 @@ import type Docker from 'dockerode';
 import { execIn } from './engine/containers';
 import type { InitDriver } from './flavours/types';
 import type { ProbedProcess, ServerDriver } from './servers/types';
+import { SERVER_BEFORE_CHOICE } from './servers';
 
 /** Everything `lab status` shows, read from inside the container in one exec. */
 export interface LabStatus {
@@ -123,7 +124,7 @@ export async function inspectLab(
 }
 
 export function formatStatus(s: LabStatus): string {
-  const who = s.server ?? 'phoenix';
+  const who = s.server ?? SERVER_BEFORE_CHOICE;
   const lines = [`init (${s.init.name}): ${s.init.status.replace(/\n/g, '; ')}`];
   if (s.masters.length === 0) lines.push(`${who}: no master running`);
   for (const m of s.masters) {

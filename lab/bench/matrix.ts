@@ -21,6 +21,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { catalogueMatrix, flavoursOf, shardSeconds } from '../matrix/cells';
 import { projectRoot } from '../engine/images';
+import { OFFLINE_FLAVOUR } from '../flavours';
 import type { MatrixSummary } from '../matrix/merge';
 
 export const SECOND_ENGINE = process.env.LAB_D2_HOST ?? 'unix:///tmp/lab-d2/docker.sock';
@@ -143,7 +144,8 @@ interface Leg {
 }
 
 async function main(): Promise<void> {
-  const flavour = process.env.BENCH_MATRIX_FLAVOUR ?? 'bookworm';
+  // The offline flavour: the benchmark builds its images here, where precise's base may not exist.
+  const flavour = process.env.BENCH_MATRIX_FLAVOUR ?? OFFLINE_FLAVOUR;
   const server = process.env.BENCH_MATRIX_SERVER;
   const legsAsked = (process.env.BENCH_MATRIX_LEGS ?? 'j1,j2,two').split(',').map((s) => s.trim());
   const root = projectRoot();

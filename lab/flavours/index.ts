@@ -16,6 +16,9 @@ export const FLAVOURS = Object.keys(DRIVERS) as readonly Flavour[];
 /** What `lab up` and the other commands run when no --flavour is given: the reference, upstart 1.5. */
 export const DEFAULT_FLAVOUR: Flavour = 'precise';
 
+/** The flavour that builds anywhere (no registry): where the default falls back to. */
+export const OFFLINE_FLAVOUR: Flavour = DRIVERS[DEFAULT_FLAVOUR].image.fallback ?? DEFAULT_FLAVOUR;
+
 export function isFlavour(value: string): value is Flavour {
   return Object.prototype.hasOwnProperty.call(DRIVERS, value);
 }

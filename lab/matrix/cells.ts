@@ -33,10 +33,11 @@ export function flavoursOf(value: string): Flavour[] {
     .split(',')
     .map((v) => v.trim())
     .filter(Boolean);
-  for (const n of names)
-    if (!isFlavour(n)) throw new LabError(`--flavour ${value}: use precise, bookworm, all or a list`, LabExit.USAGE);
+  const unknown = names.filter((n) => !isFlavour(n));
+  if (unknown.length)
+    throw new LabError(`--flavour ${value}: use ${FLAVOURS.join(', ')}, all or a list`, LabExit.USAGE);
   if (names.length === 0) throw new LabError('--flavour: name a flavour', LabExit.USAGE);
-  return [...new Set(names)] as Flavour[];
+  return [...new Set(names.filter(isFlavour))];
 }
 
 /**
@@ -46,8 +47,7 @@ export function flavoursOf(value: string): Flavour[] {
 export function serversFor(value: string | undefined, s: Scenario): ServerName[] {
   if (value === undefined) return [serversOf(s)[0]];
   if (value === 'all') return serversOf(s);
-  serverFor(value);
-  return [value as ServerName];
+  return [serverFor(value).name];
 }
 
 /** Every cell `lab scenario run` would run for these scenarios, flavours and --server, in its order. */

@@ -1,7 +1,7 @@
 import type { Continuity } from '../check/continuity';
 import type { Flavour } from '../engine/flavour-images';
 import { DEFAULT_SERVER } from '../servers';
-import type { ServerName } from '../servers/types';
+import { SERVERS, type ServerName } from '../servers/types';
 import type { LabStatus } from '../inspect';
 import type { RequestRecord } from '../load/record';
 import type { Action, Outcome, SampledSeries } from '../results/types';
@@ -115,7 +115,7 @@ export function expectationFor(s: Scenario, flavour: Flavour, server: ServerName
 
 /** The servers a scenario has meaning for. */
 export function serversOf(s: Scenario): ServerName[] {
-  return [homeServer(s), ...(Object.keys(s.alsoOn ?? {}) as ServerName[])];
+  return [homeServer(s), ...SERVERS.filter((v) => s.alsoOn?.[v] !== undefined)];
 }
 
 /** Each scenario names what it does/expects on every init, so adding an init makes the compiler list every scenario to update. */
