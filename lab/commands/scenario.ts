@@ -68,10 +68,11 @@ where.json, records.json, report.html); 'run --all' also writes a summary folder
 and plan.json (the whole matrix and this shard's share, for 'lab report --merge'). A scenario
 with no meaning on a flavour is reported NOT RUN with the reason, never as passed.
 
---jobs N runs N cells at once on one engine. --shard I/N runs the I-th of N shares of the
-matrix: the cells that run go round-robin over the shards in the matrix's order (then the
-not-applicable ones), so the same I/N with the same catalogue, --flavour and --server always
-picks the same cells and every cell is in exactly one shard. Run one shard per machine or
+--jobs N runs N cells at once on one engine, the longest first. --shard I/N runs the I-th of N
+shares of the matrix, balanced by measured time: longest cell first to the shard with the least
+time so far (lab/matrix/measured-durations.json; the not-applicable cells, which take no time,
+go round-robin), so the same I/N with the same catalogue, --flavour and --server always picks
+the same cells and every cell is in exactly one shard. Run one shard per machine or
 engine (DOCKER_HOST or --docker-host), then 'lab report --merge DIR...' makes one summary.
 
 Exit codes: 0 every run met its expectation (or was not applicable), 1 an outcome was

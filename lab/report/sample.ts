@@ -1,5 +1,6 @@
 import type { FailureClass, RequestRecord } from '../load/record';
 import type { Action } from '../results/types';
+import { mulberry32 } from '../prng';
 
 /**
  * A synthetic run shaped like `bridge-reexec` on upstart, so the report's look can be checked
@@ -14,21 +15,10 @@ export interface SampleOptions {
   seed?: number;
 }
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export function sampleRun(o: SampleOptions = {}): { records: RequestRecord[]; actions: Action[] } {
   const ms = (o.seconds ?? 20) * 1000;
   const rate = o.rate ?? 250;
-  const rnd = prng(o.seed ?? 7);
+  const rnd = mulberry32(o.seed ?? 7);
   // The story's moments as fractions of the run, so a longer sample keeps the same shape.
   const at = (f: number) => Math.round(ms * f);
   const [usr2, gen2Ready, quitOld, oldGone] = [at(0.15), at(0.2), at(0.22), at(0.24)];
