@@ -254,8 +254,9 @@ describe('unicorn-wrapper supervision and deadlines (issue 17)', () => {
     const newMaster = Number(stuck.newMaster);
     assert.ok(newMaster > 0 && newMaster !== old);
     assert.equal(readPid(`${pidFile}.oldbin`), old);
-    const nr = w.events().find((e) => e.event === 'not-ready' && e.phase === 'upgrade');
-    assert.equal(nr?.master, String(newMaster));
+    // Said in the same pass as upgrade-stuck, but its line can arrive in a later chunk of output.
+    const nr = await w.waitFor((e) => e.event === 'not-ready' && e.phase === 'upgrade', 5000);
+    assert.equal(nr.master, String(newMaster));
     for (let i = 0; i < 5; i++) {
       const who = await getJson<Who>(port);
       assert.equal(who.master, old, 'the old master serves on');
