@@ -1,6 +1,7 @@
 import type { RequestListener } from 'node:http';
 import * as path from 'node:path';
-import { ExitCode, PhoenixError } from './errors';
+import { pathToFileURL } from 'node:url';
+import { ExitCode, PhoenixError, errnoOf } from './errors';
 
 export const DEMO_APP = path.join(__dirname, 'demo-app.js');
 
@@ -17,12 +18,59 @@ export function resolveApp(app: string | undefined): string {
   }
 }
 
-export function loadApp(app: string | undefined): RequestListener {
+/** What an app's process.exit() throws while it loads, so the exit is reported, not obeyed. */
+class AppExited extends Error {
+  constructor(readonly code: number) {
+    super(`process.exit(${code})`);
+  }
+}
+
+/**
+ * TypeScript compiles import() to require() for CommonJS output, and require() cannot load an
+ * ES module with top-level await: this import() is left as written.
+ */
+const importModule = new Function('url', 'return import(url)') as (url: string) => Promise<unknown>;
+
+/** require() first (CommonJS, the common case); import() for what only import() loads. */
+async function load(file: string): Promise<unknown> {
+  try {
+    return require(file);
+  } catch (err) {
+    const code = errnoOf(err);
+    if (code !== 'ERR_REQUIRE_ASYNC_MODULE' && code !== 'ERR_REQUIRE_ESM') throw err;
+  }
+  return importModule(pathToFileURL(file).href);
+}
+
+/**
+ * An app that exits while loading would take the worker (or `--check`) down with a bare exit
+ * code and no word of which module or why: process.exit throws instead while the app loads.
+ */
+async function loadGuarded(file: string): Promise<unknown> {
+  const exit = process.exit;
+  process.exit = ((code?: number | string | null) => {
+    throw new AppExited(Number(code ?? process.exitCode ?? 0));
+  }) as typeof process.exit;
+  try {
+    return await load(file);
+  } finally {
+    process.exit = exit;
+  }
+}
+
+export async function loadApp(app: string | undefined): Promise<RequestListener> {
   const file = resolveApp(app);
   let mod: unknown;
   try {
-    mod = require(file);
+    mod = await loadGuarded(file);
   } catch (err) {
+    if (err instanceof AppExited)
+      throw new PhoenixError(
+        `app module ${file} called process.exit(${err.code}) while loading; a module phoenix loads must ` +
+          'export a request handler, and report a failure by throwing',
+        ExitCode.APP_LOAD,
+        'app-exited',
+      );
     const msg = err instanceof Error ? (err.stack ?? err.message) : String(err);
     throw new PhoenixError(
       `app module ${file} threw while loading: ${msg.split('\n').slice(0, 3).join(' | ')}`,

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadApp, resolveApp } from './app-loader';
 import { ExitCode, PhoenixError, describeFailure, messageOf } from './errors';
-import { type Listener, closeListeners, inheritedListeners, openListeners } from './listeners';
+import { type IgnoredFds, type Listener, closeListeners, openSockets, readInherited } from './listeners';
 import { logEvent, useLogFile } from './log';
 import { type Options, USAGE, parseArgs } from './options';
 import { claimPidFile, isAlive, readPid, removeIfOurs } from './pidfile';
@@ -40,14 +40,27 @@ function undo(step: string, fn: () => void): void {
   }
 }
 
+/** An fd variable not served is said as an event: verdicts read `reason`, people the note. */
+function ignoredFields(i: IgnoredFds, used: string | undefined): Record<string, string | undefined> {
+  return {
+    variable: i.variable,
+    source: i.source,
+    reason: i.reason,
+    used: used ?? '--listen',
+    closed: i.close.join(',') || undefined,
+    note: i.note,
+  };
+}
+
 /** --check touches nothing: the inherited fds are inspected, the app is loaded in this process only. */
-function check(opts: Options): void {
-  loadApp(opts.app);
-  const inherited = inheritedListeners(process.env, process.pid);
+async function check(opts: Options): Promise<void> {
+  await loadApp(opts.app);
+  const inherited = readInherited(process.env, process.pid, opts.listen.length > 0);
+  for (const i of inherited.ignored) process.stdout.write(`note: ${i.note}\n`);
   const other = opts.pid ? readPid(opts.pid) : undefined;
   if (other && other !== process.pid && isAlive(other))
     process.stdout.write(`note: a master is running with pid ${other} (${opts.pid})\n`);
-  const sockets = inherited.map((l) => l.address).concat(opts.listen);
+  const sockets = inherited.listeners.map((l) => l.address).concat(opts.listen);
   process.stdout.write(
     `phoenix: configuration OK (workers=${opts.workers} upgrade=${opts.upgrade} sockets=${sockets.join(',') || 'none'})\n`,
   );
@@ -68,7 +81,9 @@ async function runMaster(argv: string[]): Promise<void> {
   if (opts.pid) claimPidFile(opts.pid, process.pid);
   let listeners: Listener[] = [];
   try {
-    listeners = await openListeners(process.env, process.pid, opts.listen, opts.socketMode, opts.socketGroup);
+    const opened = await openSockets(process.env, process.pid, opts.listen, opts.socketMode, opts.socketGroup);
+    listeners = opened.listeners;
+    for (const i of opened.ignored) logEvent('master', 'fds-ignored', ignoredFields(i, opened.used));
     const { Master } = require('./master') as typeof import('./master');
     await new Master(opts, listeners, argv).start();
   } catch (err) {
@@ -82,7 +97,7 @@ async function runMaster(argv: string[]): Promise<void> {
 // Workers and masters load only their own code: it is less memory, and a worker is up sooner.
 if (process.env[WORKER_ENV]) {
   const { runWorker, workerSpecFromEnv } = require('./worker') as typeof import('./worker');
-  runWorker(workerSpecFromEnv());
+  void runWorker(workerSpecFromEnv());
 } else {
   runMaster(process.argv.slice(2)).catch(fail);
 }

@@ -22,6 +22,9 @@ export const PHOENIX_EVENTS = [
   'ready',
   /** code, reason, error: the master could not start (every refusal at start included) */
   'start-failed',
+  /** variable, source, reason, used, note (closed: fds closed): an fd variable phoenix does
+   *  not serve (another one was, or sd_listen_fds(3) ignores it) */
+  'fds-ignored',
   /** signal */
   'signal',
   'config-reloaded',

@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { ExitCode, PhoenixError, errnoOf } from './errors';
+import { ExitCode, PhoenixError, errnoOf, messageOf } from './errors';
+import { logFileFd } from './log';
 import { inspectFd } from './sockinfo';
 
 /**
@@ -25,16 +26,32 @@ export const FD_ENV = ['UNICORN_FD', 'UPSTART_FDS', 'LISTEN_FDS', 'LISTEN_PID', 
 
 const bad = (msg: string, reason: string) => new PhoenixError(msg, ExitCode.LISTENER, reason);
 
-/**
- * The start-failed reason for an fd inspectFd refused. sockinfo's answer is a sentence for
- * people (it is shared with the lab); the token is read off it here, in one place.
- */
-function fdReason(problem: string): string {
-  if (/is not open/.test(problem)) return 'fd-closed';
-  if (/is not a socket/.test(problem)) return 'not-socket';
-  if (/not a listening one/.test(problem)) return 'not-listening';
-  if (/stream socket/.test(problem)) return 'not-stream';
-  return 'bad-fd';
+/** The variables an init or a previous master passes fds in, in the order they are tried. */
+const SOURCES = [
+  { variable: 'UNICORN_FD', source: 'unicorn' },
+  { variable: 'UPSTART_FDS', source: 'upstart' },
+  { variable: 'LISTEN_FDS', source: 'systemd' },
+] as const;
+type Source = (typeof SOURCES)[number];
+
+/** An fd variable phoenix does not serve from, and why: what the `fds-ignored` event says. */
+export interface IgnoredFds {
+  variable: Source['variable'];
+  source: ListenerSource;
+  /** other-source: another variable is served; listen-pid, no-fds: sd_listen_fds(3) ignores
+   *  them; bad-fd-list: it does not parse (only said, since another variable is served) */
+  reason: 'other-source' | 'listen-pid' | 'no-fds' | 'bad-fd-list';
+  /** its listening sockets nothing else serves: closed, so their clients are refused instead
+   *  of queueing for a master that never accepts there */
+  close: number[];
+  note: string;
+}
+
+export interface Inherited {
+  listeners: Listener[];
+  /** the variable served from */
+  used?: Source['variable'];
+  ignored: IgnoredFds[];
 }
 
 function parseFdList(name: string, value: string): number[] {
@@ -51,45 +68,102 @@ function parseFdList(name: string, value: string): number[] {
       `${name}='${value}' names fd 0, 1 or 2 (stdin/stdout/stderr), which are never a listening socket`,
       'bad-fd-list',
     );
+  const twice = fds.find((fd, i) => fds.indexOf(fd) !== i);
+  if (twice !== undefined) throw bad(`${name}='${value}' names fd ${twice} twice; list each fd once`, 'bad-fd-list');
   return fds;
 }
 
+/** The log file is opened before the sockets are checked: its fd cannot have been passed. */
+function ownFds(): number[] {
+  const log = logFileFd();
+  return log === undefined ? [] : [log];
+}
+
 function fromFds(name: string, fds: number[], source: ListenerSource): Listener[] {
+  const seen = new Map<number, number>();
   return fds.map((fd) => {
-    const info = inspectFd(fd);
+    const info = inspectFd(fd, ownFds());
     if ('problem' in info)
-      throw bad(
-        `${name}: ${info.problem}; phoenix needs an open listening stream socket there`,
-        fdReason(info.problem),
-      );
+      throw bad(`${name}: ${info.problem}; phoenix needs an open listening stream socket there`, info.reason);
+    const other = seen.get(info.inode);
+    if (other !== undefined)
+      throw bad(`${name}: fds ${other} and ${fd} are the same socket (${info.address}); pass it once`, 'bad-fd-list');
+    seen.set(info.inode, fd);
     return { fd, address: info.address, source };
   });
 }
 
-/** Inherited listeners from the environment, validated; [] when nothing was inherited. */
-export function inheritedListeners(env: NodeJS.ProcessEnv, pid: number): Listener[] {
-  if (env.UNICORN_FD !== undefined) return fromFds('UNICORN_FD', parseFdList('UNICORN_FD', env.UNICORN_FD), 'unicorn');
-  if (env.UPSTART_FDS !== undefined)
-    return fromFds('UPSTART_FDS', parseFdList('UPSTART_FDS', env.UPSTART_FDS), 'upstart');
-  if (env.LISTEN_FDS !== undefined) {
-    if (!/^\d+$/.test(env.LISTEN_FDS) || Number(env.LISTEN_FDS) < 1)
-      throw bad(`LISTEN_FDS='${env.LISTEN_FDS}' is not a count of fds (a whole number above 0)`, 'bad-fd-list');
-    if (env.LISTEN_PID !== String(pid)) {
-      throw bad(
+type Fds = { fds: number[] } | { ignore: 'listen-pid' | 'no-fds'; note: string };
+
+/** The fd numbers a variable passes, by sd_listen_fds(3)'s rules for LISTEN_FDS. Throws when malformed. */
+function fdsOf(variable: Source['variable'], env: NodeJS.ProcessEnv, pid: number): Fds {
+  const value = env[variable] ?? '';
+  if (variable !== 'LISTEN_FDS') return { fds: parseFdList(variable, value) };
+  // sd_listen_fds(3) reads LISTEN_PID first: variables meant for another process are ignored.
+  if (env.LISTEN_PID !== String(pid))
+    return {
+      ignore: 'listen-pid',
+      note:
         `LISTEN_PID=${env.LISTEN_PID ?? '(unset)'} is not this process (${pid}): those fds were ` +
-          `passed to another process. Start phoenix directly from the unit (ExecStart, no wrapper ` +
-          `shell that forks)`,
-        'listen-pid',
-      );
-    }
-    const count = Number(env.LISTEN_FDS);
-    return fromFds(
-      'LISTEN_FDS',
-      Array.from({ length: count }, (_, i) => 3 + i),
-      'systemd',
-    );
+        `passed to another process. Start phoenix directly from the unit (ExecStart, no wrapper ` +
+        `shell that forks)`,
+    };
+  if (!/^\d+$/.test(value))
+    throw bad(`LISTEN_FDS='${value}' is not a count of fds (a whole number, 1 or more)`, 'bad-fd-list');
+  if (Number(value) === 0) return { ignore: 'no-fds', note: 'LISTEN_FDS=0 passes no fds' };
+  return { fds: Array.from({ length: Number(value) }, (_, i) => 3 + i) };
+}
+
+/** A variable set beside the one served: said, and its own listening sockets listed for closing. */
+function loser(s: Source, env: NodeJS.ProcessEnv, pid: number, used: Source, served: Listener[]): IgnoredFds {
+  const base = { variable: s.variable, source: s.source };
+  let r: Fds;
+  try {
+    r = fdsOf(s.variable, env, pid);
+  } catch (err) {
+    return { ...base, reason: 'bad-fd-list', close: [], note: `${messageOf(err)}; serving ${used.variable}` };
   }
-  return [];
+  if ('ignore' in r) return { ...base, reason: r.ignore, close: [], note: r.note };
+  const kept = new Set(served.map((l) => l.fd));
+  const close = r.fds.filter((fd) => !kept.has(fd) && !('problem' in inspectFd(fd, ownFds())));
+  return {
+    ...base,
+    reason: 'other-source',
+    close,
+    note:
+      `${used.variable} and ${s.variable} are both set: serving ${used.variable} (it comes first), ` +
+      `not ${s.variable}=${env[s.variable]}` +
+      (close.length ? `; closing fd ${close.join(', ')} so its clients are refused, not left waiting` : ''),
+  };
+}
+
+/**
+ * What the environment passes, validated, touching nothing: the first variable set is served
+ * (UNICORN_FD, UPSTART_FDS, LISTEN_FDS), the others are said and their sockets listed for
+ * closing. `fallback`: a --listen serves when nothing is inherited, so LISTEN_FDS meant for
+ * another process is ignored, as sd_listen_fds(3) says; without one it is refused, being then
+ * the likeliest reason there is nothing to serve.
+ */
+export function readInherited(env: NodeJS.ProcessEnv, pid: number, fallback = false): Inherited {
+  const ignored: IgnoredFds[] = [];
+  let used: { s: Source; listeners: Listener[] } | undefined;
+  for (const s of SOURCES) {
+    if (env[s.variable] === undefined) continue;
+    if (used) {
+      ignored.push(loser(s, env, pid, used.s, used.listeners));
+      continue;
+    }
+    const r = fdsOf(s.variable, env, pid);
+    if ('fds' in r) used = { s, listeners: fromFds(s.variable, r.fds, s.source) };
+    else if (r.ignore === 'listen-pid' && !fallback) throw bad(r.note, 'listen-pid');
+    else ignored.push({ variable: s.variable, source: s.source, reason: r.ignore, close: [], note: r.note });
+  }
+  return { listeners: used?.listeners ?? [], used: used?.s.variable, ignored };
+}
+
+/** Inherited listeners from the environment, validated; [] when nothing was inherited. */
+export function inheritedListeners(env: NodeJS.ProcessEnv, pid: number, fallback = false): Listener[] {
+  return readInherited(env, pid, fallback).listeners;
 }
 
 interface BindHandle {
@@ -226,30 +300,49 @@ function bindTcp(spec: string): Listener {
       name === 'EADDRINUSE' ? 'in-use' : 'bind-failed',
     );
   }
-  return { fd: handle.fd, address: spec, source: 'bound', handle };
+  // Port 0 asks the kernel for one: the address says which, so the start event names it.
+  return { fd: handle.fd, address: `tcp:${host}:${bound.port ?? port}`, source: 'bound', handle };
+}
+
+/** A --listen spec an inherited listener already serves; port 0 takes whichever port it has. */
+function serves(l: Listener, spec: string): boolean {
+  if (l.address === spec) return true;
+  if (!spec.startsWith('tcp:') || !spec.endsWith(':0')) return false;
+  const rest = l.address.slice(spec.length - 1);
+  return l.address.startsWith(spec.slice(0, -1)) && /^\d+$/.test(rest);
 }
 
 export async function bindListener(spec: string, mode: number, group: string | undefined): Promise<Listener> {
   return spec.startsWith('unix:') ? bindUnix(spec, mode, group) : bindTcp(spec);
 }
 
+export interface Opened {
+  listeners: Listener[];
+  used?: Inherited['used'];
+  /** fd variables not served; their `close` fds are closed by now */
+  ignored: IgnoredFds[];
+}
+
 /**
  * Inherited listeners first; each --listen that no inherited socket already serves is bound.
  * A --listen matching an inherited unix socket makes this master its owner (the successor of
- * the master that bound it), so the file is cleaned up when the last master leaves.
+ * the master that bound it), so the file is cleaned up when the last master leaves. Sockets of
+ * a variable not served are closed only once the start has everything it needs: a refused
+ * start leaves every inherited fd as it found it.
  */
-export async function openListeners(
+export async function openSockets(
   env: NodeJS.ProcessEnv,
   pid: number,
   specs: string[],
   mode: number,
   group?: string,
-): Promise<Listener[]> {
-  const listeners = inheritedListeners(env, pid);
+): Promise<Opened> {
+  const inherited = readInherited(env, pid, specs.length > 0);
+  const listeners = inherited.listeners;
   const bound: Listener[] = [];
   try {
     for (const spec of specs) {
-      const same = listeners.find((l) => l.address === spec);
+      const same = listeners.find((l) => serves(l, spec));
       if (same) {
         if (spec.startsWith('unix:') && same.source === 'unicorn') {
           const s = fs.statSync(spec.slice(5), { throwIfNoEntry: false });
@@ -265,13 +358,25 @@ export async function openListeners(
   }
   const all = [...listeners, ...bound];
   if (all.length === 0) {
+    const why = inherited.ignored.map((i) => `${i.note}, `).join('');
     throw new PhoenixError(
-      'no socket to serve: none inherited (UNICORN_FD, UPSTART_FDS, LISTEN_FDS) and no --listen given',
+      `no socket to serve: ${why || 'none inherited (UNICORN_FD, UPSTART_FDS, LISTEN_FDS) '}and no --listen given`,
       ExitCode.USAGE,
       'no-socket',
     );
   }
-  return all;
+  for (const i of inherited.ignored) for (const fd of i.close) fs.closeSync(fd);
+  return { listeners: all, used: inherited.used, ignored: inherited.ignored };
+}
+
+export async function openListeners(
+  env: NodeJS.ProcessEnv,
+  pid: number,
+  specs: string[],
+  mode: number,
+  group?: string,
+): Promise<Listener[]> {
+  return (await openSockets(env, pid, specs, mode, group)).listeners;
 }
 
 /** Unlinks the socket files this master owns, if the file there is still the one it bound. */

@@ -40,6 +40,8 @@ interface Roll {
   first: boolean;
   /** kept here too: the worker that sent it may be reaped before the roll is judged */
   loadError?: LoadError;
+  /** how a worker of this generation that died before it was ready ended */
+  died?: string;
 }
 
 interface Stop {
@@ -60,6 +62,11 @@ const QUEUED = ['SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGTTIN', 'SIGTTOU'
 type QueuedSignal = (typeof QUEUED)[number];
 
 const QUICK_STOP_MS = 5000;
+/**
+ * A draining worker ends its own drain at --timeout and says what it cut; the master's SIGKILL
+ * comes this much later, for a worker that cannot.
+ */
+const DRAIN_KILL_GRACE_MS = 1000;
 /** SIGKILLed workers still have to be reaped; past this the master leaves without them. */
 const REAP_GRACE_MS = 2000;
 const RESPAWN_BACKOFF_MS = 1000;
@@ -128,6 +135,8 @@ export class Master {
   async start(): Promise<void> {
     this.log('start', {
       listeners: this.listeners.map((l) => `${l.address}(${l.source}:fd${l.fd})`).join(','),
+      // where the sockets came from (fds-ignored says what else was passed and not served)
+      source: [...new Set(this.listeners.map((l) => l.source))].join(','),
       workers: this.target,
       upgrade: this.opts.upgrade,
     });
@@ -224,6 +233,8 @@ export class Master {
       signal: signal ?? undefined,
       expected: rec.leaving,
     });
+    if (this.roll?.gen === rec.gen && !rec.ready && !rec.leaving)
+      this.roll.died ??= signal ? `killed by ${signal}` : `exited with code ${code}`;
     for (const r of this.retiring) r.pids.delete(rec.pid);
     this.noteRetired();
     if (rec.leaving || this.stop || rec.gen !== this.current || rec.slot >= this.target || this.roll?.first) return;
@@ -267,7 +278,8 @@ export class Master {
     if (ofGen.filter((w) => w.ready).length >= r.count) return 'ready';
     if (ofGen.length < r.count)
       return new PhoenixError(
-        `a worker of generation ${r.gen} exited before it was ready`,
+        `a worker of generation ${r.gen} ${r.died ?? 'exited'} before it was ready, loading app ` +
+          `module ${this.opts.app ?? 'the demo app'}; run 'phoenix --check' with the same options to load it here`,
         ExitCode.APP_LOAD,
         'worker-exited',
       );
@@ -469,7 +481,7 @@ export class Master {
 
   /** Asks a worker to leave; one still there after `ms` is SIGKILLed by the loop. */
   private retire(w: WorkerRec, sig: NodeJS.Signals, ms: number): void {
-    const killAt = Date.now() + ms;
+    const killAt = Date.now() + ms + (sig === 'SIGQUIT' ? DRAIN_KILL_GRACE_MS : 0);
     w.leaving = true;
     w.killAt = w.killAt === undefined ? killAt : Math.min(w.killAt, killAt);
     w.child.kill(sig);

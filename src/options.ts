@@ -44,7 +44,11 @@ const usage = (msg: string, reason = 'usage'): PhoenixError =>
 
 function parseWorkers(v: string, from: string): number {
   if (!/^\d+$/.test(v) || Number(v) > 256)
-    throw usage(`${from}: '${v}' is not a worker count (a whole number from 0 to 256)`);
+    throw usage(`${from}: '${v}' is not a worker count (a whole number from 1 to 256)`);
+  // With no worker nobody ever listens: the master would say ready and refuse every connection.
+  // Stopping all workers of a running master is WINCH's job (TTOU to 0 too), as in unicorn.
+  if (Number(v) === 0)
+    throw usage(`${from}: 0 workers would serve nothing; give 1 or more (WINCH stops the workers of a running master)`);
   return Number(v);
 }
 
@@ -351,8 +355,16 @@ function argvError(argv: string[], code: string | undefined): PhoenixError {
     const decl = ARGV_OPTIONS[t.name];
     if (!decl) return usage(`unknown option '${t.rawName}'`);
     if (decl.type === 'boolean' && t.value !== undefined) return usage(`option ${t.rawName} takes no value`);
-    if (decl.type === 'string' && (t.value === undefined || (!t.inlineValue && t.value.startsWith('-'))))
+    if (decl.type === 'string' && (t.value === undefined || (!t.inlineValue && t.value.startsWith('-')))) {
+      // `--workers -1` has a value, a bad one: util.parseArgs refuses it only for its dash, so
+      // the setting judges it and says what is wrong with the number itself.
+      const setting = BY_FLAG.get(t.name);
+      if (setting && t.value !== undefined && /^-\d/.test(t.value)) {
+        setting.set({ ...DEFAULTS, listen: [] }, t.value, t.rawName);
+        return usage(`option ${t.rawName}: a value starting with '-' is written ${t.rawName}=${t.value}`);
+      }
       return usage(`option ${t.rawName} needs a value`);
+    }
   }
   return usage(`cannot parse the command line (${code ?? 'unknown error'})`);
 }

@@ -13,7 +13,14 @@ export interface SocketInfo {
   stream: boolean;
 }
 
-export type FdProblem = { problem: string };
+/**
+ * Why an fd is refused: `problem` is a sentence for people, `reason` the start-failed token.
+ * `fd-closed` means nothing was passed at that number, whatever this process holds there now.
+ */
+export type FdProblem = {
+  problem: string;
+  reason: 'fd-closed' | 'not-socket' | 'not-stream' | 'not-listening';
+};
 
 const SO_ACCEPTCON = 0x10000;
 const SOCK_STREAM = 1;
@@ -87,22 +94,67 @@ export function lookupTcp(inode: number): SocketInfo | undefined {
   return undefined;
 }
 
-/** Describes fd `fd` of this process, or says in words why it is not a listening stream socket. */
-export function inspectFd(fd: number): SocketInfo | FdProblem {
+/** The fds of this process whose link in /proc/self/fd is `target`, with their access modes. */
+function holdersOf(target: string): number[] {
+  const modes: number[] = [];
+  for (const n of fs.readdirSync('/proc/self/fd')) {
+    try {
+      if (fs.readlinkSync(`/proc/self/fd/${n}`) !== target) continue;
+      const flags = /^flags:\s*([0-7]+)/m.exec(fs.readFileSync(`/proc/self/fdinfo/${n}`, 'utf8'));
+      if (flags) modes.push(parseInt(flags[1], 8) & 3);
+    } catch {
+      /* closed meanwhile (the directory's own fd among them) */
+    }
+  }
+  return modes;
+}
+
+/**
+ * Whether what is at an fd is Node's own rather than something passed in: its event loop and
+ * wakeup fds (anon inodes), and the self-pipes it holds both ends of. Node opens these at the
+ * lowest free numbers before any of our code runs, so an fd number nobody passed usually
+ * lands on one. Node also marks inherited fds close-on-exec at start (uv_disable_stdio_inheritance),
+ * so that flag cannot tell the two apart.
+ */
+function nodesOwn(target: string): boolean {
+  if (target.startsWith('anon_inode:')) return true;
+  if (!/^pipe:\[\d+\]$/.test(target)) return false;
+  const modes = holdersOf(target);
+  return modes.includes(0) && modes.includes(1);
+}
+
+/**
+ * Describes fd `fd` of this process, or says in words why it is not a listening stream socket.
+ * `ownFds`: fds this process opened itself (its log file), which nobody can have passed.
+ */
+export function inspectFd(fd: number, ownFds: readonly number[] = []): SocketInfo | FdProblem {
+  const notPassed = `nothing was passed at fd ${fd}`;
   let target: string;
   try {
     fs.fstatSync(fd);
     target = fs.readlinkSync(`/proc/self/fd/${fd}`);
   } catch {
-    return { problem: `fd ${fd} is not open in this process` };
+    return { problem: `fd ${fd} is not open in this process: ${notPassed}`, reason: 'fd-closed' };
   }
+  if (ownFds.includes(fd) || nodesOwn(target))
+    return {
+      problem: `fd ${fd} was not inherited: ${notPassed} (the ${target} there is this process's own)`,
+      reason: 'fd-closed',
+    };
   const m = /^socket:\[(\d+)\]$/.exec(target);
-  if (!m) return { problem: `fd ${fd} is not a socket (it is ${target})` };
+  if (!m) return { problem: `fd ${fd} is not a socket (it is ${target})`, reason: 'not-socket' };
   const inode = Number(m[1]);
   const info = lookupUnix(inode) ?? lookupTcp(inode);
   if (!info)
-    return { problem: `fd ${fd} is a socket but neither a unix nor a TCP stream socket (UDP or another family)` };
-  if (!info.stream) return { problem: `fd ${fd} (${info.address}) is not a stream socket` };
-  if (!info.listening) return { problem: `fd ${fd} (${info.address}) is a connected socket, not a listening one` };
+    return {
+      problem: `fd ${fd} is a socket but neither a unix nor a TCP stream socket (UDP or another family)`,
+      reason: 'not-stream',
+    };
+  if (!info.stream) return { problem: `fd ${fd} (${info.address}) is not a stream socket`, reason: 'not-stream' };
+  if (!info.listening)
+    return {
+      problem: `fd ${fd} (${info.address}) is a connected socket, not a listening one`,
+      reason: 'not-listening',
+    };
   return info;
 }

@@ -50,7 +50,7 @@ function reportLoadError(fields: Fields, err: unknown): void {
   else leave(fields, e.exitCode, 'load-error');
 }
 
-export function runWorker(spec: WorkerSpec): void {
+export async function runWorker(spec: WorkerSpec): Promise<void> {
   useLogFd(spec.logFd, spec.logFile);
   const fields: Fields = { gen: spec.generation, worker: spec.slot };
   process.env.PHOENIX_GENERATION = String(spec.generation);
@@ -59,7 +59,7 @@ export function runWorker(spec: WorkerSpec): void {
 
   let handler: http.RequestListener;
   try {
-    handler = loadApp(spec.app);
+    handler = await loadApp(spec.app);
   } catch (err) {
     reportLoadError(fields, err);
     return;
@@ -140,10 +140,17 @@ export function runWorker(spec: WorkerSpec): void {
       for (const s of servers) s.closeIdleConnections();
     }, 50);
     sweep.unref();
-    setTimeout(() => {
-      logEvent('worker', 'drain-timeout', fields);
-      leave(fields, 0, 'drain-timeout');
-    }, spec.timeout * 1000).unref();
+    // The worker ends its own drain, before the master's SIGKILL, so what it cuts is said.
+    setTimeout(() => void cutAndLeave(), spec.timeout * 1000).unref();
+  };
+
+  const cutAndLeave = async () => {
+    const counts = await Promise.all(
+      servers.map((s) => new Promise<number>((r) => s.getConnections((err, n) => r(err ? 0 : n)))),
+    );
+    for (const s of servers) s.closeAllConnections();
+    logEvent('worker', 'drain-timeout', { ...fields, cut: counts.reduce((a, b) => a + b, 0) });
+    leave(fields, 0, 'drain-timeout');
   };
 
   process.on('SIGQUIT', () => graceful('QUIT'));

@@ -27,6 +27,27 @@ const CASES: Case[] = [
   { name: 'a flag without its value', args: () => ['--workers'], code: 64, message: /--workers needs a value/ },
   { name: 'a stray argument', args: () => ['serve'], code: 64, message: /unexpected argument 'serve'/ },
   { name: 'a bad worker count', args: () => ['--workers', 'many'], code: 64, message: /'many' is not a worker count/ },
+  // Issue 17: a negative number is a bad value, not a missing one.
+  {
+    name: 'a negative worker count',
+    args: () => ['--workers', '-1'],
+    code: 64,
+    message: /--workers: '-1' is not a worker count \(a whole number from 1 to 256\)/,
+  },
+  {
+    name: 'a negative timeout',
+    args: () => ['--timeout', '-3'],
+    code: 64,
+    message: /--timeout: '-3' is not a timeout in seconds/,
+  },
+  // Issue 17: no worker ever listens, so every connection would be refused after 'ready'.
+  {
+    name: 'no workers',
+    args: (h) => ['--listen', `unix:${h.file('w0.sock')}`, '--workers', '0'],
+    code: 64,
+    message: /--workers: 0 workers would serve nothing; give 1 or more/,
+    absent: (h) => [h.file('w0.sock')],
+  },
   {
     name: 'UPSTART_FDS=abc',
     env: { UPSTART_FDS: 'abc' },
@@ -64,6 +85,15 @@ const CASES: Case[] = [
     message: /UNICORN_FD='3,x' is not a list of fd numbers/,
   },
   { name: 'UNICORN_FD naming stdout', env: { UNICORN_FD: '1' }, code: 65, message: /names fd 0, 1 or 2/ },
+  // Issue 17: one fd listed twice would be one socket registered twice.
+  { name: 'UNICORN_FD=3,3', env: { UNICORN_FD: '3,3' }, code: 65, message: /UNICORN_FD='3,3' names fd 3 twice/ },
+  // Issue 17: Node's own event loop sits at fd 3 when nothing was passed there.
+  {
+    name: 'an fd nobody passed, where Node keeps its own',
+    env: { UNICORN_FD: '3' },
+    code: 65,
+    message: /UNICORN_FD: fd 3 was not inherited: nothing was passed at fd 3 \(the anon_inode:\[\w+\] there/,
+  },
   {
     name: 'LISTEN_PID of another process',
     via: (h) => ({ kind: 'systemd', socket: h.file('sd.sock'), listenPid: '1' }),
@@ -145,7 +175,8 @@ describe('bad input: one clear message, a documented exit code, nothing left beh
   after(async () => h.cleanup());
 
   for (const c of CASES) {
-    test(c.name, async () => {
+    // A bad input that is not refused would run on: the test fails instead of waiting for it.
+    test(c.name, { timeout: 20_000 }, async () => {
       await c.setup?.(h);
       const tag = `PHOENIX_TEST_TAG=${randomUUID()}`;
       const [k, v] = tag.split('=');

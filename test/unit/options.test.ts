@@ -195,3 +195,41 @@ test('HUP: the file is read again and the command line still wins; sockets, pid 
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// Issue 17: a negative number after a flag is a bad value, said as such, not a missing one.
+test("a negative number after a flag is judged as that flag's value, in both spellings", () => {
+  const firstLine = (argv: string[]) => {
+    try {
+      parseArgs(argv);
+    } catch (e) {
+      assert.equal((e as PhoenixError).exitCode, 64);
+      return (e as PhoenixError).message.split('\n')[0];
+    }
+    return assert.fail(`${argv.join(' ')} was accepted`);
+  };
+  for (const spelling of [['--workers', '-1'], ['--workers=-1']])
+    assert.match(firstLine(spelling), /^--workers: '-1' is not a worker count \(a whole number from 1 to 256\)$/);
+  for (const spelling of [['--timeout', '-3'], ['--timeout=-3']])
+    assert.match(firstLine(spelling), /^--timeout: '-3' is not a timeout in seconds \(a number above 0\)$/);
+  // A value the setting would take, had it been written with '=': say how to write it.
+  assert.match(firstLine(['--app', '-1']), /^option --app: a value starting with '-' is written --app=-1$/);
+  assert.match(firstLine(['--workers', '-x']), /^option --workers needs a value$/);
+});
+
+// Issue 17: with no worker nothing ever listens; WINCH and TTOU still take a running master to 0.
+test('--workers 0 is refused, on the command line and in a config file', () => {
+  assert.throws(() => parseArgs(['--workers', '0']), /--workers: 0 workers would serve nothing; give 1 or more/);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'phoenix-opts-'));
+  try {
+    const cfg = path.join(dir, 'p.json');
+    fs.writeFileSync(cfg, JSON.stringify({ workers: 0 }));
+    assert.throws(
+      () => parseArgs(['--config', cfg]),
+      (e: PhoenixError) => e.reason === 'config' && /workers: 0 workers would serve nothing/.test(e.message),
+    );
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  assert.equal(run(['--workers', '1']).workers, 1);
+  assert.equal(run(['--workers', '256']).workers, 256);
+});
