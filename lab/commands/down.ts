@@ -1,6 +1,6 @@
 import { flagHelp, parseFlags } from '../args';
 import { execIn, listAllLabeled, listLabContainers, removeContainer } from '../engine/containers';
-import { LabExit } from '../errors';
+import { LabError, LabExit } from '../errors';
 import { driverFor } from '../flavours';
 import { serverFor } from '../servers';
 import type { Command } from './command';
@@ -20,7 +20,7 @@ export const down: Command = {
   usage:
     `lab down [--name NAME] [--all]\n\nThe app is stopped through init first (its workers ` +
     `finish their requests), then the\ncontainer is removed. Nothing is left: no container, no ` +
-    `network, no volume.\n\n${flagHelp(FLAGS)}`,
+    `network, no volume.\nExit 2 when no lab of that name is up.\n\n${flagHelp(FLAGS)}`,
   async run(argv) {
     const { flags } = parseFlags('down', argv, FLAGS);
     const d = await docker();
@@ -33,9 +33,17 @@ export const down: Command = {
       return LabExit.OK;
     }
     const [lab] = await listLabContainers(d, flags.name);
+    // A name that names nothing is most likely a typo: exit 2, as every other lab command
+    // does for it, with the names that would have worked.
     if (!lab) {
-      process.stdout.write(`no lab named '${flags.name}' is up\n`);
-      return LabExit.OK;
+      const up = [...new Set((await listLabContainers(d)).map((c) => c.instance))];
+      throw new LabError(
+        `lab down: no lab named '${flags.name}' is up` +
+          (up.length
+            ? ` (up: ${up.join(', ')}): give one of those with --name`
+            : `, nor any other: nothing to remove (--all removes what crashed runs left)`),
+        LabExit.USAGE,
+      );
     }
     if (lab.state === 'running') {
       // Graceful first: upstart 1.5 re-execs itself on SIGTERM and never exits, so the lab

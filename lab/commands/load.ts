@@ -1,6 +1,7 @@
 import { flagHelp, parseDuration, parseFlags } from '../args';
 import { formatContinuity, summarize } from '../check/continuity';
 import { LabError, LabExit } from '../errors';
+import { achievedRate, formatRate, parseRate } from '../load/rate';
 import { runLoad } from '../load/run';
 import { ProgressLine } from '../progress';
 import { createRun, writeJson } from '../runs';
@@ -9,7 +10,7 @@ import type { Command } from './command';
 import { resolveOrigin } from './target';
 
 const FLAGS = {
-  rate: { kind: 'number', help: 'requests per second over all connections (0 = as fast as possible)', default: 200 },
+  rate: { kind: 'string', help: 'requests per second over all connections (0 = as fast as possible)', default: '200' },
   concurrency: { kind: 'number', help: 'connections in parallel', default: 8 },
   duration: { kind: 'string', help: 'how long: 30s, 2m, 500ms', default: '30s' },
   path: { kind: 'string', help: 'path to request', default: '/' },
@@ -31,6 +32,7 @@ export const load: Command = {
     const { flags } = parseFlags('load', argv, FLAGS);
     const durationMs = parseDuration(flags.duration ?? '30s', '--duration');
     const timeoutMs = parseDuration(flags.timeout ?? '30s', '--timeout');
+    const rate = parseRate(flags.rate ?? '200');
     const concurrency = flags.concurrency ?? 8;
     if (concurrency < 1 || concurrency > 1000)
       throw new LabError('--concurrency must be between 1 and 1000', LabExit.USAGE);
@@ -45,18 +47,18 @@ export const load: Command = {
       origin,
       instance,
       flavour,
-      options: { ...flags, durationMs },
+      options: { ...flags, rate, durationMs },
     };
     writeJson(`${dir}/meta.json`, meta);
     const line = new ProgressLine();
     process.stderr.write(
-      `load: ${origin}${flags.path}, ${concurrency} connections, ${flags.rate || 'unlimited'} req/s, ${durationMs / 1000} s\n`,
+      `load: ${origin}${flags.path}, ${concurrency} connections, ${rate || 'unlimited'} req/s, ${durationMs / 1000} s\n`,
     );
     const records = await runLoad({
       origin,
       concurrency,
       durationMs,
-      rate: flags.rate || undefined,
+      rate: rate || undefined,
       timeoutMs,
       pathFor: (n) => (slowEvery > 0 && n % slowEvery === slowEvery - 1 ? slowPath : (flags.path ?? '/')),
       onProgress: (recs, elapsed) => {
@@ -70,11 +72,15 @@ export const load: Command = {
       },
     });
     writeJson(`${dir}/records.json`, records);
+    const reached = achievedRate(records, durationMs, rate || undefined);
+    writeJson(`${dir}/meta.json`, { ...meta, achieved: reached });
     const c = summarize(records);
     line.done(`load done: ${records.length} requests`);
     // The timeline carries a marker for every lab signal/initctl/apply sent meanwhile.
     const report = reportForLoadRun(dir);
-    process.stdout.write(`${formatContinuity(c)}\nrun: ${dir}\nreport: ${report}\n`);
+    process.stdout.write(
+      `${formatContinuity(c)}\n${formatRate(reached, concurrency)}\nrun: ${dir}\nreport: ${report}\n`,
+    );
     return LabExit.OK;
   },
 };
