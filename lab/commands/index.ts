@@ -1,4 +1,5 @@
 import { apply } from './apply';
+import { audit } from './audit';
 import { build } from './build';
 import { chaos } from './chaos';
 import { check } from './check';
@@ -30,6 +31,7 @@ export const COMMANDS: Command[] = [
   chaos,
   report,
   demo,
+  audit,
 ];
 
 export function findCommand(name: string): Command | undefined {

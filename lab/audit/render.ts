@@ -1,0 +1,56 @@
+import { DRIVERS } from '../flavours';
+import type { AuditReport, Evidence, Fix } from './types';
+
+/** What `lab audit` prints: the same plain, indented lines `lab scenario run` prints. */
+
+const where = (e: Evidence): string => (e.line > 0 ? `${e.file}:${e.line}: ${e.text.trim()}` : `${e.file}: ${e.text}`);
+
+export function formatReport(r: AuditReport, o: { diffs?: boolean } = {}): string {
+  const lines: string[] = [];
+  lines.push(`lab audit --static on ${r.flavour} (${DRIVERS[r.flavour].init}): ${r.flavourFrom}`);
+  lines.push(`  files: ${r.files.map((f) => `${f.path} (${f.kind})`).join(', ')}`);
+  if (r.ignored.length) lines.push(`  not read (none of the kinds audit reads): ${r.ignored.join(', ')}`);
+  lines.push('checks:');
+  for (const c of r.checks) {
+    lines.push(`  ${c.status.toUpperCase().padEnd(7)} ${c.tool}: ${c.file}`);
+    for (const m of c.messages) lines.push(`          ${m}`);
+  }
+  // Each distinct diff printed once, referred to by number.
+  const diffs: Fix[] = [];
+  const ref = (f: Fix): number => {
+    const i = diffs.findIndex((d) => d.diff === f.diff && d.file === f.file);
+    if (i >= 0) return i + 1;
+    diffs.push(f);
+    return diffs.length;
+  };
+  lines.push(r.findings.length ? `findings (${r.findings.length}):` : 'findings: none');
+  r.findings.forEach((f, i) => {
+    lines.push(`  ${i + 1}. ${f.scenario} [${f.rule}]`);
+    lines.push(`     ${f.what}`);
+    for (const e of f.evidence) lines.push(`     evidence: ${where(e)}`);
+    if (f.fixes.length === 0) lines.push('     fix: the recipe has nothing to change here');
+    for (const x of f.fixes) lines.push(`     fix: diff ${ref(x)} (${x.file}, from ${x.recipe})`);
+    lines.push(`     see it: lab scenario run ${f.scenario} --flavour ${r.flavour}`);
+  });
+  for (const n of r.notJudged) lines.push(`  not judged: ${n}`);
+  if (diffs.length && o.diffs !== false) {
+    lines.push('fixes:');
+    diffs.forEach((d, i) => {
+      lines.push(`  diff ${i + 1}: ${d.file} (from ${d.recipe})`);
+      lines.push(
+        ...d.diff
+          .trimEnd()
+          .split('\n')
+          .map((l) => `    ${l}`),
+      );
+    });
+  }
+  const failed = r.checks.filter((c) => c.status === 'error');
+  const names = [...new Set(r.findings.map((f) => f.scenario))];
+  lines.push(
+    names.length === 0 && failed.length === 0
+      ? `verdict: CLEAN: no catalogue failure found and every check passed (${r.seconds.toFixed(1)} s)`
+      : `verdict: EXPOSED: ${names.length ? `${names.join(', ')}` : 'no catalogue failure'}${failed.length ? `; ${failed.length} check(s) failed` : ''} (${r.seconds.toFixed(1)} s)`,
+  );
+  return `${lines.join('\n')}\n`;
+}

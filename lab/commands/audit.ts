@@ -1,0 +1,79 @@
+import { flagHelp, parseFlags } from '../args';
+import { LabError, LabExit } from '../errors';
+import { auditStatic, exitCodeOf } from '../audit';
+import { RULES } from '../audit/rules';
+import { formatReport } from '../audit/render';
+import type { Command } from './command';
+
+const FLAGS = {
+  static: { kind: 'boolean', help: 'the static part alone: no container, a few seconds' },
+  flavour: {
+    kind: 'flavour',
+    help: 'the init to judge against (default: read from the files: a job is precise, units bookworm)',
+  },
+  dir: { kind: 'string', help: 'a folder with your files; each is recognised by what it contains' },
+  job: { kind: 'string', help: 'your upstart job file' },
+  unit: { kind: 'string', help: 'your systemd unit (more units as further arguments)' },
+  'unicorn-config': { kind: 'string', help: 'your unicorn config (unicorn.rb)' },
+  'nginx-site': { kind: 'string', help: 'your nginx site' },
+  app: { kind: 'string', help: 'your Rack app folder (config.ru; gems vendored in vendor/cache)' },
+  json: { kind: 'boolean', help: 'print the report as JSON' },
+} as const;
+
+export function parseAudit(argv: string[]) {
+  const { flags, positional } = parseFlags('audit', argv, FLAGS, { names: ['[UNIT...]'], rest: true });
+  if (positional.length > 0 && flags.unit === undefined)
+    throw new LabError(
+      `lab audit: unexpected argument '${positional.join(' ')}': name files with --dir, --job, --unit (units may follow it), --unicorn-config, --nginx-site`,
+      LabExit.USAGE,
+    );
+  const units = flags.unit === undefined ? [] : [flags.unit, ...positional];
+  if (!flags.dir && !flags.job && units.length === 0 && !flags['unicorn-config'] && !flags['nginx-site'])
+    throw new LabError(
+      "lab audit: name your files: --dir DIR (a folder with them), or --job FILE / --unit FILE..., --unicorn-config FILE, --nginx-site FILE; see 'lab audit --help'",
+      LabExit.USAGE,
+    );
+  return {
+    static: flags.static,
+    json: flags.json,
+    input: {
+      dir: flags.dir,
+      job: flags.job,
+      units,
+      unicornConfig: flags['unicorn-config'],
+      nginxSite: flags['nginx-site'],
+      app: flags.app,
+      flavour: flags.flavour,
+    },
+  };
+}
+
+export const audit: Command = {
+  name: 'audit',
+  summary: "your job file or units, unicorn.rb and nginx site against the catalogue's failures, with the fixes",
+  usage:
+    'lab audit [--static] [--flavour F] (--dir DIR | --job FILE | --unit FILE...) [--unicorn-config FILE]\n' +
+    '          [--nginx-site FILE] [--app DIR] [--json]\n\n' +
+    "Checks your files with the tools for each (upstart 1.5's job checker, systemd-analyze verify,\n" +
+    "ruby -c and unicorn's own Unicorn::Configurator, nginx -t), then the rules that map a\n" +
+    'configuration to the catalogue: each finding names the scenario that reproduces it\n' +
+    '(`lab scenario run NAME`), the lines that prove it, and the fix as a diff against your file\n' +
+    'taken from the recommended recipe. Your files are only read.\n\n' +
+    `Rules:\n${RULES.map((r) => `  ${r.scenario.padEnd(26)} ${r.summary}`).join('\n')}\n\n` +
+    'Exit codes: 0 no exposure found, 1 an exposure (or a check failed), 2 usage, 3 Docker or image unavailable.\n\n' +
+    flagHelp(FLAGS),
+  parse: parseAudit,
+  async run(argv) {
+    const a = parseAudit(argv);
+    const report = auditStatic(a.input);
+    const dynamic = a.static
+      ? undefined
+      : `the dynamic part (a lab booted on ${report.flavour} with these files, the battery under load) is not built yet: this is the static verdict`;
+    if (a.json)
+      process.stdout.write(
+        `${JSON.stringify({ mode: 'static', ...report, ...(dynamic ? { dynamic } : {}) }, null, 2)}\n`,
+      );
+    else process.stdout.write(`${formatReport(report)}${dynamic ? `note: ${dynamic}\n` : ''}`);
+    return exitCodeOf(report);
+  },
+};
