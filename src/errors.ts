@@ -12,7 +12,7 @@ export const ExitCode = {
   APP_MISSING: 66,
   /** the address to bind is taken, or cannot be bound (EX_UNAVAILABLE) */
   ADDR_IN_USE: 69,
-  /** the app module threw while loading, workers could not start, or a bug in phoenix (EX_SOFTWARE) */
+  /** the app module threw or exited while loading, workers could not start, or a bug in phoenix (EX_SOFTWARE) */
   APP_LOAD: 70,
   /** the pid file cannot be written (EX_CANTCREAT) */
   PIDFILE: 73,
@@ -50,7 +50,7 @@ export const EXIT_CODE_DOCS: ReadonlyArray<readonly [ExitCodeValue, string]> = [
   [65, 'an inherited fd is not an open listening stream socket'],
   [66, 'the app module does not exist'],
   [69, 'the address is in use or cannot be bound'],
-  [70, 'the app threw while loading, workers did not start, or an internal error'],
+  [70, 'the app threw or exited while loading, workers did not start, or an internal error'],
   [73, 'the pid file cannot be written'],
   [74, 'the log file cannot be opened, or another filesystem error at start'],
   [75, 'another master is running (live pid file)'],
