@@ -120,17 +120,13 @@ function replaceOrInsert(team: string, word: string, statement: string[], helper
     if (helpers.length) lines.splice(insertionPoint(lines.slice(0, s)), 0, ...helpers);
     return lines.join('\n');
   }
-  const at = /^(before_fork|before_exec|after_fork)$/.test(word)
-    ? lines.length - (lines[lines.length - 1] === '' ? 1 : 0)
-    : insertionPoint(lines);
-  lines.splice(
-    at,
-    0,
-    ...(at >= lines.length - 1 && at > 0 ? [''] : []),
-    ...helpers,
-    ...statement,
-    ...(at < lines.length ? [''] : []),
-  );
+  if (/^(before_fork|before_exec|after_fork)$/.test(word)) {
+    // Hooks go at the end, after one blank line, as configs usually have them.
+    while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+    lines.push('', ...helpers, ...statement, '');
+    return lines.join('\n');
+  }
+  lines.splice(insertionPoint(lines), 0, ...helpers, ...statement);
   return lines.join('\n');
 }
 

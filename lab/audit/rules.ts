@@ -189,7 +189,6 @@ export const noQuitOldbin: Rule = {
     const c = m.config;
     if (!c) return none;
     if (!c.loaded) return { notJudged: `${c.file} did not load, so its before_fork hook is unknown` };
-    if (mainOf(m)?.runner === 'herder') return none;
     const bf = c.beforeFork;
     if (bf && bf.quitsOldbin === null)
       return { notJudged: `${c.file}:${bf.line}: before_fork could not be run with a stand-in server (${bf.probe})` };
@@ -197,8 +196,11 @@ export const noQuitOldbin: Rule = {
     return [
       finding(
         this,
-        'after a USR2 nobody QUITs the old master: old and new release answer side by side (as the herder scenario shows ' +
-          'for its fixed wait), until someone QUITs it by hand; unicorn-wrapper refuses the next USR2 meanwhile',
+        mainOf(m)?.runner === 'herder'
+          ? 'only the herder QUITs the old master, after its fixed wait; once the wrapper replaces it (the fix), nobody ' +
+              'would: old and new release would answer side by side, and the wrapper refuses the next USR2 meanwhile'
+          : 'after a USR2 nobody QUITs the old master: old and new release answer side by side (as the herder scenario ' +
+              'shows for its fixed wait), until someone QUITs it by hand; unicorn-wrapper refuses the next USR2 meanwhile',
         [
           bf?.custom
             ? {
