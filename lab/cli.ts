@@ -2,6 +2,7 @@
 import { COMMANDS, findCommand } from './commands';
 import { remoteEngineProblem } from './engine/docker';
 import { takeDockerHost } from './args';
+import { reapLeftovers } from './commands/target';
 import { LabError, LabExit } from './errors';
 import { EXIT_INFRASTRUCTURE } from './matrix/exit';
 
@@ -46,6 +47,9 @@ async function main(argv: string[]): Promise<number> {
   }
   const remote = needsLocalEngine(name, rest) ? remoteEngineProblem() : undefined;
   if (remote) throw new LabError(remote, LabExit.ENVIRONMENT);
+  // Every command reaps first, those that never touch the engine too (`lab scenario list` after
+  // a kill -9ed run); with no engine there is nothing to reap and the command runs as it is.
+  await reapLeftovers();
   return cmd.run(rest);
 }
 

@@ -34,6 +34,11 @@ export async function docker(): Promise<Docker> {
   return d;
 }
 
+/** Containers of killed runs removed, if an engine answers; nothing said or thrown when none does. */
+export async function reapLeftovers(): Promise<void> {
+  await docker().catch(() => undefined);
+}
+
 /** The running lab named `instance`, or an error that says how to start one. */
 export async function runningLab(instance: string): Promise<RunningLab> {
   const d = await docker();

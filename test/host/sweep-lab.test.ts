@@ -59,3 +59,44 @@ describe('lab load and lab down: bad input said as such, numbers not passed off'
     assert.equal(signal.code, r.code, 'the same exit for the same mistake');
   });
 });
+
+/**
+ * README: every lab command removes the containers of runs that were killed before it does
+ * anything, `lab scenario list` (which never needs the engine) included. The container is made
+ * as a kill -9ed scenario run leaves it: the lab's labels, a scenario purpose, and an owner pid
+ * that has exited.
+ */
+describe('a killed run leaves nothing behind the next lab command', () => {
+  test('lab scenario list removes a container whose owner is gone', async (t) => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'lab-reap-'));
+    const { assertDockerReachable } = await import('../../lab/engine/docker');
+    const { ownerLabels, OWNER_PID_LABEL, OWNER_START_LABEL } = await import('../../lab/engine/owner');
+    const { labLabels } = await import('../../lab/engine/labels');
+    let docker;
+    try {
+      docker = await assertDockerReachable();
+    } catch (err) {
+      return t.skip(`Docker is not reachable here: ${(err as Error).message}`);
+    }
+    // An image with nothing in it: creating a container needs one, running it does not.
+    const image = 'upstart-unicorn-lab-test/empty:reap';
+    const { execFileSync, spawnSync } = await import('node:child_process');
+    execFileSync('/bin/sh', ['-c', `tar -c -T /dev/null | docker import - ${image} >/dev/null`]);
+    // A pid that has exited: a child that is gone by the time the container is made.
+    const dead = spawnSync('/bin/true').pid;
+    const c = await docker.createContainer({
+      Image: image,
+      Cmd: ['/nothing'],
+      Labels: { ...labLabels(), ...ownerLabels('scenario'), [OWNER_PID_LABEL]: String(dead), [OWNER_START_LABEL]: '1' },
+    });
+    try {
+      const r = await runLab(['scenario', 'list'], home);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /^lab: removed 1 container\(s\) left by a killed run/m);
+      await assert.rejects(c.inspect(), /no such container/i, 'the container is gone');
+    } finally {
+      await c.remove({ force: true }).catch(() => undefined);
+      fs.rmSync(home, { recursive: true, force: true });
+    }
+  });
+});
