@@ -103,7 +103,9 @@ async function main(argv: string[]): Promise<void> {
   const name = unicornIndex(o.command) >= 0 ? 'unicorn' : path.basename(o.command[0]);
 
   // Sockets first, as phoenix checks them: a bad fd from init is the commonest bad start.
-  const inherited = inheritedListeners(process.env, process.pid);
+  // sd_listen_fds(3): a LISTEN_PID that is not ours means the variables are not for us; with a
+  // --listen to fall back to, that is no reason to refuse (phoenix does the same).
+  const inherited = inheritedListeners(process.env, process.pid, o.listen.length > 0);
   if (inherited.length === 0 && o.listen.length === 0) {
     throw new WrapperError(
       'no socket to serve: none inherited (UPSTART_FDS, LISTEN_FDS, UNICORN_FD) and no --listen given',

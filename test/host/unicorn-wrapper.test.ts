@@ -456,6 +456,19 @@ describe('unicorn-wrapper: every bad input is one message, a documented exit cod
     });
   });
 
+  test('LISTEN_FDS for another process (LISTEN_PID not ours) with --listen: ignored as sd_listen_fds(3) says, --listen serves', async () => {
+    const pidFile = h.file('foreign.pid');
+    const sock = h.file('foreign.sock');
+    const w = lab.startWrapper(['--listen', `unix:${sock}`], unicornCommand(), {
+      via: { kind: 'direct' },
+      env: { ...unicornEnv(pidFile), LISTEN_FDS: '1', LISTEN_PID: '1' },
+    });
+    await w.waitFor(isEvent('ready'), 20_000);
+    assert.equal((await get(sock)).status, 200);
+    process.kill(w.pid, 'SIGQUIT');
+    await stoppedClean(w, pidFile, 0);
+  });
+
   test('a second wrapper against a live master is refused before it starts anything; the first serves on', async () => {
     const pidFile = h.file('live.pid');
     const first = lab.startWrapper([], unicornCommand(), { via: bridge(h, 100), env: unicornEnv(pidFile) });
