@@ -26,6 +26,7 @@ import { unicornSymlinkedReleases } from './unicorn-symlinked-releases';
 import { unicornSystemdForking } from './unicorn-systemd-forking';
 import { unicornColdWorkers } from './unicorn-cold-workers';
 import { unicornHerderSleeps } from './unicorn-herder-sleeps';
+import { bridgeStall } from './bridge-stall';
 import type { Scenario } from './types';
 
 /** Every scenario, in the order `lab scenario list` shows and `run --all` runs them. */
@@ -59,6 +60,7 @@ export const CATALOGUE: readonly Scenario[] = [
   unicornColdWorkers,
   unicornHerderSleeps,
   unicornDaemonExpect,
+  bridgeStall,
 ];
 
 export function findScenario(name: string): Scenario | undefined {
