@@ -13,6 +13,9 @@ export const FAULTS = [
   'nginx-reload',
   'restart',
   'pause',
+  'oom-master',
+  'bridge-restart',
+  'nginx-restart',
 ] as const;
 export type FaultKind = (typeof FAULTS)[number];
 
@@ -33,6 +36,26 @@ export const FAULT_INFO: Record<FaultKind, FaultInfo> = {
   'nginx-reload': { title: 'nginx reload (HUP to the nginx master)', settleMs: 2000 },
   restart: { title: 'initctl restart (systemctl restart on systemd)', settleMs: 6000 },
   pause: { title: 'docker pause of the container for a second or two, then unpause', settleMs: 2500 },
+  // The kernel's own kill, not one sent by the lab: a memory limit on the container, the master
+  // made the OOM killer's first choice, and memory taken until the kernel kills it (oom.ts).
+  // Settles like kill-master, plus the second or so the limit and the allocation take.
+  'oom-master': {
+    title: "the kernel's OOM killer on the master: a memory limit on the container, memory taken until it kills it",
+    settleMs: 7000,
+  },
+  // The socket's owner restarted as an operator or a package upgrade does it (the init driver
+  // says how): upstart-socket-bridge, or the app's .socket unit on systemd.
+  'bridge-restart': {
+    title: "restart of the socket's owner: initctl restart upstart-socket-bridge (systemd: the app's .socket unit)",
+    settleMs: 4000,
+  },
+  // nginx stopped (its job's kill signal, its unit's ExecStop) and started again by init, as
+  // a config-management run or an operator does it; unlike nginx-reload the listening socket is
+  // closed and bound again. The init driver maps the verb (systemctl restart nginx.service).
+  'nginx-restart': {
+    title: 'nginx killed and started by init: initctl restart nginx (systemctl restart nginx.service)',
+    settleMs: 3000,
+  },
 };
 
 export function isFault(name: string): name is FaultKind {

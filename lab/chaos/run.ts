@@ -8,12 +8,16 @@ import type { InitDriver } from '../flavours/types';
 import { formatStatus, type LabStatus } from '../inspect';
 import type { RequestRecord } from '../load/record';
 import { writeReport } from '../report/write';
+import { execIn } from '../engine/containers';
 import { createRun, labHome, type RunMeta, writeJson } from '../runs';
 import { ScenarioContext, sleep } from '../scenarios/context';
 import { collectLogs } from '../scenarios/runner';
+import { masterSignalTarget } from '../servers';
 import type { ServerDriver } from '../servers/types';
 import { type Budget, budgetFor } from './budgets';
 import { FAULT_INFO, type FaultKind } from './faults';
+import { appPids, OWNER_WAIT_MS, socketOwners } from './listeners';
+import { HEADROOM_MB, oomKillMaster } from './oom';
 import { type OutsiderRecord, startOutsider } from './outsider';
 import type { ScheduledFault } from './schedule';
 import { type ChaosVerdict, type DoneFault, judgeChaos } from './verdict';
@@ -65,11 +69,10 @@ export function inProgress(s: LabStatus): string | undefined {
   return undefined;
 }
 
-/** Master-directed signals: to init's tracked pid, which is unicorn-wrapper for unicorn (it forwards). */
+/** Master-directed signals: to the master, or to unicorn-wrapper for unicorn (it forwards); the server driver says which. */
 function masterTarget(s: LabStatus, server: ServerDriver): { pid?: number; who: string } {
-  if (server.name === 'unicorn')
-    return { pid: s.herders[0]?.pid ?? s.init.trackedPid, who: 'unicorn-wrapper (forwards to the master)' };
-  return { pid: s.pidFile ?? s.init.trackedPid, who: 'master' };
+  const to = masterSignalTarget(server, s);
+  return { pid: to.pid, who: to.role === 'wrapper' ? 'the wrapper (forwards to the master)' : 'master' };
 }
 
 export async function runChaos(t: ChaosTarget, o: ChaosRunOptions): Promise<ChaosResult> {
@@ -151,6 +154,7 @@ export async function runChaos(t: ChaosTarget, o: ChaosRunOptions): Promise<Chao
         d.detail = await inject(ctx, t, f, s, busy);
       } catch (err) {
         d.detail = `failed: ${(err as Error).message}`;
+        d.error = (err as Error).message.split('\n')[0];
         ctx.mark('note', `#${f.n} ${f.kind} could not be carried out: ${(err as Error).message}`);
       }
     }
@@ -262,8 +266,58 @@ async function inject(
       await ctx.signal('HUP', pid, 'nginx', tag);
       return `HUP -> nginx ${pid}`;
     }
-    case 'restart': {
-      const plan = t.driver.initctl(['restart', t.server.job], t.server);
+    case 'oom-master': {
+      // The real master, as kill-master: the OOM killer hits the process that holds the memory.
+      const pid = need(s.pidFile ?? s.init.trackedPid, 'master');
+      ctx.mark('docker', `${tag}: memory limit on the container, master ${pid} the OOM killer's first choice${why}`);
+      const exec = (cmd: string[]) => execIn(t.container, cmd);
+      const o = await oomKillMaster({ docker: t.docker, container: t.container, exec }, pid);
+      const what =
+        `limit ${o.limitMb} MiB (${o.usageMb} used + ${HEADROOM_MB}), ` +
+        (o.killed
+          ? `master ${pid} killed by the kernel` +
+            (o.hogKilled ? ', then the memory hog' : ` after ${o.hogMb} MiB more, ${o.ms} ms`)
+          : `master ${pid} not killed`) +
+        `, ${o.oomEvents} oom event${o.oomEvents === 1 ? '' : 's'} from the engine; limit lifted`;
+      ctx.mark('docker', `${tag}: ${what}`);
+      if (o.error) throw new Error(`${o.error} (${what})`);
+      return `OOM killer -> master ${pid}: ${what}`;
+    }
+    case 'bridge-restart': {
+      const plan = t.driver.restartSocketOwner(t.server);
+      const r = await ctx.act('initctl', `${plan.label} (${tag})`, () => ctx.sh(plan.cmd.map(shq).join(' ')));
+      if (r.code !== 0) throw new Error(`${plan.label} exited ${r.code}: ${(r.stderr || r.stdout).trim()}`);
+      // The restarted owner must listen on the app's path again, or the next time the app stops
+      // nothing starts it (upstart 1.5's bridge over its own stale socket file): said here, in
+      // this fault's window, rather than as a later fault's endless 502s.
+      const exec = (cmd: string[]) => execIn(t.container, cmd);
+      const owners = await ctx.waitFor(
+        async () => {
+          // The app's pids seen before and after the holders are read: a worker or master born or
+          // gone in between is still the app's, never taken for the socket's owner.
+          const before = await ctx.inspect().catch(() => undefined);
+          const holders = await socketOwners(exec, t.server.socketPath, before ? appPids(before) : []);
+          const after = await ctx.inspect().catch(() => undefined);
+          if (!before || !after) return undefined;
+          const o = holders.filter((pid) => !appPids(after).includes(pid));
+          return o.length ? o : undefined;
+        },
+        OWNER_WAIT_MS,
+        250,
+      );
+      if (!owners)
+        throw new Error(
+          `after ${plan.label} nothing but the app listens on ${t.server.socketPath} (${OWNER_WAIT_MS / 1000} s): ` +
+            'once the app stops, nothing starts it again',
+        );
+      ctx.mark('note', `${tag}: ${t.server.socketPath} listened on again by pid ${owners.join(', ')}`);
+      return `${plan.label}; the socket's owner listens again (pid ${owners.join(', ')})`;
+    }
+    case 'restart':
+    case 'nginx-restart': {
+      // The app's job, or nginx's: init stops it with its kill signal and starts it again.
+      const job = f.kind === 'restart' ? t.server.job : 'nginx';
+      const plan = t.driver.initctl(['restart', job], t.server);
       if ('refuse' in plan) throw new Error(plan.refuse);
       const r = await ctx.act('initctl', `${plan.label} (${tag})`, () => ctx.sh(plan.cmd.map(shq).join(' ')));
       if (r.code !== 0) throw new Error(`${plan.label} exited ${r.code}: ${(r.stderr || r.stdout).trim()}`);

@@ -70,7 +70,7 @@ export function formatSchedule(s: readonly ScheduledFault[]): string {
     .map(
       (f) =>
         `  #${String(f.n).padStart(2)}  at ${(f.at / 1000).toFixed(1).padStart(6)} s  ` +
-        `${f.kind.padEnd(12)}${f.holdMs !== undefined ? ` hold ${(f.holdMs / 1000).toFixed(1)} s` : ''} ` +
+        `${f.kind.padEnd(14)}${f.holdMs !== undefined ? ` hold ${(f.holdMs / 1000).toFixed(1)} s` : ''} ` +
         ` (slot ${(f.slotMs / 1000).toFixed(1)} s)`,
     )
     .join('\n');

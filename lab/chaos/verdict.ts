@@ -15,6 +15,11 @@ export interface DoneFault {
   /** what was sent to whom ("KILL -> master 812") */
   detail: string;
   skipped?: string;
+  /**
+   * why it could not be carried out as its recipe says (no pid to act on, a command that
+   * failed, the OOM killer choosing another process, the socket's owner not listening again)
+   */
+  error?: string;
 }
 
 export interface FaultCost {
@@ -129,6 +134,9 @@ export function judgeChaos(o: {
       .reduce<number | undefined>((m, r) => (m === undefined || r.end < m ? r.end : m), undefined);
     const outs = o.outsider.filter((r) => inWindow(r.end, w));
     const exceeded: string[] = [];
+    // A fault that could not be done, or whose recipe broke its promise (the OOM killer chose
+    // another process, the socket's owner did not listen again), is no pass whatever it cost.
+    if (f.error) exceeded.push(`fault failed: ${f.error}`);
     if (failed > budget.failed) exceeded.push(`${failed} failed > budget ${budget.failed}`);
     const resetBudget = (budget.resets ?? 0) * perConn;
     if (resets > resetBudget)
@@ -176,7 +184,7 @@ export function judgeChaos(o: {
 }
 
 export function formatCost(c: FaultCost): string {
-  const head = `#${String(c.n).padStart(2)} ${c.kind.padEnd(12)}`;
+  const head = `#${String(c.n).padStart(2)} ${c.kind.padEnd(14)}`;
   if (c.skipped) return `${head} SKIPPED: ${c.skipped}`;
   const cls = Object.entries(c.failures)
     .map(([k, v]) => `${k}=${v}`)

@@ -45,7 +45,7 @@ function budgetLines(
     .map((k) => {
       const b = o[k] ?? table[flavour][server][k];
       return (
-        `  ${k.padEnd(12)} ${String(b.failed).padStart(2)} ` +
+        `  ${k.padEnd(14)} ${String(b.failed).padStart(2)} ` +
         `failed${b.resets ? ` (+${b.resets} keep-alive reset per connection)` : ''}, gap ` +
         `${b.gapMs} ms${k === 'pause' ? ' + the pause' : ''}${o[k] ? '  (overridden)' : ''}`
       );
@@ -67,7 +67,7 @@ window until the next one; its cost (failed requests, longest gap without a succ
 judged against the budget of its class for this init and server (lab/chaos/budgets.ts).
 
 Faults:
-${FAULTS.map((k) => `  ${k.padEnd(12)} ${FAULT_INFO[k].title}`).join('\n')}
+${FAULTS.map((k) => `  ${k.padEnd(14)} ${FAULT_INFO[k].title}`).join('\n')}
 
 Exit codes: 0 every fault within its budget and the lab's checker saw what the outsider saw,
 1 a fault over budget (or failures the checker missed), 2 usage, 3 Docker or the image unavailable.
@@ -169,7 +169,7 @@ ${flagHelp(FLAGS)}`,
           image,
           init: driver,
           server,
-          boot: chaosBoot(flavour, server),
+          boot: chaosBoot(driver, server),
           instance: instanceName(`chaos-${server.name}`),
           // 'scenario': the reaper removes it if this process is killed with SIGKILL.
           purpose: 'scenario',

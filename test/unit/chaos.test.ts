@@ -1,12 +1,19 @@
 import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { BUDGETS, budgetFor, parseBudgetOverrides } from '../../lab/chaos/budgets';
 import { FAULTS, isFault, parseFaults } from '../../lab/chaos/faults';
+import { ownersFrom, OWNERS_SCRIPT } from '../../lab/chaos/listeners';
+import { HEADROOM_MB, HOG, oomKillMaster } from '../../lab/chaos/oom';
 import { judgeResponse, startOutsider } from '../../lab/chaos/outsider';
 import { mulberry32, parseSeed } from '../../lab/chaos/prng';
-import { COOLDOWN_MS, makeSchedule, WARMUP_MS } from '../../lab/chaos/schedule';
+import { COOLDOWN_MS, makeSchedule, minSlotMs, WARMUP_MS } from '../../lab/chaos/schedule';
 import { judgeChaos, type DoneFault } from '../../lab/chaos/verdict';
 import type { RequestRecord } from '../../lab/load/record';
 
@@ -190,5 +197,160 @@ describe('lab chaos: keep-alive resets of an nginx reload', () => {
     assert.equal(judge(4).ok, true, judge(4).lines.join('\n'));
     assert.equal(judge(4).costs[0].failed, 0);
     assert.equal(judge(2).ok, false);
+  });
+});
+
+describe('lab chaos: the faults production has (OOM killer, bridge restart, nginx restart)', () => {
+  const NEW = ['oom-master', 'bridge-restart', 'nginx-restart'] as const;
+
+  it('are fault classes of their own, drawn by the schedule and parsed from --faults', () => {
+    assert.deepEqual(parseFaults('oom-master, bridge-restart,nginx-restart'), { faults: [...NEW] });
+    for (const k of NEW) assert.ok(FAULTS.includes(k), k);
+    const s = makeSchedule({ seed: 7, durationMs: 40_000, faults: [...NEW] });
+    assert.deepEqual(
+      s.map((f) => f.kind),
+      [
+        'oom-master',
+        'nginx-restart',
+        'bridge-restart',
+        'bridge-restart',
+        'bridge-restart',
+        'oom-master',
+        'nginx-restart',
+      ],
+      'seed 7, 40 s: the schedule of the first measurements in budgets.ts',
+    );
+    for (const f of s) assert.ok(f.slotMs >= minSlotMs(f.kind), `#${f.n} ${f.kind} gets its settle time`);
+  });
+
+  it('the CI seeds draw them on top of the old faults (test/e2e/chaos.test.ts)', () => {
+    const kinds = (seed: number, ms: number) =>
+      makeSchedule({ seed, durationMs: ms, faults: [...FAULTS] }).map((f) => f.kind);
+    assert.ok(kinds(52, 45_000).includes('oom-master') && kinds(52, 45_000).includes('nginx-restart'));
+    assert.ok(kinds(21, 50_000).includes('bridge-restart') && kinds(21, 50_000).includes('restart'));
+  });
+
+  it('have a budget on every init and server; an OOM kill costs no more than kill -9 of the master', () => {
+    for (const flavour of ['precise', 'bookworm'] as const)
+      for (const server of ['phoenix', 'unicorn'] as const) {
+        for (const k of NEW) assert.ok(BUDGETS[flavour][server][k], `${flavour}/${server}/${k}`);
+        const oom = budgetFor(flavour, server, 'oom-master');
+        const kill = budgetFor(flavour, server, 'kill-master');
+        assert.ok(oom.failed <= kill.failed && oom.gapMs <= kill.gapMs, `${flavour}/${server}`);
+        assert.equal(BUDGETS[flavour][server]['nginx-restart'].resets, undefined, 'resets are failures here');
+      }
+    // upstart's bridge restart leaves the app its socket; systemd's socket unit restart closes it.
+    assert.equal(budgetFor('precise', 'unicorn', 'bridge-restart').failed, 0);
+    assert.ok(budgetFor('bookworm', 'unicorn', 'bridge-restart').failed > 0);
+  });
+
+  it('a fault whose recipe broke its promise fails the run, whatever it cost', () => {
+    const v = judgeChaos({
+      faults: [
+        {
+          n: 1,
+          kind: 'bridge-restart',
+          at: 2000,
+          startedAt: 2000,
+          detail: 'failed: nothing but the app listens',
+          error: 'after initctl restart upstart-socket-bridge nothing but the app listens on /var/run/x.sock',
+        },
+      ],
+      records: records(5000),
+      outsider: [],
+      budgetOf: (k) => budgetFor('precise', 'unicorn', k),
+      endMs: 5000,
+    });
+    assert.equal(v.ok, false);
+    assert.match(v.costs[0].exceeded[0], /^fault failed: after initctl restart upstart-socket-bridge/);
+    assert.match(v.lines.join('\n'), /FAIL over budget: #1 bridge-restart/);
+  });
+});
+
+describe('lab chaos: who listens on the app socket (the bridge-restart check)', () => {
+  it('finds the process holding a listening unix socket at a path, and leaves out the app', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chaos-owners-'));
+    const sock = path.join(dir, 'app.sock');
+    const server = net.createServer();
+    await new Promise<void>((r) => server.listen(sock, r));
+    try {
+      const out = execFileSync('/bin/sh', ['-c', OWNERS_SCRIPT(sock)], { encoding: 'utf8' });
+      assert.deepEqual(ownersFrom(out, []), [process.pid]);
+      assert.deepEqual(ownersFrom(out, [process.pid]), [], "the app's own pids are not the socket's owner");
+      // A path only the bridge's stale file names (nobody listening) has no owner.
+      const none = execFileSync('/bin/sh', ['-c', OWNERS_SCRIPT(path.join(dir, 'stale.sock'))], { encoding: 'utf8' });
+      assert.deepEqual(ownersFrom(none, []), []);
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('lab chaos: the OOM recipe', () => {
+  const hog = (pid: number, capMb: number) =>
+    JSON.parse(execFileSync(process.execPath, ['-e', HOG, String(pid), String(capMb)], { encoding: 'utf8' })) as {
+      dead: boolean;
+      mb: number;
+    };
+
+  it("the hog raises the target's OOM score, takes memory 1 MiB at a time, and stops at its cap", async () => {
+    const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      assert.deepEqual({ ...hog(child.pid!, 3), ms: undefined }, { dead: false, mb: 3, ms: undefined });
+      assert.equal(fs.readFileSync(`/proc/${child.pid}/oom_score_adj`, 'utf8').trim(), '1000');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('the hog stops at once, having taken nothing, when the target is a zombie', async () => {
+    // sh's background child outlives sh's exec into sleep, which never reaps it: a zombie.
+    const parent = spawn('/bin/sh', ['-c', 'sleep 0.2 & echo $!; exec sleep 10'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    try {
+      const pid = await new Promise<number>((r) =>
+        parent.stdout.once('data', (d: Buffer) => r(Number(String(d).trim()))),
+      );
+      const zombie = () => /\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      for (let i = 0; i < 100 && !zombie(); i++) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(zombie(), `${pid} is a zombie`);
+      assert.deepEqual({ ...hog(pid, 50), ms: undefined }, { dead: true, mb: 0, ms: undefined });
+    } finally {
+      parent.kill('SIGKILL');
+    }
+  });
+
+  it('lifts the limit again when the hog fails, and says who the kernel chose', async () => {
+    const updates: unknown[] = [];
+    const container = {
+      id: 'c1',
+      stats: async () => ({ memory_stats: { usage: 40 * 2 ** 20 } }),
+      update: async (o: unknown) => void updates.push(o),
+    };
+    const docker = {
+      info: async () => ({ MemTotal: 8 * 2 ** 30 }),
+      getEvents: async () => {
+        const { Readable } = await import('node:stream');
+        return Readable.from(['{"status":"oom"}\n']);
+      },
+    };
+    const o = await oomKillMaster(
+      {
+        docker: docker as never,
+        container: container as never,
+        exec: async () => ({ code: 137, stdout: '', stderr: '' }),
+      },
+      42,
+    );
+    assert.equal(o.killed, false);
+    assert.equal(o.limitMb, 40 + HEADROOM_MB);
+    assert.match(o.error ?? '', /the OOM killer took the memory hog, not the master/);
+    assert.deepEqual(updates, [
+      { Memory: (40 + HEADROOM_MB) * 2 ** 20, MemorySwap: -1 },
+      { Memory: 8 * 2 ** 30, MemorySwap: -1 },
+    ]);
+    assert.equal(o.oomEvents, 1);
   });
 });
