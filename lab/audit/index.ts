@@ -7,7 +7,7 @@ import { fixesFor, readRecipe } from './fix';
 import { appEnvironment, buildModel } from './model';
 import { initSocket, runRules } from './rules';
 import { jobChecks, nginxTest, rubySyntax, verifyUnits } from './tools';
-import type { AuditModel, AuditReport, CheckResult } from './types';
+import type { AuditModel, AuditReport, CheckResult, TeamFile } from './types';
 
 export interface StaticOptions extends AuditInput {
   flavour?: Flavour;
@@ -20,6 +20,11 @@ export interface StaticOptions extends AuditInput {
  * configuration to the catalogue. No container; reads the files, writes only temp dirs.
  */
 export function auditStatic(o: StaticOptions): AuditReport {
+  return staticAudit(o).report;
+}
+
+/** The static audit with what it read: the model and the files, which the dynamic part installs. */
+export function staticAudit(o: StaticOptions): { report: AuditReport; model: AuditModel; files: TeamFile[] } {
   const t0 = Date.now();
   const { files, ignored } = gather(o);
   const built = buildModel(files, o.flavour);
@@ -61,7 +66,7 @@ export function auditStatic(o: StaticOptions): AuditReport {
       throw new Error(`audit rule ${f.rule} names '${f.scenario}', which the catalogue does not have`);
     f.fixes = fixesFor(f, model, recipe);
   }
-  return {
+  const report: AuditReport = {
     flavour: model.flavour,
     flavourFrom: built.flavourFrom,
     files: files.map((f) => ({ path: f.path, kind: f.kind })),
@@ -71,6 +76,7 @@ export function auditStatic(o: StaticOptions): AuditReport {
     notJudged,
     seconds: (Date.now() - t0) / 1000,
   };
+  return { report, model, files };
 }
 
 const norm = (p: string) => p.replace(/^unix:/, '').replace(/^\/var\/run\//, '/run/');

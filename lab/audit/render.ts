@@ -1,4 +1,5 @@
 import { DRIVERS } from '../flavours';
+import type { DynamicResult } from './dynamic';
 import type { AuditReport, Evidence, Fix } from './types';
 
 /** What `lab audit` prints: the same plain, indented lines `lab scenario run` prints. */
@@ -52,5 +53,28 @@ export function formatReport(r: AuditReport, o: { diffs?: boolean } = {}): strin
       ? `verdict: CLEAN: no catalogue failure found and every check passed (${r.seconds.toFixed(1)} s)`
       : `verdict: EXPOSED: ${names.length ? `${names.join(', ')}` : 'no catalogue failure'}${failed.length ? `; ${failed.length} check(s) failed` : ''} (${r.seconds.toFixed(1)} s)`,
   );
+  return `${lines.join('\n')}\n`;
+}
+
+/** The dynamic part: each step's numbers, each static finding confirmed or not, the report. */
+export function formatDynamic(d: DynamicResult): string {
+  const lines = [
+    `lab audit, dynamic, on ${d.flavour} (${DRIVERS[d.flavour].init}): ${d.outcome === 'EXPECTED' ? 'no step failed' : d.outcome}`,
+  ];
+  for (const r of d.rewrites) lines.push(`  rewrite: ${r}`);
+  lines.push(
+    `  first answer through nginx: ${d.firstAnswerMs === null ? 'none within 60 s' : `${d.firstAnswerMs} ms`}`,
+  );
+  for (const s of d.steps)
+    lines.push(
+      `  ${s.ok ? 'ok  ' : 'FAIL'} ${s.name}: ${s.failed} of ${s.sent} failed, longest gap ${s.longestGapMs} ms, init ${s.tracked ? 'follows the app' : 'does NOT follow the app'}` +
+        `${s.unsupervised ? `, ${s.unsupervised} master(s) nobody supervises` : ''}; ${s.note}`,
+    );
+  for (const c of d.confirmed)
+    lines.push(
+      `  ${c.scenario} [${c.rule}]: ${c.confirmed === null ? 'the battery has no step that shows it' : c.confirmed ? `CONFIRMED by ${c.by.join(', ')}` : 'not confirmed by the battery'}`,
+    );
+  if (d.error) lines.push(`  the run: ${d.error}`);
+  if (d.report) lines.push(`  report: ${d.report}`);
   return `${lines.join('\n')}\n`;
 }

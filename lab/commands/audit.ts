@@ -1,8 +1,9 @@
 import { flagHelp, parseFlags } from '../args';
 import { LabError, LabExit } from '../errors';
-import { auditStatic, exitCodeOf } from '../audit';
+import { exitCodeOf, staticAudit } from '../audit';
+import { auditDynamic } from '../audit/dynamic';
 import { RULES } from '../audit/rules';
-import { formatReport } from '../audit/render';
+import { formatDynamic, formatReport } from '../audit/render';
 import type { Command } from './command';
 
 const FLAGS = {
@@ -65,15 +66,30 @@ export const audit: Command = {
   parse: parseAudit,
   async run(argv) {
     const a = parseAudit(argv);
-    const report = auditStatic(a.input);
-    const dynamic = a.static
-      ? undefined
-      : `the dynamic part (a lab booted on ${report.flavour} with these files, the battery under load) is not built yet: this is the static verdict`;
-    if (a.json)
-      process.stdout.write(
-        `${JSON.stringify({ mode: 'static', ...report, ...(dynamic ? { dynamic } : {}) }, null, 2)}\n`,
+    const { report, model, files } = staticAudit(a.input);
+    const staticCode = exitCodeOf(report);
+    if (a.static) {
+      if (a.json) process.stdout.write(`${JSON.stringify({ mode: 'static', ...report }, null, 2)}\n`);
+      else process.stdout.write(formatReport(report));
+      return staticCode;
+    }
+    if (!a.json) process.stdout.write(formatReport(report));
+    const app = files.find((f) => f.kind === 'rackup' && a.input.app !== undefined);
+    if (a.input.app !== undefined && files.some((f) => f.kind === 'gemfile' && f.path.startsWith(a.input.app!)))
+      throw new LabError(
+        `lab audit: --app ${a.input.app} has a Gemfile: installing its vendored gems in the lab (bundle install --local) is not built yet; audit with --static, or without --app (the lab's app)`,
+        LabExit.USAGE,
       );
-    else process.stdout.write(`${formatReport(report)}${dynamic ? `note: ${dynamic}\n` : ''}`);
-    return exitCodeOf(report);
+    const say = a.json ? () => undefined : (l: string) => process.stderr.write(`${l}\n`);
+    const dyn = await auditDynamic(report, model, files, { say, app: app ? { configRu: app.text } : undefined });
+    if (a.json) process.stdout.write(`${JSON.stringify({ mode: 'dynamic', ...report, dynamic: dyn }, null, 2)}\n`);
+    else process.stdout.write(formatDynamic(dyn));
+    if (dyn.outcome === 'NOT RUN' || dyn.outcome === 'INFRASTRUCTURE') {
+      process.stderr.write(
+        `lab audit: the lab could not run (${dyn.error ?? dyn.outcome}): Docker or the ${dyn.flavour} image is unavailable; --static needs neither\n`,
+      );
+      return LabExit.ENVIRONMENT;
+    }
+    return staticCode === LabExit.OK && dyn.outcome === 'EXPECTED' ? LabExit.OK : LabExit.FAILED;
   },
 };

@@ -1,0 +1,80 @@
+/**
+ * End to end: `lab audit` without --static on two examples, booted on the selected flavours
+ * (LAB_FLAVOUR, as the other e2e files; bookworm by default). The recommended recipe passes
+ * the whole battery; the folder modelled on a public report has its static finding confirmed
+ * by the step that shows it. Each run leaves its report and no container behind.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { staticAudit } from '../../lab/audit';
+import { auditDynamic } from '../../lab/audit/dynamic';
+import { DRIVERS } from '../../lab/flavours';
+import { ROOT } from '../support/root';
+import { flavourImage, selection } from './lab-container';
+
+const chosen = selection();
+const EX = join(ROOT, 'lab/audit/examples');
+const home = mkdtempSync(join(tmpdir(), 'e2e-audit-'));
+after(() => rmSync(home, { recursive: true, force: true }));
+
+/** The two examples of each init family: the recipe, and a report's failure with its scenario. */
+const PAIRS = {
+  systemd: { clean: 'recommended-systemd', exposed: 'systemd-forking-no-pidfile', scenario: 'unicorn-systemd-forking' },
+  upstart: { clean: 'recommended-upstart', exposed: 'exec-respawn', scenario: 'unicorn-exec-respawn' },
+} as const;
+
+for (const flavour of chosen.flavours) {
+  const pair = PAIRS[DRIVERS[flavour].family];
+  describe(`e2e lab audit on ${flavour}`, { concurrency: 1 }, () => {
+    const log = (line: string): void => void process.stderr.write(`[e2e audit ${flavour}] ${line}\n`);
+    let image: string | undefined;
+    let skip: string | undefined;
+    const ready = async (): Promise<string | undefined> => {
+      if (image === undefined && skip === undefined) {
+        const outcome = await flavourImage(flavour, chosen.image, log);
+        if (outcome.kind === 'unavailable') skip = `${flavour} image not available: ${outcome.reason}`;
+        else image = outcome.image;
+      }
+      return image;
+    };
+
+    for (const [dir, exposed] of [
+      [pair.clean, false],
+      [pair.exposed, true],
+    ] as const) {
+      it(
+        `${dir}: ${exposed ? `${pair.scenario} confirmed` : 'every step passes'}`,
+        { timeout: 15 * 60_000 },
+        async (t) => {
+          const img = await ready();
+          if (img === undefined) return void t.skip(skip);
+          const { report, model, files } = staticAudit({ dir: join(EX, dir), units: [], flavour });
+          const d = await auditDynamic(report, model, files, { say: log, home, image: img });
+          assert.ok(d.report && existsSync(d.report), 'an HTML report');
+          if (!exposed) {
+            assert.equal(
+              d.outcome,
+              'EXPECTED',
+              d.steps
+                .filter((s) => !s.ok)
+                .map((s) => `${s.name}: ${s.failed} failed, ${s.note}`)
+                .join('\n'),
+            );
+            assert.equal(d.steps.length, 9, 'the whole battery ran');
+            assert.ok(
+              d.steps.every((s) => s.tracked),
+              'init follows the app after every step',
+            );
+          } else {
+            assert.equal(d.outcome, 'UNEXPECTED');
+            const c = d.confirmed.find((x) => x.scenario === pair.scenario);
+            assert.ok(c?.confirmed, `${pair.scenario} not confirmed: ${JSON.stringify(d.steps)}`);
+          }
+        },
+      );
+    }
+  });
+}
