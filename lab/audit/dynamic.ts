@@ -2,12 +2,12 @@ import * as path from 'node:path';
 import type { BootSpec } from '../engine/boot-spec';
 import { DRIVERS, FLAVOURS, type Flavour } from '../flavours';
 import type { LabStatus } from '../inspect';
-import type { ScenarioContext } from '../scenarios/context';
-import { sleep } from '../scenarios/context';
-import { Judge } from '../scenarios/judge';
-import { windowOf } from '../scenarios/load';
-import { runScenario } from '../scenarios/runner';
-import type { Expectation, Facts, Scenario, ScenarioResult, Verdict } from '../scenarios/types';
+import type { ScenarioContext } from '../session/context';
+import { sleep } from '../session/context';
+import { Judge } from '../session/judge';
+import { windowOf } from '../session/load';
+import { runScenario } from '../session/runner';
+import type { Expectation, Facts, Scenario, ScenarioResult, Verdict } from '../session/types';
 import { unitValue } from './units';
 import type { AuditModel, AuditReport, TeamFile } from './types';
 

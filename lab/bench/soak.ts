@@ -10,9 +10,9 @@ import { ensureFlavourImage, type Flavour, FLAVOURS, isFlavour } from '../engine
 import { driverFor } from '../flavours';
 import { HostNginx, freePort } from '../host/nginx';
 import type { RequestRecord } from '../load/record';
-import { startLoad } from '../scenarios/load';
-import { ScenarioContext, sleep } from '../scenarios/context';
-import { instanceName } from '../scenarios/session';
+import { startLoad } from '../session/load';
+import { ScenarioContext, sleep } from '../session/context';
+import { instanceName } from '../session/session';
 import { masterSignalTarget, serverFor } from '../servers';
 import { SERVERS } from '../servers/types';
 import type { ServerName } from '../servers/types';

@@ -1,7 +1,7 @@
 import type { BootSpec } from '../engine/boot-spec';
 import type { Exec, InitDriver, InitFamily } from '../flavours/types';
 import type { ServerDriver, ServerName } from '../servers/types';
-import { systemd, systemdBoot, upstart, upstartBoot } from '../scenarios/configs';
+import { systemd, systemdBoot, upstart, upstartBoot } from '../session/configs';
 
 /**
  * The worker timeout of a lab `lab chaos` boots itself: short, so that a stopped worker is

@@ -11,7 +11,7 @@ import { ensureFlavourImage, type Flavour } from '../engine/flavour-images';
 import { PreciseBaseUnavailableError } from '../engine/images';
 import { LabError, LabExit } from '../errors';
 import { driverFor } from '../flavours';
-import { instanceName } from '../scenarios/session';
+import { instanceName } from '../session/session';
 import { serverFor } from '../servers';
 import type { Command } from './command';
 import { docker, runningLab } from './target';

@@ -25,9 +25,9 @@ import { type Where, makePlan, whereHere, writePlan, writeWhere } from '../matri
 import { writeMatrixSummary } from '../report/write';
 import { createRun, labHome } from '../runs';
 import { CATALOGUE, findScenario } from '../scenarios/catalogue';
-import { formatResult, formatRow } from '../scenarios/format';
-import { infrastructureVerdict, runScenario, saveRun } from '../scenarios/runner';
-import { type Scenario, type ScenarioResult, expectationFor, serversOf } from '../scenarios/types';
+import { formatResult, formatRow } from '../session/format';
+import { infrastructureVerdict, runScenario, saveRun } from '../session/runner';
+import { type Scenario, type ScenarioResult, expectationFor, serversOf } from '../session/types';
 import type { ServerName } from '../servers/types';
 import { SERVER_BEFORE_CHOICE, serverFor } from '../servers';
 import { driverFor } from '../flavours';

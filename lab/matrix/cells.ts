@@ -8,7 +8,7 @@ import { FLAVOURS, type Flavour, isFlavour } from '../engine/flavour-images';
 import { LabError, LabExit } from '../errors';
 import { type Cost, typicalSeconds } from './durations';
 import { CATALOGUE, findScenario } from '../scenarios/catalogue';
-import { type Scenario, expectationFor, serversOf } from '../scenarios/types';
+import { type Scenario, expectationFor, serversOf } from '../session/types';
 import { SERVERS } from '../servers/types';
 import { DEFAULT_SERVER, columnOf, serverFor } from '../servers';
 import type { ServerName } from '../servers/types';

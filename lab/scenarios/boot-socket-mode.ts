@@ -6,12 +6,12 @@ import {
   systemdBoot,
   upstart,
   upstartBoot,
-} from './configs';
-import type { ScenarioContext } from './context';
-import { sleep } from './context';
-import { Judge } from './judge';
-import { type PhaseFacts, Phases, okShare, phaseLines } from './phases';
-import { type Scenario, perInit } from './types';
+} from '../session/configs';
+import type { ScenarioContext } from '../session/context';
+import { sleep } from '../session/context';
+import { Judge } from '../session/judge';
+import { type PhaseFacts, Phases, okShare, phaseLines } from '../session/phases';
+import { type Scenario, perInit } from '../session/types';
 
 const AT_BOOT = 'job present at boot';
 const LATER = 'same job added after boot';

@@ -1,8 +1,8 @@
-import { systemd, systemdBoot, upstart, upstartBoot } from './configs';
-import { sleep } from './context';
-import { Judge, failuresText } from './judge';
-import { type Scenario, perInit } from './types';
-import { upgrades } from './upgrades';
+import { systemd, systemdBoot, upstart, upstartBoot } from '../session/configs';
+import { sleep } from '../session/context';
+import { Judge, failuresText } from '../session/judge';
+import { type Scenario, perInit } from '../session/types';
+import { upgrades } from '../session/upgrades';
 
 const UPGRADES = 10;
 

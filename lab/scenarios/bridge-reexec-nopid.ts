@@ -1,7 +1,7 @@
-import { edit, systemd, systemdBoot, upstart, upstartBoot } from './configs';
-import { Judge, failuresText } from './judge';
-import { type ReexecFacts, judgeInitLost, reexecUnderLoad } from './reexec-watch';
-import { type Scenario, perInit } from './types';
+import { edit, systemd, systemdBoot, upstart, upstartBoot } from '../session/configs';
+import { Judge, failuresText } from '../session/judge';
+import { type ReexecFacts, judgeInitLost, reexecUnderLoad } from '../session/reexec-watch';
+import { type Scenario, perInit } from '../session/types';
 
 /**
  * bridge-reexec without a pid file: nothing then stops the bridge's next start from becoming a

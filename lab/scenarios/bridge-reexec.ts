@@ -1,7 +1,7 @@
-import { systemd, systemdBoot, upstart, upstartBoot } from './configs';
-import { Judge, failuresText } from './judge';
-import { type ReexecFacts, judgeInitLost, judgeUntrackedServed, reexecUnderLoad } from './reexec-watch';
-import { type Scenario, perInit } from './types';
+import { systemd, systemdBoot, upstart, upstartBoot } from '../session/configs';
+import { Judge, failuresText } from '../session/judge';
+import { type ReexecFacts, judgeInitLost, judgeUntrackedServed, reexecUnderLoad } from '../session/reexec-watch';
+import { type Scenario, perInit } from '../session/types';
 
 /**
  * unicorn's own upgrade (a new master process) under an init that follows one PID. The job is

@@ -2,11 +2,11 @@ import { budgetFor } from '../chaos/budgets';
 import type { Flavour } from '../engine/flavour-images';
 import type { ServerName } from '../servers/types';
 import { ExitCode } from '../../src/errors';
-import { upstart } from './configs';
-import { type ScenarioContext, sleep } from './context';
-import { Judge } from './judge';
-import { parseLifecycle, servingMasters, startFailed } from './observe';
-import { type BootSpec, type Expectation, type Scenario, perInit } from './types';
+import { upstart } from '../session/configs';
+import { type ScenarioContext, sleep } from '../session/context';
+import { Judge } from '../session/judge';
+import { parseLifecycle, servingMasters, startFailed } from '../session/observe';
+import { type BootSpec, type Expectation, type Scenario, perInit } from '../session/types';
 import {
   GROUP,
   type JobEvent,
@@ -17,7 +17,7 @@ import {
   shippedConf,
   stretch,
   stretchLine,
-} from './unicorn-common';
+} from '../session/unicorn-common';
 
 /**
  * The bridge stall. `initctl restart` of a socket-bridge job sets the job's goal to stop and

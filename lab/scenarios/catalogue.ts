@@ -27,7 +27,7 @@ import { unicornSystemdForking } from './unicorn-systemd-forking';
 import { unicornColdWorkers } from './unicorn-cold-workers';
 import { unicornHerderSleeps } from './unicorn-herder-sleeps';
 import { bridgeStall } from './bridge-stall';
-import type { Scenario } from './types';
+import type { Scenario } from '../session/types';
 
 /** Every scenario, in the order `lab scenario list` shows and `run --all` runs them. */
 export const CATALOGUE: readonly Scenario[] = [

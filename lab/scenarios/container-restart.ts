@@ -1,10 +1,10 @@
 import { execIn } from '../engine/containers';
-import { shippedBoot } from './configs';
-import { sleep } from './context';
-import { Judge, failuresText } from './judge';
-import { firstSuccessAfter } from './load';
-import { initState, servingMasters } from './observe';
-import { type Scenario, perInit } from './types';
+import { shippedBoot } from '../session/configs';
+import { sleep } from '../session/context';
+import { Judge, failuresText } from '../session/judge';
+import { firstSuccessAfter } from '../session/load';
+import { initState, servingMasters } from '../session/observe';
+import { type Scenario, perInit } from '../session/types';
 
 type F = {
   /** after SIGTERM to PID 1: init's view of phoenix, and whether phoenix still answered */

@@ -1,7 +1,7 @@
-import { OWN_SOCKET_ARGS, nodeCommand, systemd, systemdOwnSocketBoot, upstart, upstartBoot } from './configs';
-import { Judge, failuresText } from './judge';
-import { type ReexecFacts, judgeInitLost, judgeUntrackedServed, reexecUnderLoad } from './reexec-watch';
-import { type Scenario, perInit } from './types';
+import { OWN_SOCKET_ARGS, nodeCommand, systemd, systemdOwnSocketBoot, upstart, upstartBoot } from '../session/configs';
+import { Judge, failuresText } from '../session/judge';
+import { type ReexecFacts, judgeInitLost, judgeUntrackedServed, reexecUnderLoad } from '../session/reexec-watch';
+import { type Scenario, perInit } from '../session/types';
 
 /**
  * No bridge: phoenix binds its own socket, init runs it with `exec` + `respawn` (systemd:

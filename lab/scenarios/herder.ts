@@ -7,12 +7,12 @@ import {
   systemdOwnSocketBoot,
   upstart,
   upstartBoot,
-} from './configs';
-import { sleep } from './context';
-import { Judge, failuresText } from './judge';
-import { mastersStarted, parseLifecycle } from './observe';
-import { type Scenario, perInit } from './types';
-import { settleAfterHandover, upgrades } from './upgrades';
+} from '../session/configs';
+import { sleep } from '../session/context';
+import { Judge, failuresText } from '../session/judge';
+import { mastersStarted, parseLifecycle } from '../session/observe';
+import { type Scenario, perInit } from '../session/types';
+import { settleAfterHandover, upgrades } from '../session/upgrades';
 
 const UPGRADES = 3;
 

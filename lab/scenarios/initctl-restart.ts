@@ -1,9 +1,9 @@
-import { shippedBoot } from './configs';
-import { Judge, failuresText } from './judge';
+import { shippedBoot } from '../session/configs';
+import { Judge, failuresText } from '../session/judge';
 import { ExitCode } from '../../src/errors';
-import { parseLifecycle, servingMasters, startFailed } from './observe';
-import { type Scenario, perInit } from './types';
-import { watch } from './watch';
+import { parseLifecycle, servingMasters, startFailed } from '../session/observe';
+import { type Scenario, perInit } from '../session/types';
+import { watch } from '../session/watch';
 
 type F = {
   trackedBefore: number;

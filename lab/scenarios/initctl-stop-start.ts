@@ -1,9 +1,9 @@
-import { shippedBoot } from './configs';
-import { Judge, failuresText } from './judge';
+import { shippedBoot } from '../session/configs';
+import { Judge, failuresText } from '../session/judge';
 import { ExitCode } from '../../src/errors';
-import { masterReady, parseLifecycle, servingMasters, startFailed } from './observe';
-import type { Scenario } from './types';
-import { watch } from './watch';
+import { masterReady, parseLifecycle, servingMasters, startFailed } from '../session/observe';
+import type { Scenario } from '../session/types';
+import { watch } from '../session/watch';
 
 /** the maintenance window: stop, this long, start */
 const PAUSE_MS = 2000;

@@ -1,7 +1,7 @@
-import { systemd, systemdBoot, upstart, upstartBoot } from './configs';
-import { Judge } from './judge';
-import { type KillFacts, killUnderLoad } from './kill-watch';
-import { type Scenario, perInit } from './types';
+import { systemd, systemdBoot, upstart, upstartBoot } from '../session/configs';
+import { Judge } from '../session/judge';
+import { type KillFacts, killUnderLoad } from '../session/kill-watch';
+import { type Scenario, perInit } from '../session/types';
 
 /** The master dies as an OOM kill would take it: SIGKILL, no clean-up. No `respawn` in the job. */
 export const masterKilled: Scenario<KillFacts> = {

@@ -1,7 +1,7 @@
-import { shippedBoot } from './configs';
-import { sleep } from './context';
-import { Judge, failuresText } from './judge';
-import type { Scenario } from './types';
+import { shippedBoot } from '../session/configs';
+import { sleep } from '../session/context';
+import { Judge, failuresText } from '../session/judge';
+import type { Scenario } from '../session/types';
 
 const RELOADS = 3;
 

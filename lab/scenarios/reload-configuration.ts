@@ -1,9 +1,9 @@
-import { shippedBoot } from './configs';
-import { sleep } from './context';
-import { Judge } from './judge';
-import { initState } from './observe';
-import { type PhaseFacts, Phases, okShare, phaseLines } from './phases';
-import { type Scenario, perInit } from './types';
+import { shippedBoot } from '../session/configs';
+import { sleep } from '../session/context';
+import { Judge } from '../session/judge';
+import { initState } from '../session/observe';
+import { type PhaseFacts, Phases, okShare, phaseLines } from '../session/phases';
+import { type Scenario, perInit } from '../session/types';
 
 type F = PhaseFacts & {
   reloadCommand: string;

@@ -1,7 +1,7 @@
 import { unicornBoot } from '../servers/unicorn';
-import { Judge, failuresText } from './judge';
-import { type ReexecFacts, judgeInitLost, judgeUntrackedServed, reexecUnderLoad } from './reexec-watch';
-import { perInit, type Scenario } from './types';
+import { Judge, failuresText } from '../session/judge';
+import { type ReexecFacts, judgeInitLost, judgeUntrackedServed, reexecUnderLoad } from '../session/reexec-watch';
+import { perInit, type Scenario } from '../session/types';
 
 /**
  * The seed's proof of concept, as its README describes it: the socket bridge owns the unix

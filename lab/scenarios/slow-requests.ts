@@ -1,8 +1,8 @@
-import { shippedBoot } from './configs';
-import { sleep } from './context';
-import { Judge, failuresText } from './judge';
-import type { Scenario } from './types';
-import { upgrades } from './upgrades';
+import { shippedBoot } from '../session/configs';
+import { sleep } from '../session/context';
+import { Judge, failuresText } from '../session/judge';
+import type { Scenario } from '../session/types';
+import { upgrades } from '../session/upgrades';
 
 const SLOW_MS = 3000;
 

@@ -1,8 +1,8 @@
-import { SOCKET_PERMISSIONS_JOB, SOCKET_UNIT, systemd, systemdBoot, upstart, upstartBoot } from './configs';
-import type { ScenarioContext } from './context';
-import { Judge } from './judge';
-import { type PhaseFacts, Phases, okShare, phaseLines } from './phases';
-import { type Scenario, perInit } from './types';
+import { SOCKET_PERMISSIONS_JOB, SOCKET_UNIT, systemd, systemdBoot, upstart, upstartBoot } from '../session/configs';
+import type { ScenarioContext } from '../session/context';
+import { Judge } from '../session/judge';
+import { type PhaseFacts, Phases, okShare, phaseLines } from '../session/phases';
+import { type Scenario, perInit } from '../session/types';
 
 const HOLD = 1500;
 

@@ -1,11 +1,11 @@
 import type { BootSpec } from '../engine/boot-spec';
 import { checkJobFile } from '../jobcheck';
 import { unicornBoot } from '../servers/unicorn';
-import type { ScenarioContext } from './context';
-import { sleep } from './context';
-import { Judge } from './judge';
-import { initState } from './observe';
-import { type Scenario, perInit } from './types';
+import type { ScenarioContext } from '../session/context';
+import { sleep } from '../session/context';
+import { Judge } from '../session/judge';
+import { initState } from '../session/observe';
+import { type Scenario, perInit } from '../session/types';
 import {
   shippedConf,
   LIFECYCLE_JOB,
@@ -20,7 +20,7 @@ import {
   stretchLine,
   waitFor200,
   IN_PRODUCTION,
-} from './unicorn-common';
+} from '../session/unicorn-common';
 
 const STANDARD_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const SOCK = '/var/run/unicorn/unicorn.sock';

@@ -1,8 +1,8 @@
 import { UNICORN_OPT } from '../servers/unicorn';
-import { sleep } from './context';
-import { Judge } from './judge';
-import { servingMasters } from './observe';
-import type { Scenario } from './types';
+import { sleep } from '../session/context';
+import { Judge } from '../session/judge';
+import { servingMasters } from '../session/observe';
+import type { Scenario } from '../session/types';
 import {
   judgeNoneFailed,
   type StretchFacts,
@@ -11,8 +11,8 @@ import {
   pidFileMaster,
   stretchLine,
   IN_PRODUCTION,
-} from './unicorn-common';
-import { waitForGenerationAbove } from './upgrades';
+} from '../session/unicorn-common';
+import { waitForGenerationAbove } from '../session/upgrades';
 
 const APP = `${UNICORN_OPT}/app`;
 const BEFORE = 'release 1 serving';

@@ -1,12 +1,12 @@
 import { UNICORN_OPT } from '../servers/unicorn';
-import type { ScenarioContext } from './context';
-import { sleep } from './context';
-import { Judge } from './judge';
-import { windowOf } from './load';
-import { servingMasters } from './observe';
-import { type Scenario, perInit } from './types';
-import { shippedConf, IN_PRODUCTION } from './unicorn-common';
-import { latestGeneration, waitForGenerationAbove } from './upgrades';
+import type { ScenarioContext } from '../session/context';
+import { sleep } from '../session/context';
+import { Judge } from '../session/judge';
+import { windowOf } from '../session/load';
+import { servingMasters } from '../session/observe';
+import { type Scenario, perInit } from '../session/types';
+import { shippedConf, IN_PRODUCTION } from '../session/unicorn-common';
+import { latestGeneration, waitForGenerationAbove } from '../session/upgrades';
 
 const APP = `${UNICORN_OPT}/app`;
 const COLD = `${UNICORN_OPT}/cold-workers`;

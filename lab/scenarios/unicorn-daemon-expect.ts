@@ -1,9 +1,9 @@
 import type { BootSpec } from '../engine/boot-spec';
-import type { ScenarioContext } from './context';
-import { sleep } from './context';
-import { Judge } from './judge';
-import { initState } from './observe';
-import { type Scenario, perInit } from './types';
+import type { ScenarioContext } from '../session/context';
+import { sleep } from '../session/context';
+import { Judge } from '../session/judge';
+import { initState } from '../session/observe';
+import { type Scenario, perInit } from '../session/types';
 import {
   LIFECYCLE_JOB,
   LIFECYCLE_JOB_TEXT,
@@ -18,7 +18,7 @@ import {
   unicornProcesses,
   waitFor200,
   IN_PRODUCTION,
-} from './unicorn-common';
+} from '../session/unicorn-common';
 
 /**
  * `unicorn -D` in an upstart 1.5 job with `expect fork` or `expect daemon`: which pid upstart

@@ -1,11 +1,11 @@
 import type { BootSpec } from '../engine/boot-spec';
 import { unicornBoot } from '../servers/unicorn';
-import { edit } from './configs';
-import type { ScenarioContext } from './context';
-import { sleep } from './context';
-import { Judge } from './judge';
-import { initState, servingMasters, socketEventBursts, statusLine } from './observe';
-import { type Scenario, perInit } from './types';
+import { edit } from '../session/configs';
+import type { ScenarioContext } from '../session/context';
+import { sleep } from '../session/context';
+import { Judge } from '../session/judge';
+import { initState, servingMasters, socketEventBursts, statusLine } from '../session/observe';
+import { type Scenario, perInit } from '../session/types';
 import {
   judgeNoneFailed,
   LIFECYCLE_JOB,
@@ -24,8 +24,8 @@ import {
   unicornProcesses,
   waitFor200,
   IN_PRODUCTION,
-} from './unicorn-common';
-import { upgrades } from './upgrades';
+} from '../session/unicorn-common';
+import { upgrades } from '../session/upgrades';
 
 const FIX_UPGRADES = 3;
 const BEFORE = 'before the deploy';

@@ -2,11 +2,11 @@ import type { BootSpec } from '../engine/boot-spec';
 import type { Flavour } from '../engine/flavour-images';
 import type { RequestRecord } from '../load/record';
 import { UNICORN_OPT } from '../servers/unicorn';
-import type { ScenarioContext } from './context';
-import { sleep } from './context';
-import { Judge } from './judge';
-import { initState, socketEventBursts } from './observe';
-import { type Scenario, perInit } from './types';
+import type { ScenarioContext } from '../session/context';
+import { sleep } from '../session/context';
+import { Judge } from '../session/judge';
+import { initState, socketEventBursts } from '../session/observe';
+import { type Scenario, perInit } from '../session/types';
 import {
   IMAGE_JOB,
   IMAGE_UNIT,
@@ -18,8 +18,8 @@ import {
   stretchLine,
   waitFor200,
   IN_PRODUCTION,
-} from './unicorn-common';
-import { latestGeneration, waitForGenerationAbove } from './upgrades';
+} from '../session/unicorn-common';
+import { latestGeneration, waitForGenerationAbove } from '../session/upgrades';
 
 /**
  * The app's boot in seconds: the one place it is set (written to the container at boot).

@@ -1,8 +1,8 @@
 import { unicornBoot } from '../servers/unicorn';
-import { sleep } from './context';
-import { Judge } from './judge';
-import { initState } from './observe';
-import { type Scenario, perInit } from './types';
+import { sleep } from '../session/context';
+import { Judge } from '../session/judge';
+import { initState } from '../session/observe';
+import { type Scenario, perInit } from '../session/types';
 import {
   judgeNoneFailed,
   IMAGE_JOB,
@@ -17,7 +17,7 @@ import {
   stretchLine,
   waitFor200,
   IN_PRODUCTION,
-} from './unicorn-common';
+} from '../session/unicorn-common';
 
 const RELOADS = 5;
 /** The load's own patience: well under nginx's proxy_read_timeout, so a hang shows as 'timeout'. */

@@ -1,8 +1,8 @@
 import { unicornBoot } from '../servers/unicorn';
-import { sleep } from './context';
-import { Judge } from './judge';
-import { servingMasters } from './observe';
-import { type Scenario, perInit } from './types';
+import { sleep } from '../session/context';
+import { Judge } from '../session/judge';
+import { servingMasters } from '../session/observe';
+import { type Scenario, perInit } from '../session/types';
 import {
   judgeNoneFailed,
   type StretchFacts,
@@ -14,9 +14,9 @@ import {
   unicornProcesses,
   waitFor200,
   IN_PRODUCTION,
-} from './unicorn-common';
+} from '../session/unicorn-common';
 import { wrapperExecJob } from './unicorn-exec-respawn';
-import { upgrades } from './upgrades';
+import { upgrades } from '../session/upgrades';
 
 const BEFORE = 'before the deploy';
 const STOP_START = 'deploy by stop + start';

@@ -2,12 +2,12 @@ import { request } from 'undici';
 import { type BootSpec, mergeBoot } from '../engine/boot-spec';
 import type { Flavour } from '../engine/flavour-images';
 import { UNICORN_OPT, unicornBoot } from '../servers/unicorn';
-import { edit } from './configs';
-import type { ScenarioContext } from './context';
-import { sleep } from './context';
-import { Judge } from './judge';
-import { servingMasters } from './observe';
-import { type Scenario, perInit } from './types';
+import { edit } from '../session/configs';
+import type { ScenarioContext } from '../session/context';
+import { sleep } from '../session/context';
+import { Judge } from '../session/judge';
+import { servingMasters } from '../session/observe';
+import { type Scenario, perInit } from '../session/types';
 import {
   judgeNoneFailed,
   type StretchFacts,
@@ -16,8 +16,8 @@ import {
   shippedConf,
   stretchLine,
   IN_PRODUCTION,
-} from './unicorn-common';
-import { waitForGenerationAbove } from './upgrades';
+} from '../session/unicorn-common';
+import { waitForGenerationAbove } from '../session/upgrades';
 
 /**
  * Capistrano's layout: /srv/app/releases/<X> per deploy, /srv/app/current -> releases/<X>, the

@@ -1,10 +1,10 @@
 import type { BootSpec } from '../engine/boot-spec';
 import { unicornBoot } from '../servers/unicorn';
-import type { ScenarioContext } from './context';
-import { sleep } from './context';
-import { Judge } from './judge';
-import { initState, servingMasters } from './observe';
-import { type Scenario, perInit } from './types';
+import type { ScenarioContext } from '../session/context';
+import { sleep } from '../session/context';
+import { Judge } from '../session/judge';
+import { initState, servingMasters } from '../session/observe';
+import { type Scenario, perInit } from '../session/types';
 import {
   type StretchFacts,
   Stretches,
@@ -15,7 +15,7 @@ import {
   unicornProcesses,
   waitFor200,
   IN_PRODUCTION,
-} from './unicorn-common';
+} from '../session/unicorn-common';
 
 /**
  * systemd's Type=forking unit for `unicorn -D` with PIDFile= and ExecReload=kill -USR2, the

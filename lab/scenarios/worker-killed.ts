@@ -1,7 +1,7 @@
-import { shippedBoot } from './configs';
-import { Judge } from './judge';
-import { type KillFacts, killUnderLoad } from './kill-watch';
-import { type Scenario, perInit } from './types';
+import { shippedBoot } from '../session/configs';
+import { Judge } from '../session/judge';
+import { type KillFacts, killUnderLoad } from '../session/kill-watch';
+import { type Scenario, perInit } from '../session/types';
 
 /** A worker dies (a segfault in a native extension, an OOM kill): the master's job, not init's. */
 export const workerKilled: Scenario<KillFacts> = {

@@ -1,8 +1,8 @@
-import { systemd, systemdBoot, upstart, upstartBoot } from './configs';
-import { sleep } from './context';
-import { Judge } from './judge';
-import { countEvents, parseLifecycle } from './observe';
-import { type Scenario, perInit } from './types';
+import { systemd, systemdBoot, upstart, upstartBoot } from '../session/configs';
+import { sleep } from '../session/context';
+import { Judge } from '../session/judge';
+import { countEvents, parseLifecycle } from '../session/observe';
+import { type Scenario, perInit } from '../session/types';
 
 const TIMEOUT_S = 2;
 const BLOCK_AT = 200;

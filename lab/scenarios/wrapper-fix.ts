@@ -1,7 +1,7 @@
-import { sleep } from './context';
-import { Judge, failuresText } from './judge';
-import type { Scenario } from './types';
-import { settleAfterHandover, upgrades } from './upgrades';
+import { sleep } from '../session/context';
+import { Judge, failuresText } from '../session/judge';
+import type { Scenario } from '../session/types';
+import { settleAfterHandover, upgrades } from '../session/upgrades';
 
 const UPGRADES = 20;
 

@@ -16,9 +16,9 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { assertDockerReachable } from '../../lab/engine/docker';
 import { CATALOGUE } from '../../lab/scenarios/catalogue';
-import { formatResult } from '../../lab/scenarios/format';
-import { imageFor, runScenario } from '../../lab/scenarios/runner';
-import { expectationFor, serversOf } from '../../lab/scenarios/types';
+import { formatResult } from '../../lab/session/format';
+import { imageFor, runScenario } from '../../lab/session/runner';
+import { expectationFor, serversOf } from '../../lab/session/types';
 import { serverFor } from '../../lab/servers';
 import { selection } from '../e2e/lab-container';
 

@@ -1,4 +1,4 @@
-import { type StretchFacts, stretchFacts } from '../../lab/scenarios/unicorn-common';
+import { type StretchFacts, stretchFacts } from '../../lab/session/unicorn-common';
 
 /** One stretch of a synthetic run: its name, requests sent and answered, failures by class, longest gap. */
 export type Phase = [name: string, sent: number, ok: number, failures: Record<string, number>, gapMs: number];

@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { engineGone } from '../../lab/engine/docker';
 import { outcomeColour, renderReport } from '../../lab/report/html';
 import { findScenario } from '../../lab/scenarios/catalogue';
-import { infrastructureVerdict, runScenario } from '../../lab/scenarios/runner';
+import { infrastructureVerdict, runScenario } from '../../lab/session/runner';
 import { summarize } from '../../lab/check/continuity';
 
 const home = mkdtempSync(join(tmpdir(), 'lab-infra-'));

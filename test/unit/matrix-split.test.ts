@@ -28,7 +28,7 @@ import MEASURED from '../../lab/matrix/measured-durations.json';
 import { runPool } from '../../lab/matrix/pool';
 import { makePlan } from '../../lab/matrix/where';
 import { CATALOGUE } from '../../lab/scenarios/catalogue';
-import { serversOf } from '../../lab/scenarios/types';
+import { serversOf } from '../../lab/session/types';
 
 const every = [
   catalogueMatrix([...FLAVOURS]),

@@ -20,9 +20,9 @@ import {
   withoutPostStop,
 } from '../../lab/scenarios/bridge-stall';
 import { CATALOGUE } from '../../lab/scenarios/catalogue';
-import { upstart } from '../../lab/scenarios/configs';
-import { expectationFor, serversOf } from '../../lab/scenarios/types';
-import { parseJobEvents, shippedConf, stretchFacts } from '../../lab/scenarios/unicorn-common';
+import { upstart } from '../../lab/session/configs';
+import { expectationFor, serversOf } from '../../lab/session/types';
+import { parseJobEvents, shippedConf, stretchFacts } from '../../lab/session/unicorn-common';
 
 const s = bridgeStall;
 type Facts = Parameters<typeof s.verdict>[0]['facts'];

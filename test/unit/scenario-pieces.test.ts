@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { RequestRecord } from '../../lab/load/record';
-import { DROP_LINE, edit, systemd, upstart } from '../../lab/scenarios/configs';
-import { firstSuccessAfter, windowOf } from '../../lab/scenarios/load';
+import { DROP_LINE, edit, systemd, upstart } from '../../lab/session/configs';
+import { firstSuccessAfter, windowOf } from '../../lab/session/load';
 import {
   countEvents,
   startFailed,
@@ -17,12 +17,12 @@ import {
   mastersStarted,
   parseLifecycle,
   socketEventBursts,
-} from '../../lab/scenarios/observe';
-import { okShare, phaseLines } from '../../lab/scenarios/phases';
+} from '../../lab/session/observe';
+import { okShare, phaseLines } from '../../lab/session/phases';
 import { bootCommand } from '../../lab/engine/boot-spec';
 import { bookworm } from '../../lab/flavours/bookworm';
 import { precise } from '../../lab/flavours/precise';
-import { instanceName } from '../../lab/scenarios/session';
+import { instanceName } from '../../lab/session/session';
 
 const LOG = `phoenix ts=2026-11-26T22:14:28.961Z pid=41 role=master event=start gen=0 listeners=unix:/var/run/phoenix/phoenix.sock(upstart:fd11) workers=2 upgrade=reexec
 phoenix ts=2026-11-26T22:14:29.061Z pid=41 role=master event=reexec gen=1 child=73 unicornFd=3

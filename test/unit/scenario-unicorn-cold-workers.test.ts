@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { summarize } from '../../lab/check/continuity';
 import type { Flavour } from '../../lab/engine/flavour-images';
 import { CATALOGUE } from '../../lab/scenarios/catalogue';
-import { expectationFor } from '../../lab/scenarios/types';
+import { expectationFor } from '../../lab/session/types';
 import {
   BOOT_SECONDS,
   type ColdWorkersFacts,

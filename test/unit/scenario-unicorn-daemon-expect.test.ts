@@ -10,7 +10,7 @@ import type { Flavour } from '../../lab/engine/flavour-images';
 import { checkJobFiles } from '../../lab/jobcheck/index';
 import { CATALOGUE } from '../../lab/scenarios/catalogue';
 import { STRETCH, unicornDaemonExpect, whoIs } from '../../lab/scenarios/unicorn-daemon-expect';
-import { expectationFor } from '../../lab/scenarios/types';
+import { expectationFor } from '../../lab/session/types';
 import { phases } from '../support/stretch-facts';
 import { ROOT } from '../support/root';
 

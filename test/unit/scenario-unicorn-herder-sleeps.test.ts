@@ -14,8 +14,8 @@ import type { Flavour } from '../../lab/engine/flavour-images';
 import { checkJobFile } from '../../lab/jobcheck';
 import type { RequestRecord } from '../../lab/load/record';
 import { CATALOGUE } from '../../lab/scenarios/catalogue';
-import { expectationFor } from '../../lab/scenarios/types';
-import type { StretchFacts } from '../../lab/scenarios/unicorn-common';
+import { expectationFor } from '../../lab/session/types';
+import type { StretchFacts } from '../../lab/session/unicorn-common';
 import {
   BOOT_SECONDS,
   RELOAD_LONG,

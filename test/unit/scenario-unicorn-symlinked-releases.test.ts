@@ -13,7 +13,7 @@ import { summarize } from '../../lab/check/continuity';
 import type { Flavour } from '../../lab/engine/flavour-images';
 import { checkJobFile } from '../../lab/jobcheck';
 import { CATALOGUE } from '../../lab/scenarios/catalogue';
-import type { StretchFacts } from '../../lab/scenarios/unicorn-common';
+import type { StretchFacts } from '../../lab/session/unicorn-common';
 import {
   STEPS,
   deployScript,

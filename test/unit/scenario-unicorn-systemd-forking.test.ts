@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { summarize } from '../../lab/check/continuity';
 import { CATALOGUE } from '../../lab/scenarios/catalogue';
-import { expectationFor } from '../../lab/scenarios/types';
+import { expectationFor } from '../../lab/session/types';
 import { forkingBoot, journalCounts, unicornSystemdForking } from '../../lab/scenarios/unicorn-systemd-forking';
 import { phases } from '../support/stretch-facts';
 import { ROOT } from '../support/root';

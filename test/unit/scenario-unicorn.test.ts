@@ -7,8 +7,8 @@ import { describe, it } from 'node:test';
 import { summarize } from '../../lab/check/continuity';
 import type { Flavour } from '../../lab/engine/flavour-images';
 import { CATALOGUE } from '../../lab/scenarios/catalogue';
-import type { Facts, Scenario } from '../../lab/scenarios/types';
-import { expectationFor } from '../../lab/scenarios/types';
+import type { Facts, Scenario } from '../../lab/session/types';
+import { expectationFor } from '../../lab/session/types';
 import {
   unicornBridgeTraps,
   bareNameJob,
@@ -17,7 +17,7 @@ import {
   versionAtLeast,
 } from '../../lab/scenarios/unicorn-bridge-traps';
 import { unicornBrokenRelease } from '../../lab/scenarios/unicorn-broken-release';
-import { parseJobEvents, stretch } from '../../lab/scenarios/unicorn-common';
+import { parseJobEvents, stretch } from '../../lab/session/unicorn-common';
 import { unicornExecRespawn, wrapperExecJob } from '../../lab/scenarios/unicorn-exec-respawn';
 import { unicornInitctlReload } from '../../lab/scenarios/unicorn-initctl-reload';
 import { unicornStopStart } from '../../lab/scenarios/unicorn-stop-start';

@@ -13,12 +13,12 @@ import { CATALOGUE } from '../../lab/scenarios/catalogue';
 import { containerRestart } from '../../lab/scenarios/container-restart';
 import { masterKilled } from '../../lab/scenarios/master-killed';
 import { reloadConfiguration } from '../../lab/scenarios/reload-configuration';
-import type { ReexecFacts } from '../../lab/scenarios/reexec-watch';
+import type { ReexecFacts } from '../../lab/session/reexec-watch';
 import { socketPermissions } from '../../lab/scenarios/socket-permissions';
 import { workerKilled } from '../../lab/scenarios/worker-killed';
-import { Judge, notRun } from '../../lab/scenarios/judge';
-import type { KillFacts } from '../../lab/scenarios/kill-watch';
-import type { Facts, Scenario, Seen } from '../../lab/scenarios/types';
+import { Judge, notRun } from '../../lab/session/judge';
+import type { KillFacts } from '../../lab/session/kill-watch';
+import type { Facts, Scenario, Seen } from '../../lab/session/types';
 
 /** `n` requests, 5 ms apart, served by `generations` in turn, the listed ones failing. */
 function records(n: number, o: { generations?: number[]; fail?: Record<number, FailureClass> } = {}): RequestRecord[] {

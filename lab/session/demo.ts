@@ -3,7 +3,7 @@ import { writeSummary } from '../report/write';
 import { createRun, labHome } from '../runs';
 import { columnOf } from '../servers';
 import type { ServerName } from '../servers/types';
-import { findScenario } from './catalogue';
+import { findScenario } from '../scenarios/catalogue';
 import { formatResult } from './format';
 import { runScenario } from './runner';
 import { type ScenarioResult, expectationFor } from './types';
