@@ -7,12 +7,12 @@ import { type ChaosTarget, runChaos } from '../chaos/run';
 import { formatSchedule, makeSchedule, minSlotMs, WARMUP_MS, COOLDOWN_MS } from '../chaos/schedule';
 import { type BootedLab, bootLab } from '../engine/boot';
 import { execIn } from '../engine/containers';
-import { ensureFlavourImage, type Flavour } from '../engine/flavour-images';
-import { PreciseBaseUnavailableError } from '../engine/images';
+import type { Flavour } from '../engine/flavour-images';
 import { LabError, LabExit } from '../errors';
-import { driverFor } from '../flavours';
+import { chooseLab, resolveLab } from '../resolve';
 import { instanceName } from '../session/session';
-import { serverFor } from '../servers';
+import { DEFAULT_SERVER } from '../servers';
+import type { ServerName } from '../servers/types';
 import type { Command } from './command';
 import { docker, runningLab } from './target';
 
@@ -20,8 +20,8 @@ const FLAGS = {
   duration: { kind: 'string', help: 'how long the run lasts: 60s, 2m', default: '60s' },
   seed: { kind: 'string', help: 'seed of the schedule, 0..4294967295 (default: drawn from the clock, printed)' },
   faults: { kind: 'string', help: `fault classes, comma-separated, or all: ${FAULTS.join(', ')}`, default: 'all' },
-  server: { kind: 'string', help: 'phoenix or unicorn (behind unicorn-wrapper)', default: 'phoenix' },
-  flavour: { kind: 'string', help: 'precise or bookworm (default precise, or bookworm when precise cannot be had)' },
+  server: { kind: 'server', help: 'phoenix or unicorn (behind unicorn-wrapper)', default: DEFAULT_SERVER },
+  flavour: { kind: 'flavour', help: 'precise or bookworm (default precise, or bookworm when precise cannot be had)' },
   running: { kind: 'boolean', help: 'use the running lab named --name instead of booting one' },
   name: { kind: 'string', help: 'with --running: the lab instance', default: 'default' },
   rate: { kind: 'number', help: "the lab's own load: requests per second through nginx", default: 100 },
@@ -37,7 +37,7 @@ const usage = (why: string): LabError => new LabError(`lab chaos: ${why}; see 'l
 function budgetLines(
   table: BudgetTable,
   flavour: Flavour,
-  server: 'phoenix' | 'unicorn',
+  server: ServerName,
   faults: FaultKind[],
   o: Partial<Record<FaultKind, Budget>>,
 ): string {
@@ -110,8 +110,7 @@ ${flagHelp(FLAGS)}`,
       throw usage('--running uses the lab as it runs: --server and --flavour are for a lab chaos boots itself');
     if (flags.image !== undefined && (flags.flavour === undefined || flags.running))
       throw usage('--image needs --flavour (which init the image runs) and no --running');
-    const server = serverFor(flags.server ?? 'phoenix');
-    if (flags.flavour !== undefined) driverFor(flags.flavour);
+    const { server, init: asked } = chooseLab(flags);
     const shortest = Math.min(...faults.map((k) => minSlotMs(k, CHAOS_WORKER_TIMEOUT_S)));
     const least = WARMUP_MS + shortest + COOLDOWN_MS;
     if (durationMs < least)
@@ -123,7 +122,8 @@ ${flagHelp(FLAGS)}`,
 
     const say = (line: string) => process.stderr.write(`  ${line}\n`);
     if (flags['dry-run']) {
-      const flavour = (flags.flavour ?? 'bookworm') as Flavour;
+      // The budgets of the init a real run would boot first (the default before any fallback).
+      const flavour = asked.name;
       const schedule = makeSchedule({ seed, durationMs, faults, workerTimeoutS: CHAOS_WORKER_TIMEOUT_S });
       process.stdout.write(
         `lab chaos: seed ${seed}, ${durationMs / 1000} s, ${schedule.length} faults (worker ` +
@@ -151,19 +151,9 @@ ${flagHelp(FLAGS)}`,
       };
     } else {
       const d = await docker();
-      let flavour = (flags.flavour ?? 'precise') as Flavour;
-      let image: string;
-      process.stderr.write(`lab chaos: preparing the ${flavour} image\n`);
-      try {
-        image = flags.image ?? (await ensureFlavourImage(flavour, { docker: d, log: say }));
-      } catch (err) {
-        if (!(err instanceof PreciseBaseUnavailableError) || flags.flavour)
-          throw new LabError(`the ${flavour} image cannot be had: ${(err as Error).message}`, LabExit.ENVIRONMENT);
-        process.stderr.write('lab chaos: precise cannot be built here; running on bookworm (Debian 12 + systemd)\n');
-        flavour = 'bookworm';
-        image = await ensureFlavourImage(flavour, { docker: d, log: say });
-      }
-      const driver = driverFor(flavour);
+      process.stderr.write(`lab chaos: preparing the ${asked.name} image\n`);
+      const { init: driver, image } = await resolveLab(flags, { docker: d, log: say });
+      const flavour = driver.name;
       try {
         booted = await bootLab({
           image,
