@@ -161,7 +161,14 @@ export function judgeChaos(o: {
       exceeded,
     });
   }
-  const missed = costs.filter((c) => !c.skipped && c.outsiderFailed > 0 && c.failed + c.resets === 0).map((c) => c.n);
+  // The outsider checks the verdict: a window where it saw more failures than the fault may cost
+  // while the lab's checker saw none is a pass the checker should not have given. Failures within
+  // what the fault may cost could not have changed the verdict: a restart of nginx that refuses
+  // for 20 ms is hit by one client's new connection and missed by the other's kept-alive ones
+  // (precise, seed 102: the outsider 1 reset, the lab none, budget 5).
+  const missed = costs
+    .filter((c) => !c.skipped && c.outsiderFailed > c.budget.failed && c.failed + c.resets === 0)
+    .map((c) => c.n);
   const lab = { sent: o.records.length, failed: o.records.filter((r) => r.error).length };
   const outsider = { sent: o.outsider.length, failed: o.outsider.filter((r) => !r.ok).length };
   const over = costs.filter((c) => c.exceeded.length);
@@ -175,7 +182,7 @@ export function judgeChaos(o: {
     lines.push(
       `FAIL the outsider saw failures the lab's checker did not, in the window of fault ${missed.map((n) => `#${n}`).join(', ')}`,
     );
-  else lines.push("the lab's checker saw failures in every window where the outsider did");
+  else lines.push("the lab's checker saw failures in every window where the outsider saw more than the fault may cost");
   if (over.length) lines.push(`FAIL over budget: ${over.map((c) => `#${c.n} ${c.kind}`).join(', ')}`);
   if (baseline.failed > 0) lines.push(`FAIL ${baseline.failed} requests failed before any fault`);
   const ok = over.length === 0 && missed.length === 0 && baseline.failed === 0;

@@ -138,6 +138,20 @@ describe('lab chaos: the verdict', () => {
     assert.deepEqual(v.missed, [1]);
   });
 
+  it("the outsider's failures within what the fault may cost, unseen by the lab, do not fail the run", () => {
+    const judge = (n: number) =>
+      judgeChaos({
+        faults,
+        records: records(10_000),
+        outsider: Array.from({ length: n }, (_, i) => ({ start: 5100 + i, end: 5150 + i, ok: false, cls: 'reset' })),
+        budgetOf: (k) => budgetFor('bookworm', 'phoenix', k),
+        endMs: 10_000,
+      });
+    const may = budgetFor('bookworm', 'phoenix', 'kill-master').failed;
+    assert.equal(judge(may).ok, true, judge(may).lines.join('\n'));
+    assert.deepEqual(judge(may + 1).missed, [2]);
+  });
+
   it('a skipped USR2 is listed as skipped and costs nothing', () => {
     const v = judgeChaos({
       faults: [{ n: 1, kind: 'usr2', at: 2000, detail: '', skipped: 'upgrade in progress' }],
