@@ -33,9 +33,10 @@ export const initctlRestart: Scenario<F> = {
       expect:
         "upstart stops the master (QUIT to the job's process group: workers finish their requests) " +
         'and starts the job again at once, but without a socket event: no UPSTART_FDS, so that ' +
-        'master has no socket and exits; the bridge keeps the socket meanwhile, connections queue ' +
-        'in it, and the next new connection starts the job properly; no request fails, the pause ' +
-        'shows as latency',
+        'master has no socket and exits (64); the bridge keeps the socket meanwhile and connections ' +
+        "queue in it; the job's post-stop then connects once, a new connection the bridge turns " +
+        'into a socket event, so the job starts again with its socket at once (a serving master ' +
+        'tracked about 0.5 s after the command); no request fails, the pause shows as latency',
     },
     bookworm: {
       applicable: true,
