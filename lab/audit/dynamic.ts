@@ -26,6 +26,8 @@ const LAB_APP = '/opt/unicorn/app';
 
 export interface Install {
   boot: BootSpec;
+  /** where the app's config.ru is in the lab (the broken release replaces it for one deploy) */
+  rackup: string;
   /** each place the lab had to change or choose a path, said in the report */
   rewrites: string[];
 }
@@ -121,6 +123,7 @@ export function installFor(m: AuditModel, files: readonly TeamFile[], app?: { co
   shell.push('rm -f /etc/nginx/sites-enabled/phoenix', `ln -sf ${SITE} /etc/nginx/sites-enabled/unicorn`);
   return {
     boot: { label: 'your files installed', activatesServer: true, files: out, remove, shell },
+    rackup: ru ?? `${LAB_APP}/config.ru`,
     rewrites,
   };
 }
@@ -163,10 +166,13 @@ export function tracksApp(s: LabStatus): boolean {
   return s.masters.some((m) => m.trackedByInit) || s.herders.some((h) => h.trackedByInit);
 }
 
-/** Masters nobody supervises: not tracked, and no tracked wrapper in front of them. */
+/**
+ * Masters nobody supervises once a step settled. Behind a tracked wrapper or herder (which
+ * follows one master through the pid file), every master beyond one: an old generation nobody
+ * QUIT. Otherwise, masters init does not track that were left to PID 1.
+ */
 export function unsupervised(s: LabStatus): number {
-  if (s.herders.some((h) => h.trackedByInit))
-    return s.masters.filter((m) => m.ppid === 1).length && !s.herders.length ? 1 : 0;
+  if (s.herders.some((h) => h.trackedByInit)) return Math.max(0, s.masters.length - 1);
   return s.masters.filter((m) => !m.trackedByInit && m.ppid === 1).length;
 }
 
@@ -177,7 +183,7 @@ function deployTarget(s: LabStatus): number | undefined {
 
 const USR2_DEPLOYS = 5;
 
-async function battery(ctx: ScenarioContext): Promise<F> {
+async function battery(ctx: ScenarioContext, rackup: string): Promise<F> {
   const steps: Step[] = [];
   const first = await ctx.untilAnswered(60_000);
   if (first === null) return { firstAnswerMs: null, ...NO_STEPS };
@@ -201,13 +207,37 @@ async function battery(ctx: ScenarioContext): Promise<F> {
       const s = await ctx.inspect();
       const target = deployTarget(s);
       if (!target) throw new Error('no master to deploy to');
-      const gen = (await ctx.get()).generation ?? 0;
+      // The app answers with its master's pid (the lab's config.ru): a deploy has happened when
+      // another master serves. (Its generation counter needs the lab's own unicorn.rb.)
+      const master = (await ctx.get()).master;
       await ctx.signal('USR2', target, 'deploy');
-      const moved = await ctx.waitFor(async () => ((await ctx.get()).generation ?? 0) > gen || undefined, 20_000, 250);
+      const moved = await ctx.waitFor(
+        async () => {
+          const now = (await ctx.get()).master;
+          return now !== undefined && now !== master ? true : undefined;
+        },
+        20_000,
+        250,
+      );
       await sleep(3000);
-      return moved ? 'a new generation serves' : 'no new generation within 20 s';
+      return moved ? 'a new master serves' : 'no new master serves within 20 s';
     });
   }
+  await step('broken release (USR2)', async () => {
+    // A release whose config.ru raises, deployed the usual way; the good one is put back after.
+    const q = `'${rackup}'`;
+    await ctx.must(`cp ${q} ${q}.lab-audit-good && printf '%s\\n' 'raise "a broken release (lab audit)"' > ${q}`);
+    try {
+      const target = deployTarget(await ctx.inspect());
+      if (!target) throw new Error('no master to deploy to');
+      await ctx.signal('USR2', target, 'deploy of a broken release');
+      await sleep(10_000);
+    } finally {
+      await ctx.must(`mv ${q}.lab-audit-good ${q}`);
+    }
+    const r = await ctx.get();
+    return r.status === 200 ? 'the site still answers after it' : `no answer after it (status ${r.status})`;
+  });
   await step('initctl reload (HUP)', async () => {
     await ctx.initctl('reload', 'unicorn');
     await sleep(5000);
@@ -298,7 +328,7 @@ const SHOWN_BY: Record<string, RegExp> = {
   'unicorn-bridge-traps': /first/,
   'master-killed-respawn': /kill -9 of the master/,
   'wrapper-fix': /first|stop/,
-  'unicorn-cold-workers': /USR2/,
+  'unicorn-cold-workers': /USR2|broken/,
 };
 
 export interface DynamicResult {
@@ -326,7 +356,7 @@ const stepOk = (name: string, failed: number, tracked: boolean, un: number, note
   failed <= budgetOf(name) &&
   tracked &&
   un === 0 &&
-  !/could not be done|no answer|no new generation|still alive/.test(note);
+  !/could not be done|no answer|no new master serves|still alive|no answer after/.test(note);
 
 export function judgeSteps(steps: readonly Step[], records: Parameters<typeof windowOf>[0]): StepResult[] {
   return steps.map((s) => {
@@ -364,12 +394,12 @@ export async function auditDynamic(
     title: `lab audit of ${[...new Set(files.map((f) => path.dirname(f.path)))].join(', ')} on ${DRIVERS[model.flavour].init}`,
     story:
       `your files (${files.map((f) => path.basename(f.path)).join(', ')}) booted in the lab, then ${USR2_DEPLOYS} USR2 deploys, ` +
-      'a reload, stop + start, kill -9 of the master and of a worker, under load. Rewrites: ' +
+      'a broken release deployed with USR2, a reload, stop + start, kill -9 of the master and of a worker, under load. Rewrites: ' +
       (install.rewrites.join('; ') || 'none'),
     server: 'unicorn',
     expect: expectAll,
     boot: () => install.boot,
-    run: (ctx) => battery(ctx),
+    run: (ctx) => battery(ctx, install.rackup),
     verdict(seen): Verdict {
       const j = new Judge();
       j.check(
@@ -390,7 +420,7 @@ export async function auditDynamic(
           `${s.name}: carried out`,
           'yes',
           s.note,
-          !/could not be done|no answer|no new generation|still alive/.test(s.note),
+          !/could not be done|no answer|no new master serves|still alive|no answer after/.test(s.note),
         );
         j.check(`${s.name}: init follows the app`, 'yes', s.tracked ? 'yes' : 'no', s.tracked);
         j.check(`${s.name}: masters nobody supervises`, '0', s.unsupervised, s.unsupervised === 0);
@@ -410,10 +440,13 @@ export async function auditDynamic(
   const judged = stepsOf(r.facts as Partial<F>);
   const failedSteps = judged.filter((s) => !s.ok).map((s) => s.name);
   if (!firstOk) failedSteps.unshift('first answer');
+  const ran = judged.length > 0;
   const confirmed = report.findings.map((f) => {
     const re = SHOWN_BY[f.scenario];
     const by = re ? failedSteps.filter((n) => re.test(n)) : [];
-    return { scenario: f.scenario, rule: f.rule, confirmed: re ? by.length > 0 : null, by };
+    // Not confirmed only when the steps that would show it ran and passed.
+    const confirmedOrNot = !re ? null : by.length > 0 ? true : ran ? false : null;
+    return { scenario: f.scenario, rule: f.rule, confirmed: confirmedOrNot, by };
   });
   return {
     flavour: model.flavour,

@@ -72,7 +72,7 @@ export function formatDynamic(d: DynamicResult): string {
     );
   for (const c of d.confirmed)
     lines.push(
-      `  ${c.scenario} [${c.rule}]: ${c.confirmed === null ? 'the battery has no step that shows it' : c.confirmed ? `CONFIRMED by ${c.by.join(', ')}` : 'not confirmed by the battery'}`,
+      `  ${c.scenario} [${c.rule}]: ${c.confirmed === null ? (d.steps.length ? 'the battery has no step that shows it' : 'not judged: the battery did not run (no first answer)') : c.confirmed ? `CONFIRMED by ${c.by.join(', ')}` : 'not confirmed by the battery'}`,
     );
   if (d.error) lines.push(`  the run: ${d.error}`);
   if (d.report) lines.push(`  report: ${d.report}`);

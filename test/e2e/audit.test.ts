@@ -63,7 +63,7 @@ for (const flavour of chosen.flavours) {
                 .map((s) => `${s.name}: ${s.failed} failed, ${s.note}`)
                 .join('\n'),
             );
-            assert.equal(d.steps.length, 9, 'the whole battery ran');
+            assert.equal(d.steps.length, 10, 'the whole battery ran');
             assert.ok(
               d.steps.every((s) => s.tracked),
               'init follows the app after every step',

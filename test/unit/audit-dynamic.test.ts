@@ -86,6 +86,11 @@ describe('lab audit, dynamic: judging the battery', () => {
     assert.equal(tracksApp(status({ masters: [{ pid: 5, ppid: 1, trackedByInit: false }] })), false);
     assert.equal(unsupervised(status({ masters: [{ pid: 5, ppid: 1, trackedByInit: false }] })), 1);
     assert.equal(unsupervised(status({ masters: [{ pid: 5, ppid: 1, trackedByInit: true }] })), 0);
+    // Behind a tracked wrapper or herder: one master is followed, an old one nobody QUIT is not.
+    const herder = { herders: [{ pid: 4, trackedByInit: true }] };
+    assert.equal(unsupervised(status({ ...herder, masters: [{ pid: 5, ppid: 1, trackedByInit: false }] })), 0);
+    const two = [5, 6].map((pid) => ({ pid, ppid: 1, trackedByInit: false }));
+    assert.equal(unsupervised(status({ ...herder, masters: two })), 1);
   });
 
   it('a deploy may lose nothing; a crash loses at most what lab chaos allows', () => {
