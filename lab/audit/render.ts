@@ -58,9 +58,9 @@ export function formatReport(r: AuditReport, o: { diffs?: boolean } = {}): strin
 
 /** The dynamic part: each step's numbers, each static finding confirmed or not, the report. */
 export function formatDynamic(d: DynamicResult): string {
-  const lines = [
-    `lab audit, dynamic, on ${d.flavour} (${DRIVERS[d.flavour].init}): ${d.outcome === 'EXPECTED' ? 'no step failed' : d.outcome}`,
-  ];
+  const head = `lab audit, dynamic, on ${d.flavour} (${DRIVERS[d.flavour].init})`;
+  if (d.outcome === 'NOT RUN' || d.outcome === 'INFRASTRUCTURE') return `${head}: not run: ${d.error ?? d.outcome}\n`;
+  const lines = [`${head}: ${d.outcome === 'EXPECTED' ? 'no step failed' : d.outcome}`];
   for (const r of d.rewrites) lines.push(`  rewrite: ${r}`);
   lines.push(
     `  first answer through nginx: ${d.firstAnswerMs === null ? 'none within 60 s' : `${d.firstAnswerMs} ms`}`,

@@ -152,6 +152,21 @@ describe('lab audit: bad input', () => {
   });
 });
 
+describe('lab audit without --static, and no Docker', () => {
+  it('runs the static part, then says the lab could not run: exit 3', () => {
+    const home = tempDir();
+    const r = spawnSync(process.execPath, [CLI, 'audit', '--dir', join(EX, 'recommended-systemd')], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, DOCKER_HOST: `unix://${home}/no-docker.sock`, LAB_HOME: home },
+    });
+    assert.equal(r.status, 3, `${r.stdout}${r.stderr}`);
+    assert.match(r.stdout, /verdict: CLEAN/);
+    assert.match(r.stdout, /dynamic, on bookworm \(systemd\): not run: /);
+    assert.match(r.stderr, /lab audit: the lab could not run .*--static needs neither/);
+  });
+});
+
 describe('lab audit: naming files one by one', () => {
   it('--job, --unicorn-config, --nginx-site judge as --dir does', () => {
     const d = join(EX, 'seed-poc');
