@@ -287,7 +287,10 @@ export const unicornBridgeTraps: Scenario<F> = {
     return perInit(flavour, {
       precise: () => ({
         ...spec,
-        label: 'unicorn.conf = a bridge job calling unicorn by name; lab-unicorn-lifecycle.conf counts its starts',
+        label:
+          'unicorn.conf = a bridge job calling unicorn by name; lab-unicorn-lifecycle.conf counts its starts; ' +
+          'bridge-socket-refresh.conf removed (the PoC had no such job: the stale-socket trap is what it fixes)',
+        remove: [...(spec.remove ?? []), '/etc/init/bridge-socket-refresh.conf'],
         files: {
           ...spec.files,
           '/var/lib/lab/unicorn-bare-name.conf': bareNameJob(),

@@ -253,9 +253,14 @@ describe('lab chaos: the faults production has (OOM killer, bridge restart, ngin
         assert.ok(oom.failed <= kill.failed && oom.gapMs <= kill.gapMs, `${flavour}/${server}`);
         assert.equal(BUDGETS[flavour][server]['nginx-restart'].resets, undefined, 'resets are failures here');
       }
-    // upstart's bridge restart leaves the app its socket; systemd's socket unit restart closes it.
-    assert.equal(budgetFor('precise', 'unicorn', 'bridge-restart').failed, 0);
-    assert.ok(budgetFor('bookworm', 'unicorn', 'bridge-restart').failed > 0);
+    // Both inits close the socket on a restart of its owner (upstart 1.5 through the shipped
+    // bridge-socket-refresh job, which the new bridge needs to bind at all): a short window of
+    // refused connects, never more than the budget of a graceful app restart on that init.
+    for (const flavour of ['precise', 'bookworm'] as const)
+      for (const server of ['phoenix', 'unicorn'] as const) {
+        const b = budgetFor(flavour, server, 'bridge-restart');
+        assert.ok(b.failed > 0 && b.failed <= 6 && b.gapMs <= 1000, `${flavour}/${server}: ${JSON.stringify(b)}`);
+      }
   });
 
   it('a fault whose recipe broke its promise fails the run, whatever it cost', () => {
