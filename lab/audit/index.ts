@@ -58,6 +58,13 @@ export function staticAudit(o: StaticOptions): { report: AuditReport; model: Aud
   if (site) checks.push(nginxTest(site));
   checks.push(...crossChecks(model));
 
+  const main = model.job?.main ?? model.service?.main;
+  const runs = model.job?.file ?? model.service?.file;
+  if (runs && main?.runner === 'other')
+    notJudged.push(
+      `${main.at.file}:${main.at.line}: the main process runs neither unicorn, unicorn-wrapper nor a herder the audit ` +
+        `recognises (${main.words.slice(0, 3).join(' ') || 'nothing'}): the rules about how unicorn runs were not applied`,
+    );
   const { findings, notJudged: nj } = runRules(model);
   notJudged.push(...nj);
   const recipe = readRecipe(o.root);

@@ -6,9 +6,11 @@ import type { AuditReport, Evidence, Fix } from './types';
 
 const where = (e: Evidence): string => (e.line > 0 ? `${e.file}:${e.line}: ${e.text.trim()}` : `${e.file}: ${e.text}`);
 
-export function formatReport(r: AuditReport, o: { diffs?: boolean } = {}): string {
+export function formatReport(r: AuditReport, o: { diffs?: boolean; dynamic?: boolean } = {}): string {
   const lines: string[] = [];
-  lines.push(`lab audit --static on ${r.flavour} (${DRIVERS[r.flavour].init}): ${r.flavourFrom}`);
+  lines.push(
+    `lab audit${o.dynamic ? ', static part,' : ' --static'} on ${r.flavour} (${DRIVERS[r.flavour].init}): ${r.flavourFrom}`,
+  );
   lines.push(`  files: ${r.files.map((f) => `${f.path} (${f.kind})`).join(', ')}`);
   if (r.ignored.length) lines.push(`  not read (none of the kinds audit reads): ${r.ignored.join(', ')}`);
   lines.push('checks:');
@@ -50,7 +52,9 @@ export function formatReport(r: AuditReport, o: { diffs?: boolean } = {}): strin
   const names = [...new Set(r.findings.map((f) => f.scenario))];
   lines.push(
     names.length === 0 && failed.length === 0
-      ? `verdict: CLEAN: no catalogue failure found and every check passed (${r.seconds.toFixed(1)} s)`
+      ? r.notJudged.length === 0
+        ? `verdict: CLEAN: no catalogue failure found and every check passed (${r.seconds.toFixed(1)} s)`
+        : `verdict: no catalogue failure found, every check passed, but ${r.notJudged.length} part(s) could not be judged (above) (${r.seconds.toFixed(1)} s)`
       : `verdict: EXPOSED: ${names.length ? `${names.join(', ')}` : 'no catalogue failure'}${failed.length ? `; ${failed.length} check(s) failed` : ''} (${r.seconds.toFixed(1)} s)`,
   );
   return `${lines.join('\n')}\n`;

@@ -1,4 +1,5 @@
 import { flagHelp, parseFlags } from '../args';
+import { remoteEngineProblem } from '../engine/docker';
 import { LabError, LabExit } from '../errors';
 import { exitCodeOf, staticAudit } from '../audit';
 import { auditDynamic } from '../audit/dynamic';
@@ -73,7 +74,11 @@ export const audit: Command = {
       else process.stdout.write(formatReport(report));
       return staticCode;
     }
-    if (!a.json) process.stdout.write(formatReport(report));
+    if (!a.json) process.stdout.write(formatReport(report, { dynamic: true }));
+    // The battery's load goes to the lab's 127.0.0.1 port: an engine elsewhere cannot be reached.
+    const remote = remoteEngineProblem();
+    if (remote)
+      throw new LabError(`lab audit: ${remote.replace(/\.\s*$/, '')}; --static needs no Docker`, LabExit.ENVIRONMENT);
     const app = files.find((f) => f.kind === 'rackup' && a.input.app !== undefined);
     if (a.input.app !== undefined && files.some((f) => f.kind === 'gemfile' && f.path.startsWith(a.input.app!)))
       throw new LabError(

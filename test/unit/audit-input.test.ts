@@ -167,6 +167,28 @@ describe('lab audit without --static, and no Docker', () => {
   });
 });
 
+describe('lab audit: what it cannot judge it says', () => {
+  it('a job whose main process is neither unicorn, the wrapper nor a herder: not judged, never CLEAN', () => {
+    const d = tempDir({
+      'u.conf': 'description "x"\nstart on runlevel [2345]\nexec /usr/local/bin/unicorn_wrapper.rb\n',
+    });
+    const r = audit('--dir', d);
+    assert.equal(r.status, 0);
+    assert.match(r.stdout, /not judged: .*u\.conf:3: the main process runs neither unicorn/);
+    assert.doesNotMatch(r.stdout, /CLEAN/);
+  });
+
+  it('without --static, an engine on another machine is refused (exit 3): the load could not reach its lab', () => {
+    const r = spawnSync(process.execPath, [CLI, 'audit', '--dir', join(EX, 'exec-respawn')], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, DOCKER_HOST: 'tcp://10.1.2.3:2375' },
+    });
+    assert.equal(r.status, 3, r.stderr);
+    assert.match(r.stderr, /not on this machine.*--static needs no Docker/);
+  });
+});
+
 describe('lab audit: naming files one by one', () => {
   it('--job, --unicorn-config, --nginx-site judge as --dir does', () => {
     const d = join(EX, 'seed-poc');
