@@ -61,6 +61,9 @@ export const audit: Command = {
     'configuration to the catalogue: each finding names the scenario that reproduces it\n' +
     '(`lab scenario run NAME`), the lines that prove it, and the fix as a diff against your file\n' +
     'taken from the recommended recipe. Your files are only read.\n\n' +
+    'Without --static it then boots a lab of that init with your files installed and runs a\n' +
+    'battery under load (5 USR2 deploys, a broken release, a reload, stop + start, kill -9 of the\n' +
+    'master and of a worker), confirms each finding or not, and writes an HTML report.\n\n' +
     `Rules:\n${RULES.map((r) => `  ${r.scenario.padEnd(26)} ${r.summary}`).join('\n')}\n\n` +
     'Exit codes: 0 no exposure found, 1 an exposure (or a check failed), 2 usage, 3 Docker or image unavailable.\n\n' +
     flagHelp(FLAGS),
