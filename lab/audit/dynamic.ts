@@ -57,6 +57,10 @@ export function installFor(m: AuditModel, files: readonly TeamFile[], app?: { co
         "the lab's own /etc/init/socket-permissions.conf removed: only your files decide the socket's mode",
       );
     }
+    if (!m.helperJobs.some((h) => path.basename(h.file) === 'bridge-socket-refresh.conf')) {
+      remove.push('/etc/init/bridge-socket-refresh.conf');
+      rewrites.push("the lab's own /etc/init/bridge-socket-refresh.conf removed: only your files decide");
+    }
     const sock = m.job.bridgeSocket?.value;
     if (sock) shell.push(`mkdir -p '${path.dirname(sock)}'`);
   }
@@ -316,19 +320,25 @@ export interface StepResult {
   ok: boolean;
 }
 
-/** Which battery steps show each catalogue failure (a finding is confirmed when one of them failed). */
-const SHOWN_BY: Record<string, RegExp> = {
-  'seed-poc': /USR2|stop/,
-  'unicorn-exec-respawn': /USR2|stop/,
-  'unicorn-daemon-expect': /USR2|stop|first/,
-  'unicorn-systemd-forking': /USR2|stop/,
-  'unicorn-herder-sleeps': /USR2|stop|first/,
-  'unicorn-initctl-reload': /reload/,
-  'socket-permissions': /first/,
-  'unicorn-bridge-traps': /first/,
-  'master-killed-respawn': /kill -9 of the master/,
-  'wrapper-fix': /first|stop/,
-  'unicorn-cold-workers': /USR2|broken/,
+/**
+ * Which battery steps show what each rule predicts (a finding is confirmed when one of them
+ * failed). A rule the battery cannot show (a bridge restart, a slow stop, a tree of releases)
+ * is absent: its findings are reported as not shown by the battery, never as confirmed.
+ */
+export const SHOWN_BY: Record<string, RegExp> = {
+  'bridge-unicorn-direct': /USR2|stop/,
+  'exec-respawn': /USR2|stop/,
+  'daemon-expect': /USR2|stop|first/,
+  'forking-without-pidfile': /USR2|stop/,
+  'herder-fixed-waits': /USR2|stop|first/,
+  'no-quit-oldbin': /USR2/,
+  'adopted-socket-not-named': /reload/,
+  'bridge-socket-0755': /first/,
+  'bridge-path': /first/,
+  'bundle-exec-closes-fd': /first/,
+  'respawn-bridge-job': /kill -9 of the master/,
+  'no-pid-file': /first|USR2|stop/,
+  'cold-workers-small-backlog': /USR2|broken/,
 };
 
 export interface DynamicResult {
@@ -442,7 +452,7 @@ export async function auditDynamic(
   if (!firstOk) failedSteps.unshift('first answer');
   const ran = judged.length > 0;
   const confirmed = report.findings.map((f) => {
-    const re = SHOWN_BY[f.scenario];
+    const re = SHOWN_BY[f.rule];
     const by = re ? failedSteps.filter((n) => re.test(n)) : [];
     // Not confirmed only when the steps that would show it ran and passed.
     const confirmedOrNot = !re ? null : by.length > 0 ? true : ran ? false : null;

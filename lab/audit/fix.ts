@@ -16,6 +16,7 @@ import { unitValue } from './units';
 export const RECIPE = {
   job: 'images/conf/unicorn/upstart/unicorn-wrapper.conf',
   socketPermissions: 'images/conf/upstart/container/socket-permissions.conf',
+  bridgeRefresh: 'images/conf/upstart/container/bridge-socket-refresh.conf',
   service: 'images/conf/systemd/unicorn-wrapper.service',
   socket: 'images/conf/systemd/unicorn.socket',
   config: 'images/conf/unicorn/unicorn.rb',
@@ -144,6 +145,11 @@ export function fixesFor(f: Finding, m: AuditModel, recipe: Recipe): Fix[] {
       out.push(
         diffOf(path.join(dir, 'socket-permissions.conf'), '', sub(recipe.socketPermissions), RECIPE.socketPermissions),
       );
+      break;
+    }
+    case 'add-bridge-socket-refresh': {
+      const dir = m.job ? path.dirname(m.job.file) : '.';
+      out.push(diffOf(path.join(dir, 'bridge-socket-refresh.conf'), '', recipe.bridgeRefresh, RECIPE.bridgeRefresh));
       break;
     }
     case 'service-to-recipe':

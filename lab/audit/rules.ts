@@ -395,6 +395,33 @@ export const bridgePath: Rule = {
   },
 };
 
+export const bridgeRestart: Rule = {
+  name: 'bridge-restart-stale-socket',
+  scenario: 'unicorn-bridge-traps',
+  summary: 'a bridge job with no job that removes its socket file when the bridge restarts',
+  check(m) {
+    const j = m.job;
+    if (!j?.bridgeSocket) return none;
+    // A job held by `starting upstart-socket-bridge` that removes a socket file first.
+    const refreshes = [j, ...m.helperJobs].some(
+      (h) =>
+        /^\s*start\s+on\b[^\n]*\bstarting\s+upstart-socket-bridge\b/m.test(h.text) &&
+        /\brm\s+(-\w+\s+)*\S*sock/.test(h.text),
+    );
+    if (refreshes) return none;
+    return [
+      finding(
+        this,
+        `upstart 1.5's bridge never unlinks ${j.bridgeSocket.value}: after a restart of upstart-socket-bridge (a package ` +
+          "upgrade, its respawn) the new bridge cannot bind it, and the next time unicorn stops nginx gets 'Connection " +
+          "refused' for good",
+        [ev(j.bridgeSocket)],
+        'add-bridge-socket-refresh',
+      ),
+    ];
+  },
+};
+
 /** Is a version at least 2.2.26, from which bundler keeps inherited fds by default? */
 export function keepsFdsByDefault(version: string | undefined): boolean {
   if (version === undefined) return false;
@@ -506,6 +533,7 @@ export const RULES: readonly Rule[] = [
   adoptedSocketHup,
   socketPermissions,
   bridgePath,
+  bridgeRestart,
   bundleFds,
   respawnBridge,
   noPid,

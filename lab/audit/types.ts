@@ -143,6 +143,7 @@ export type FixKind =
   | 'service-to-recipe'
   | 'add-socket-unit'
   | 'add-socket-permissions'
+  | 'add-bridge-socket-refresh'
   | 'config-pid'
   | 'config-before-fork'
   | 'config-preload'

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { staticAudit } from '../../lab/audit';
-import { budgetOf, installFor, stepsOf, tracksApp, unsupervised } from '../../lab/audit/dynamic';
+import { SHOWN_BY, budgetOf, installFor, stepsOf, tracksApp, unsupervised } from '../../lab/audit/dynamic';
+import { RULES } from '../../lab/audit/rules';
 import type { LabStatus } from '../../lab/inspect';
 import { ROOT } from '../support/root';
 
@@ -27,6 +28,8 @@ describe('lab audit, dynamic: installing the team files', () => {
     const rec = read('recommended-upstart');
     const j = installFor(rec.model, rec.files);
     assert.ok(!j.boot.remove?.includes('/etc/init/socket-permissions.conf'));
+    assert.ok(i.boot.remove?.includes('/etc/init/bridge-socket-refresh.conf'), "the seed's folder has no refresh job");
+    assert.ok(!j.boot.remove?.includes('/etc/init/bridge-socket-refresh.conf'), 'the recipe has one');
     assert.ok(j.boot.files?.['/etc/init/socket-permissions.conf']);
     assert.equal(j.boot.activatesServer, true);
   });
@@ -91,6 +94,11 @@ describe('lab audit, dynamic: judging the battery', () => {
     assert.equal(unsupervised(status({ ...herder, masters: [{ pid: 5, ppid: 1, trackedByInit: false }] })), 0);
     const two = [5, 6].map((pid) => ({ pid, ppid: 1, trackedByInit: false }));
     assert.equal(unsupervised(status({ ...herder, masters: two })), 1);
+  });
+
+  it('each rule the battery can show is a rule of the audit', () => {
+    const names = new Set(RULES.map((r) => r.name));
+    for (const k of Object.keys(SHOWN_BY)) assert.ok(names.has(k), `${k} is not a rule`);
   });
 
   it('a deploy may lose nothing; a crash loses at most what lab chaos allows', () => {

@@ -16,7 +16,7 @@ const CLI = join(ROOT, 'dist/lab/cli.js');
 const EXAMPLES = join(ROOT, 'lab/audit/examples');
 
 const EXPECTED: Record<string, string[]> = {
-  'seed-poc': ['seed-poc', 'unicorn-initctl-reload', 'socket-permissions'],
+  'seed-poc': ['seed-poc', 'unicorn-initctl-reload', 'socket-permissions', 'unicorn-bridge-traps'],
   'exec-respawn': ['unicorn-exec-respawn'],
   'daemon-expect-fork': ['unicorn-daemon-expect'],
   'herder-sleeps': ['unicorn-herder-sleeps'],
@@ -30,6 +30,7 @@ const RECIPE_COPIES: Record<string, Record<string, string>> = {
   'recommended-upstart': {
     'unicorn-wrapper.conf': 'images/conf/unicorn/upstart/unicorn-wrapper.conf',
     'socket-permissions.conf': 'images/conf/upstart/container/socket-permissions.conf',
+    'bridge-socket-refresh.conf': 'images/conf/upstart/container/bridge-socket-refresh.conf',
     'unicorn.rb': 'images/conf/unicorn/unicorn.rb',
     'unicorn-site.conf': 'images/conf/nginx/unicorn-site.conf',
     'config.ru': 'images/conf/unicorn/config.ru',

@@ -211,6 +211,17 @@ describe('lab audit rules', () => {
     assert.deepEqual(trips(R.bridgePath, model([job(`${BRIDGE}exec /usr/bin/unicorn -c /app/unicorn.rb\n`)])), []);
   });
 
+  it('a bridge job with nothing to remove its socket when the bridge restarts -> unicorn-bridge-traps; with a refresh job, not', () => {
+    const j = job(`${BRIDGE}exec ${WRAPPER}\n`);
+    assert.deepEqual(trips(R.bridgeRestart, model([j])), ['unicorn-bridge-traps']);
+    const refresh: [string, string] = [
+      'bridge-socket-refresh.conf',
+      'start on starting upstart-socket-bridge\ntask\nscript\n  rm -f /var/run/unicorn/unicorn.sock\nend script\n',
+    ];
+    assert.deepEqual(trips(R.bridgeRestart, model([j, refresh])), []);
+    assert.deepEqual(trips(R.bridgeRestart, model([job(`start on runlevel [2345]\nexec ${WRAPPER}\n`)])), []);
+  });
+
   it('bundle exec without --keep-file-descriptors on an inherited socket -> unicorn-bridge-traps, unless bundler >= 2.2.26', () => {
     const bundled = job(`${BRIDGE}exec ${WRAPPER.replace('/usr/bin/unicorn', '/usr/local/bin/bundle exec unicorn')}\n`);
     assert.deepEqual(trips(R.bundleFds, model([bundled])), ['unicorn-bridge-traps']);
