@@ -90,11 +90,7 @@ async function nothingLeft(w: Started, wrapperPid: number, pidFile: string): Pro
 
 describe('unicorn-wrapper supervision and deadlines (issue 17)', () => {
   const fx = withNginx('app.sock');
-  let nginxUp = false;
-  const nginxOn = async () => {
-    if (!nginxUp) await fx.nginx.start();
-    nginxUp = true;
-  };
+  const nginxOn = fx.nginxOn;
 
   test('kill -9 of the master under load through nginx, twice (its own child, then a USR2 master): the same wrapper pid, a new master serving within 6 s, at most 5 failed', async () => {
     const { h, port } = fx;

@@ -63,11 +63,7 @@ async function stoppedClean(w: Started, pidFile: string, code: number): Promise<
 
 describe('unicorn-wrapper: unicorn behind nginx, on the socket bridge socket', () => {
   const fx = withNginx('app.sock');
-  let nginxUp = false;
-  const nginxOn = async () => {
-    if (!nginxUp) await fx.nginx.start();
-    nginxUp = true;
-  };
+  const nginxOn = fx.nginxOn;
 
   test(`${UPGRADES} USR2 upgrades under load (before_fork QUITs .oldbin): no failed request, the wrapper's pid stays`, async () => {
     const { h, port } = fx;

@@ -263,11 +263,25 @@ export function processesTagged(tag: string): number[] {
  * A Harness and a real nginx in front of `h.file(sock)`, set up before a describe block's
  * tests and torn down after them. Read the fields inside tests, not at describe time.
  */
-export function withNginx(sock: string): { h: Harness; nginx: import('../../lab/host/nginx').HostNginx; port: number } {
+export interface NginxFixture {
+  h: Harness;
+  nginx: import('../../lab/host/nginx').HostNginx;
+  port: number;
+  /** starts nginx the first time it is called (a test that needs it says so; others skip the cost) */
+  nginxOn(): Promise<void>;
+}
+
+export function withNginx(sock: string): NginxFixture {
   // Required here, not imported at the top: only the tests that want nginx load it.
   const { HostNginx, freePort } = require('../../lab/host/nginx') as typeof import('../../lab/host/nginx');
   const { before, after } = require('node:test') as typeof import('node:test');
-  const fx = {} as { h: Harness; nginx: InstanceType<typeof HostNginx>; port: number };
+  let started = false;
+  const fx = {
+    nginxOn: async () => {
+      if (!started) await fx.nginx.start();
+      started = true;
+    },
+  } as NginxFixture;
   before(async () => {
     fx.h = new Harness();
     fx.port = await freePort();
