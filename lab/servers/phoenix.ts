@@ -1,3 +1,4 @@
+import { systemd, systemdBoot, upstart, upstartBoot } from '../session/configs';
 import { type ProcessRole, SERVED_BY, type ServerDriver } from './types';
 
 /** phoenix, this project's Node server: its workers carry their spec in PHOENIX_WORKER. */
@@ -25,4 +26,11 @@ export const phoenix: ServerDriver = {
   signalVia: 'master',
   upgradeMode: 'in-place (init keeps the master)',
   servedBy: SERVED_BY,
+  // The shipped job and unit with --timeout changed, the rest as shipped.
+  workerTimeoutBoot: {
+    upstart: (s, label) =>
+      upstartBoot(upstart.timeout(upstart.strategy('bridge-inplace'), s), `bridge-inplace.conf, ${label}`),
+    systemd: (s, label) => systemdBoot(systemd.timeout(systemd.service(), s), `phoenix.service, ${label}`),
+  },
+  workerTimeoutShown: (pid) => `tr '\\000' ' ' < /proc/${pid}/cmdline 2>/dev/null`,
 };

@@ -1,5 +1,5 @@
 import type { BootSpec } from '../engine/boot-spec';
-import type { InitDriver } from '../flavours/types';
+import type { InitDriver, InitFamily } from '../flavours/types';
 
 /** One process the status probe found, as the server driver is asked to classify it. */
 export interface ProbedProcess {
@@ -52,6 +52,10 @@ export interface ServerDriver {
   upgradeMode: string;
   /** the response headers by which its app says who served (SERVED_BY: every server's app sends them) */
   servedBy: typeof SERVED_BY;
+  /** the boot change that gives its shipped job or unit a worker timeout of S seconds, per init family */
+  workerTimeoutBoot: Record<InitFamily, (seconds: number, label: string) => BootSpec>;
+  /** a shell command printing where a running master (pid) shows its worker timeout */
+  workerTimeoutShown(pid: string): string;
 }
 
 /**

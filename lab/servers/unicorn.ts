@@ -86,4 +86,16 @@ export const unicorn: ServerDriver = {
   signalVia: 'wrapper',
   upgradeMode: 'reexec behind unicorn-wrapper (init keeps the wrapper)',
   servedBy: SERVED_BY,
+  // unicorn.rb reads UNICORN_TIMEOUT; activate() puts the job/unit in place first.
+  workerTimeoutBoot: {
+    upstart: (s, label) => ({
+      label,
+      shell: [`sed -i '/^env UNICORN_PID=/i env UNICORN_TIMEOUT=${s}' /etc/init/unicorn.conf`],
+    }),
+    systemd: (s, label) => ({
+      label,
+      files: { '/etc/systemd/system/unicorn.service.d/chaos.conf': `[Service]\nEnvironment=UNICORN_TIMEOUT=${s}\n` },
+    }),
+  },
+  workerTimeoutShown: (pid) => `tr '\\000' '\\n' < /proc/${pid}/environ 2>/dev/null | grep '^UNICORN_TIMEOUT='`,
 };
