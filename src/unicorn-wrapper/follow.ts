@@ -137,6 +137,13 @@ export class Follower {
   private handover: Handover | undefined;
   /** the master followed before the current one, while it still runs */
   private previous: number | undefined;
+  /**
+   * A USR2 forwarded and not yet seen to start an upgrade: the master it went to, and the pid
+   * file as it was. A re-exec that fails before exec (a release directory pruned: chdir fails)
+   * renames the pid file to .oldbin and back within milliseconds, between two passes; the file
+   * is then a new one naming the same master, which is how that failure is still seen.
+   */
+  private usr2: { master: number; pidFile: string | undefined; until: number } | undefined;
   /** exit statuses of the masters the wrapper started (node reaps them: their pids may be reused) */
   private readonly exits = new Map<number, ExitStatus>();
   /** the masters the wrapper started itself, while referred to: their exit status will come */
@@ -329,8 +336,10 @@ export class Follower {
   private send(master: number, signal: ForwardedSignal): void {
     if (STOPS.includes(signal)) this.stopSent.add(master);
     try {
+      const before = signal === 'SIGUSR2' ? this.os.fileId(this.cfg.pidFile) : undefined;
       this.os.kill(master, signal);
       this.emit('signal-forwarded', { signal, master });
+      if (signal === 'SIGUSR2') this.usr2 = { master, pidFile: before, until: this.os.now() + WATCH_AFTER_SIGNAL_MS };
     } catch (err) {
       this.emit('wrapper-error', { step: 'forward', signal, master, error: (err as Error).message });
     }
@@ -641,6 +650,12 @@ export class Follower {
     if (mAlive && O === M && !this.handover) {
       this.handover = { from: M, since: now, notReadyAt: now + this.cfg.readyTimeoutMs };
       this.emit('upgrade-started', { master: M });
+    }
+    if (this.usr2 && (this.handover || this.usr2.master !== M || now > this.usr2.until)) this.usr2 = undefined;
+    if (this.usr2 && mAlive && P === M && this.os.fileId(this.cfg.pidFile) !== this.usr2.pidFile) {
+      // The whole failed re-exec happened between two passes: unicorn wrote its pid file anew.
+      this.emit('upgrade-failed', { master: M, unseen: true });
+      this.usr2 = undefined;
     }
     // The master to move to: the one in the pid file; with M gone, also a live .oldbin master
     // (the new master died before the old one was QUIT, and unicorn has not put the file back yet).

@@ -18,6 +18,8 @@ export interface WrapperOs {
   kill(pid: number, signal: NodeJS.Signals): void;
   /** removes `file` if it still names `pid` */
   removePidFile(file: string, pid: number): void;
+  /** what tells one file at this path from the next (device and inode), undefined when none is there */
+  fileId(file: string): string | undefined;
   /** starts the command again on the same sockets (a new master after one died); its pid */
   startMaster(): number;
   /**
@@ -100,4 +102,12 @@ export const realOs: Omit<WrapperOs, 'startMaster'> = {
     if (readPid(file) === pid) fs.rmSync(file, { force: true });
   },
   processGroup: () => processGroup(),
+  fileId: (file) => {
+    try {
+      const st = fs.statSync(file);
+      return `${st.dev}:${st.ino}`;
+    } catch {
+      return undefined;
+    }
+  },
 };

@@ -9,9 +9,24 @@ import type { WrapperOs } from '../../src/unicorn-wrapper/os';
  * The follow rules without processes: a scripted OS (pid files, a process table with parents
  * and zombies, a clock) stands in for the real one, as tableflip tests its upgrader.
  */
+/** Pid files, each write a new file (as unicorn writes its pid file: a new inode each time). */
+class PidFiles extends Map<string, number> {
+  private writes = 0;
+  readonly ids = new Map<string, number>();
+  override set(file: string, pid: number): this {
+    this.ids?.set(file, ++this.writes);
+    return super.set(file, pid);
+  }
+  override delete(file: string): boolean {
+    this.ids.delete(file);
+    return super.delete(file);
+  }
+}
+
 class FakeOs implements WrapperOs {
   t = 0;
-  readonly files = new Map<string, number>();
+  readonly files = new PidFiles();
+  fileId = (f: string) => (this.files.has(f) ? String(this.files.ids.get(f)) : undefined);
   readonly procs = new Map<number, { ppid: number; zombie?: boolean }>();
   readonly sent: [number, NodeJS.Signals][] = [];
   failReadPid: string | undefined;
@@ -298,6 +313,37 @@ describe('unicorn-wrapper follow rules', () => {
     f.enqueue('SIGUSR2');
     run();
     assert.deepEqual(os.signalsTo(CHILD), ['SIGUSR2'], 'the next USR2 is allowed again');
+  });
+
+  test('a re-exec that fails between two passes (pid file to .oldbin and back within ms): still one upgrade-failed', () => {
+    const { os, f, run, named } = ready();
+    f.enqueue('SIGUSR2');
+    run();
+    assert.deepEqual(os.signalsTo(CHILD), ['SIGUSR2']);
+    // unicorn renamed its pid file to .oldbin, its re-exec failed before exec (chdir), and it
+    // wrote the pid file anew: the wrapper's passes saw none of it but the new file.
+    os.files.set(PID, CHILD);
+    os.t += 50;
+    assert.equal(run(), undefined);
+    const failed = named('upgrade-failed');
+    assert.equal(failed.length, 1);
+    assert.equal(failed[0].master, CHILD);
+    assert.equal(failed[0].unseen, true);
+    assert.equal(f.state().master, CHILD);
+    os.t += 50;
+    run();
+    assert.equal(named('upgrade-failed').length, 1, 'said once');
+  });
+
+  test('a USR2 that unicorn does not act on (the pid file untouched) says nothing', () => {
+    const { os, f, run, named } = ready();
+    f.enqueue('SIGUSR2');
+    run();
+    for (let i = 0; i < 40; i++) {
+      os.t += 100;
+      run();
+    }
+    assert.equal(named('upgrade-failed').length, 0);
   });
 
   test('a new master that dies after it had workers, the old one never QUIT: back to the old one, one upgrade-failed', () => {
