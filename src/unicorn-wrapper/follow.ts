@@ -141,7 +141,8 @@ export class Follower {
    * A USR2 forwarded and not yet seen to start an upgrade: the master it went to, and the pid
    * file as it was. A re-exec that fails before exec (a release directory pruned: chdir fails)
    * renames the pid file to .oldbin and back within milliseconds, between two passes; the file
-   * is then a new one naming the same master, which is how that failure is still seen.
+   * then names the same master but has been renamed (its ctime moved), which is how that failure
+   * is still seen.
    */
   private usr2: { master: number; pidFile: string | undefined; until: number } | undefined;
   /** exit statuses of the masters the wrapper started (node reaps them: their pids may be reused) */

@@ -18,7 +18,11 @@ export interface WrapperOs {
   kill(pid: number, signal: NodeJS.Signals): void;
   /** removes `file` if it still names `pid` */
   removePidFile(file: string, pid: number): void;
-  /** what tells one file at this path from the next (device and inode), undefined when none is there */
+  /**
+   * What changes when the file at this path is replaced or renamed (device, inode and ctime: unicorn
+   * renames its pid file to .oldbin and back, the same inode, but each rename sets the ctime);
+   * undefined when none is there.
+   */
   fileId(file: string): string | undefined;
   /** starts the command again on the same sockets (a new master after one died); its pid */
   startMaster(): number;
@@ -104,8 +108,8 @@ export const realOs: Omit<WrapperOs, 'startMaster'> = {
   processGroup: () => processGroup(),
   fileId: (file) => {
     try {
-      const st = fs.statSync(file);
-      return `${st.dev}:${st.ino}`;
+      const st = fs.statSync(file, { bigint: true });
+      return `${st.dev}:${st.ino}:${st.ctimeNs}`;
     } catch {
       return undefined;
     }

@@ -17,6 +17,7 @@ import {
   unicornCommand,
   unicornEnv,
   waitNothingLeft,
+  UNICORN_RB,
   workersOf,
 } from '../support/unicorn';
 
@@ -231,6 +232,28 @@ describe('unicorn-wrapper: unicorn behind nginx, on the socket bridge socket', (
     await w.waitFor((e) => e.event === 'master-followed' && e.previous === followed.master, 15_000, from);
     // TERM goes to both masters of the handover: nothing may stay behind.
     process.kill(w.pid, 'SIGTERM');
+    await stoppedClean(w, pidFile, 0);
+  });
+
+  test('a re-exec that dies before exec (its working directory pruned, as Capistrano does): upgrade-failed all the same', async () => {
+    const { h, port } = fx;
+    await nginxOn();
+    const release = h.file('release-A');
+    fs.mkdirSync(release);
+    const conf = h.file('pruned.rb');
+    fs.writeFileSync(conf, `${fs.readFileSync(UNICORN_RB, 'utf8')}\nworking_directory ${JSON.stringify(release)}\n`);
+    const { w, pidFile, master } = await startOnBridge(h, 'pruned', { command: unicornCommand({ config: conf }) });
+    fs.rmSync(release, { recursive: true });
+    const from = w.events().length;
+    process.kill(w.pid, 'SIGUSR2');
+    // unicorn renames its pid file to .oldbin and back within milliseconds: the wrapper must
+    // still say the upgrade failed, whether or not one of its passes fell in between.
+    const failed = await w.waitFor(isEvent('upgrade-failed'), 15_000, from);
+    assert.equal(failed.master, String(master));
+    assert.match(w.stderr(), /chdir/);
+    assert.equal(readPid(pidFile), master);
+    assert.equal((await getJson<Who>(port)).master, master, 'the old master serves on');
+    process.kill(w.pid, 'SIGQUIT');
     await stoppedClean(w, pidFile, 0);
   });
 

@@ -9,7 +9,7 @@ import type { WrapperOs } from '../../src/unicorn-wrapper/os';
  * The follow rules without processes: a scripted OS (pid files, a process table with parents
  * and zombies, a clock) stands in for the real one, as tableflip tests its upgrader.
  */
-/** Pid files, each write a new file (as unicorn writes its pid file: a new inode each time). */
+/** Pid files whose identity changes with each write (unicorn renames its pid file to .oldbin and back: the ctime moves). */
 class PidFiles extends Map<string, number> {
   private writes = 0;
   readonly ids = new Map<string, number>();
