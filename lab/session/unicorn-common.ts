@@ -2,12 +2,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { request } from 'undici';
 import { projectRoot } from '../engine/images';
+import { summarize } from '../check/continuity';
 import type { RequestRecord } from '../load/record';
 import { UNICORN_OPT } from '../servers/unicorn';
 import type { ScenarioContext } from './context';
 import { sleep } from './context';
 import type { Judge } from './judge';
-import { windowOf } from './load';
 import type { PhaseFacts } from './phases';
 
 /**
@@ -52,7 +52,8 @@ export type StretchFacts = PhaseFacts & {
  * (a restart's cost is what happens during it), `hold` lets traffic run after an action.
  */
 export class Stretches {
-  private readonly list: Array<{ name: string; from: number; to: number }> = [];
+  /** `whole`: only requests that also ended inside count (a steady stretch; see hold) */
+  private readonly list: Array<{ name: string; from: number; to: number; whole?: boolean }> = [];
 
   constructor(
     private readonly ctx: ScenarioContext,
@@ -64,11 +65,17 @@ export class Stretches {
     this.ctx.mark('note', `phase: ${name}`);
   }
 
+  /**
+   * A steady stretch: nothing is done to the lab during it. A request it started that is still in
+   * flight when it ends is counted with the next stretch, whose action it meets (seen: 4 requests
+   * sent 85 ms before a `systemctl stop`, slow on a loaded machine, answered 502 by the stop and
+   * counted against 'before the deploy').
+   */
   async hold(name: string, ms: number): Promise<void> {
     this.begin(name);
     const from = this.ctx.now() + this.settleMs;
     await sleep(ms);
-    this.list.push({ name, from, to: this.ctx.now() });
+    this.list.push({ name, from, to: this.ctx.now(), whole: true });
   }
 
   /** A stretch that lasts while `during` runs (at least `minMs`), from `settleMs` after its start. */
@@ -91,9 +98,13 @@ export class Stretches {
   }
 
   facts(records: readonly RequestRecord[]): StretchFacts {
+    let carried: RequestRecord[] = [];
     return stretchFacts(
       this.list.map((p) => {
-        const c = windowOf(records, p.from, p.to);
+        const started = records.filter((r) => r.start >= p.from && r.start < p.to);
+        const mine = p.whole ? started.filter((r) => r.end <= p.to) : [...carried, ...started];
+        carried = p.whole ? started.filter((r) => r.end > p.to) : [];
+        const c = summarize(mine.map((r) => ({ ...r, start: r.start - p.from, end: r.end - p.from })));
         return { name: p.name, sent: c.sent, ok: c.succeeded, failures: c.failures, gapMs: c.longestGapMs };
       }),
     );
