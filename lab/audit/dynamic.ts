@@ -8,6 +8,8 @@ import { Judge } from '../session/judge';
 import { windowOf } from '../session/load';
 import { runScenario } from '../session/runner';
 import type { Expectation, Facts, Scenario, ScenarioResult, Verdict } from '../session/types';
+import { readRecipe } from './fix';
+import { seePast } from './unblock';
 import { unitValue } from './units';
 import type { AuditModel, AuditReport, TeamFile } from './types';
 
@@ -141,11 +143,17 @@ interface Step {
   /** masters alive that neither init nor a tracked wrapper owns */
   unsupervised: number;
   note: string;
+  /** init's word on the job before and after the step, e.g. `start/running, process 12 -> stop/waiting` */
+  init: string;
+  /** the masters' pids before and after the step, e.g. `12 -> 12, 40` */
+  pids: string;
 }
 
 /** Each step of the battery, one array per measure (facts are plain JSON), in step order. */
 type F = Facts & {
   firstAnswerMs: number | null;
+  /** with no first answer: the socket's owner and mode and init's status then, the evidence */
+  firstMiss?: string;
   stepNames: string[];
   stepFailed: number[];
   stepSent: number[];
@@ -153,6 +161,8 @@ type F = Facts & {
   stepTracked: boolean[];
   stepUnsupervised: number[];
   stepNotes: string[];
+  stepInit: string[];
+  stepPids: string[];
 };
 
 const NO_STEPS = {
@@ -163,6 +173,8 @@ const NO_STEPS = {
   stepTracked: [],
   stepUnsupervised: [],
   stepNotes: [],
+  stepInit: [],
+  stepPids: [],
 };
 
 /** Init follows the app: it tracks a master, or a wrapper/herder in front of the masters. */
@@ -187,15 +199,27 @@ function deployTarget(s: LabStatus): number | undefined {
 
 const USR2_DEPLOYS = 5;
 
+/** The masters' pids, for the evidence of each step. */
+const pidsOf = (s: LabStatus): string => s.masters.map((m) => m.pid).join(', ') || 'none';
+
+/** init's word on one line, on either init: `start/running, process 12`, `active/running, process 12`. */
+export const initWord = (s: LabStatus): string =>
+  `${s.init.state ?? s.init.status.split('\n')[0]}${s.init.trackedPid ? `, process ${s.init.trackedPid}` : ''}`;
+
 async function battery(ctx: ScenarioContext, rackup: string): Promise<F> {
   const steps: Step[] = [];
   const first = await ctx.untilAnswered(60_000);
-  if (first === null) return { firstAnswerMs: null, ...NO_STEPS };
+  if (first === null) {
+    const s = await ctx.inspect();
+    const sock = s.socket ? `${s.socket.path} ${s.socket.owner}:${s.socket.group} ${s.socket.mode}` : 'no socket seen';
+    return { firstAnswerMs: null, firstMiss: `${sock}; init: ${initWord(s)}`, ...NO_STEPS };
+  }
   ctx.before = await ctx.inspect();
   ctx.mark('note', `first 200 through nginx after ${first} ms`);
   ctx.load({ durationMs: 240_000, rate: 100, slowEvery: 10, slowMs: 300 });
   await sleep(1000);
   const step = async (name: string, act: () => Promise<string>) => {
+    const before = await ctx.inspect();
     const from = ctx.now();
     let note: string;
     try {
@@ -204,7 +228,16 @@ async function battery(ctx: ScenarioContext, rackup: string): Promise<F> {
       note = `could not be done: ${(err as Error).message}`;
     }
     const s = await ctx.inspect();
-    steps.push({ name, from, to: ctx.now(), tracked: tracksApp(s), unsupervised: unsupervised(s), note });
+    steps.push({
+      name,
+      from,
+      to: ctx.now(),
+      tracked: tracksApp(s),
+      unsupervised: unsupervised(s),
+      note,
+      init: `${initWord(before)} -> ${initWord(s)}`,
+      pids: `${pidsOf(before)} -> ${pidsOf(s)}`,
+    });
   };
   for (let i = 1; i <= USR2_DEPLOYS; i++) {
     await step(`USR2 deploy ${i}`, async () => {
@@ -286,6 +319,8 @@ async function battery(ctx: ScenarioContext, rackup: string): Promise<F> {
     stepTracked: judged.map((x) => x.tracked),
     stepUnsupervised: judged.map((x) => x.unsupervised),
     stepNotes: judged.map((x) => x.note),
+    stepInit: judged.map((x) => x.init),
+    stepPids: judged.map((x) => x.pids),
   };
 }
 
@@ -304,6 +339,8 @@ export function stepsOf(f: Partial<F>): StepResult[] {
       tracked,
       unsupervised: un,
       note,
+      init: f.stepInit?.[i] ?? '',
+      pids: f.stepPids?.[i] ?? '',
       ok: stepOk(name, failed, tracked, un, note),
     };
   });
@@ -317,6 +354,8 @@ export interface StepResult {
   tracked: boolean;
   unsupervised: number;
   note: string;
+  init: string;
+  pids: string;
   ok: boolean;
 }
 
@@ -341,15 +380,64 @@ export const SHOWN_BY: Record<string, RegExp> = {
   'cold-workers-small-backlog': /USR2|broken/,
 };
 
-export interface DynamicResult {
-  flavour: Flavour;
-  report?: string;
+/** A finding's word from the battery: confirmed, not (the steps that show it passed), or null. */
+export interface Confirmation {
+  scenario: string;
+  rule: string;
+  confirmed: boolean | null;
+  by: string[];
+  /** the run that judged it: 1, or 2 when the lab had to see past a blocking finding */
+  run: 1 | 2;
+}
+
+/** One run of the battery: its numbers and its report. */
+export interface BatteryRun {
   outcome: string;
+  report?: string;
   firstAnswerMs: number | null;
+  firstMiss?: string;
   steps: StepResult[];
-  confirmed: Array<{ scenario: string; rule: string; confirmed: boolean | null; by: string[] }>;
   rewrites: string[];
   error?: string;
+}
+
+/**
+ * What a step must show to confirm a rule, where failing for any reason is not enough. A HUP
+ * that closes the adopted socket makes requests fail or hang; a reload step that failed only
+ * because an earlier deploy left a master nobody supervises (the seed's PoC) shows the other
+ * finding, not this one. Rules absent here: the step failing is the evidence.
+ */
+export const SYMPTOM: Record<string, (s: StepResult) => boolean> = {
+  'adopted-socket-not-named': (s) => s.failed > 0 || s.longestGapMs >= 1000 || /no answer/.test(s.note),
+};
+
+export interface DynamicResult extends BatteryRun {
+  flavour: Flavour;
+  confirmed: Confirmation[];
+  /** the second run, with one blocking finding's fix applied in the lab, and why */
+  seenPast?: BatteryRun & { finding: string; rewrite: string };
+}
+
+/**
+ * Each finding confirmed or not by one run (pure). Confirmed: a step that shows it failed (the
+ * first answer counts as a step) in a way that shows it (SYMPTOM). Not confirmed only when the steps that would show it ran and
+ * passed; null when the battery has no such step, or did not run.
+ */
+export function confirmationsOf(
+  findings: ReadonlyArray<{ scenario: string; rule: string }>,
+  run: Pick<BatteryRun, 'firstAnswerMs' | 'steps'>,
+  n: 1 | 2 = 1,
+): Confirmation[] {
+  const ran = run.steps.length > 0;
+  return findings.map((f) => {
+    const re = SHOWN_BY[f.rule];
+    const shows = SYMPTOM[f.rule] ?? (() => true);
+    const failedSteps = run.steps.filter((s) => !s.ok && shows(s)).map((s) => s.name);
+    if (run.firstAnswerMs === null) failedSteps.unshift('first answer');
+    const by = re ? failedSteps.filter((x) => re.test(x)) : [];
+    const confirmed = !re ? null : by.length > 0 ? true : ran ? false : null;
+    return { scenario: f.scenario, rule: f.rule, confirmed, by, run: n };
+  });
 }
 
 /**
@@ -380,19 +468,27 @@ export function judgeSteps(steps: readonly Step[], records: Parameters<typeof wi
       tracked: s.tracked,
       unsupervised: s.unsupervised,
       note: s.note,
+      init: s.init,
+      pids: s.pids,
       ok,
     };
   });
 }
 
-/** Runs the battery on the team's files; the report is a scenario report (same page, same timeline). */
-export async function auditDynamic(
-  report: AuditReport,
+interface RunOptions {
+  say?: (line: string) => void;
+  home?: string;
+  image?: string;
+}
+
+/** One run of the battery on an install; the report is a scenario report (same page, same timeline). */
+async function runBattery(
+  install: Install,
   model: AuditModel,
   files: readonly TeamFile[],
-  o: { say?: (line: string) => void; home?: string; image?: string; app?: { configRu: string } } = {},
-): Promise<DynamicResult> {
-  const install = installFor(model, files, o.app);
+  name: string,
+  o: RunOptions,
+): Promise<BatteryRun> {
   const expectAll = Object.fromEntries(
     FLAVOURS.map((f) => [
       f,
@@ -400,7 +496,7 @@ export async function auditDynamic(
     ]),
   ) as Record<Flavour, Expectation>;
   const scenario: Scenario<F> = {
-    name: 'audit',
+    name,
     title: `lab audit of ${[...new Set(files.map((f) => path.dirname(f.path)))].join(', ')} on ${DRIVERS[model.flavour].init}`,
     story:
       `your files (${files.map((f) => path.basename(f.path)).join(', ')}) booted in the lab, then ${USR2_DEPLOYS} USR2 deploys, ` +
@@ -434,7 +530,7 @@ export async function auditDynamic(
         );
         j.check(`${s.name}: init follows the app`, 'yes', s.tracked ? 'yes' : 'no', s.tracked);
         j.check(`${s.name}: masters nobody supervises`, '0', s.unsupervised, s.unsupervised === 0);
-        j.note(`${s.name}: ${s.note}; longest gap ${s.longestGapMs} ms`);
+        j.note(`${s.name}: ${s.note}; longest gap ${s.longestGapMs} ms; init ${s.init}; masters ${s.pids}`);
       }
       for (const r of install.rewrites) j.note(`rewrite: ${r}`);
       return j.verdict();
@@ -446,26 +542,50 @@ export async function auditDynamic(
     image: o.image,
     server: 'unicorn',
   });
-  const firstOk = r.facts.firstAnswerMs !== null && r.facts.firstAnswerMs !== undefined;
-  const judged = stepsOf(r.facts as Partial<F>);
-  const failedSteps = judged.filter((s) => !s.ok).map((s) => s.name);
-  if (!firstOk) failedSteps.unshift('first answer');
-  const ran = judged.length > 0;
-  const confirmed = report.findings.map((f) => {
-    const re = SHOWN_BY[f.rule];
-    const by = re ? failedSteps.filter((n) => re.test(n)) : [];
-    // Not confirmed only when the steps that would show it ran and passed.
-    const confirmedOrNot = !re ? null : by.length > 0 ? true : ran ? false : null;
-    return { scenario: f.scenario, rule: f.rule, confirmed: confirmedOrNot, by };
-  });
   return {
-    flavour: model.flavour,
-    report: r.report,
     outcome: r.verdict.outcome,
+    report: r.report,
     firstAnswerMs: (r.facts.firstAnswerMs as number | null | undefined) ?? null,
-    steps: judged,
-    confirmed,
+    firstMiss: r.facts.firstMiss as string | undefined,
+    steps: stepsOf(r.facts as Partial<F>),
     rewrites: install.rewrites,
     error: r.error,
+  };
+}
+
+/**
+ * Runs the battery on the team's files. When the site never answered because of a blocking
+ * finding the recipe fixes (see unblock.ts), runs it once more with that one fix applied in the
+ * lab, and judges the other findings by that second run.
+ */
+export async function auditDynamic(
+  report: AuditReport,
+  model: AuditModel,
+  files: readonly TeamFile[],
+  o: RunOptions & { app?: { configRu: string }; root?: string } = {},
+): Promise<DynamicResult> {
+  const install = installFor(model, files, o.app);
+  const first = await runBattery(install, model, files, 'audit', o);
+  const confirmed = confirmationsOf(report.findings, first);
+  const result: DynamicResult = { flavour: model.flavour, ...first, confirmed };
+  const ranOk = first.outcome !== 'NOT RUN' && first.outcome !== 'INFRASTRUCTURE';
+  if (!ranOk || first.firstAnswerMs !== null) return result;
+  const past = seePast(report.findings, model, install, readRecipe(o.root), (f) =>
+    confirmed.some((c) => c.rule === f.rule && c.confirmed === true),
+  );
+  // Worth a second run only when some other finding has a step that would show it.
+  const rest = report.findings.filter((f) => past && f !== past.finding);
+  if (!past || !rest.some((f) => SHOWN_BY[f.rule])) return result;
+  o.say?.(
+    `lab audit: the site never answered (${past.finding.scenario}); again with its fix in the lab: ${past.rewrite}`,
+  );
+  const second = await runBattery(past.install, model, files, 'audit-past-' + past.finding.scenario, o);
+  const again = confirmationsOf(rest, second, 2);
+  return {
+    ...result,
+    confirmed: report.findings.map((f) =>
+      f === past.finding ? confirmed[report.findings.indexOf(f)] : again[rest.indexOf(f)],
+    ),
+    seenPast: { ...second, finding: `${past.finding.scenario} [${past.finding.rule}]`, rewrite: past.rewrite },
   };
 }

@@ -55,7 +55,7 @@ function substitutions(m: AuditModel): Array<[string, string | undefined]> {
 }
 
 /** One pass, longest path first, so /var/run/x is never also rewritten as /run/x. */
-function adapt(recipe: string, m: AuditModel): string {
+export function adapt(recipe: string, m: AuditModel): string {
   const map = new Map(substitutions(m).filter((s): s is [string, string] => s[1] !== undefined));
   if (map.size === 0) return recipe;
   const keys = [...map.keys()].sort((a, b) => b.length - a.length);

@@ -1,5 +1,5 @@
 import { DRIVERS } from '../flavours';
-import type { DynamicResult } from './dynamic';
+import { type DynamicResult, SHOWN_BY, type StepResult } from './dynamic';
 import type { AuditReport, Evidence, Fix } from './types';
 
 /** What `lab audit` prints: the same plain, indented lines `lab scenario run` prints. */
@@ -60,25 +60,53 @@ export function formatReport(r: AuditReport, o: { diffs?: boolean; dynamic?: boo
   return `${lines.join('\n')}\n`;
 }
 
+const stepLine = (s: StepResult): string =>
+  `  ${s.ok ? 'ok  ' : 'FAIL'} ${s.name}: ${s.failed} of ${s.sent} failed, longest gap ${s.longestGapMs} ms, init ${s.tracked ? 'follows the app' : 'does NOT follow the app'}` +
+  `${s.unsupervised ? `, ${s.unsupervised} master(s) nobody supervises` : ''}; ${s.note}` +
+  `${s.init ? `; init: ${s.init}` : ''}${s.pids ? `; masters: ${s.pids}` : ''}`;
+
+const firstLine = (ms: number | null, miss?: string): string =>
+  `  first answer through nginx: ${ms === null ? `none within 60 s${miss ? ` (${miss})` : ''}` : `${ms} ms`}`;
+
+/** The steps that would have shown a rule, with their numbers: why it is not confirmed. */
+const judgedOn = (steps: readonly StepResult[], rule: string): string =>
+  steps
+    .filter((s) => SHOWN_BY[rule]?.test(s.name))
+    .map((s) => `${s.name}: ${s.failed} of ${s.sent} failed, longest gap ${s.longestGapMs} ms`)
+    .join('; ');
+
 /** The dynamic part: each step's numbers, each static finding confirmed or not, the report. */
 export function formatDynamic(d: DynamicResult): string {
   const head = `lab audit, dynamic, on ${d.flavour} (${DRIVERS[d.flavour].init})`;
   if (d.outcome === 'NOT RUN' || d.outcome === 'INFRASTRUCTURE') return `${head}: not run: ${d.error ?? d.outcome}\n`;
   const lines = [`${head}: ${d.outcome === 'EXPECTED' ? 'no step failed' : d.outcome}`];
   for (const r of d.rewrites) lines.push(`  rewrite: ${r}`);
-  lines.push(
-    `  first answer through nginx: ${d.firstAnswerMs === null ? 'none within 60 s' : `${d.firstAnswerMs} ms`}`,
-  );
-  for (const s of d.steps)
-    lines.push(
-      `  ${s.ok ? 'ok  ' : 'FAIL'} ${s.name}: ${s.failed} of ${s.sent} failed, longest gap ${s.longestGapMs} ms, init ${s.tracked ? 'follows the app' : 'does NOT follow the app'}` +
-        `${s.unsupervised ? `, ${s.unsupervised} master(s) nobody supervises` : ''}; ${s.note}`,
-    );
-  for (const c of d.confirmed)
-    lines.push(
-      `  ${c.scenario} [${c.rule}]: ${c.confirmed === null ? (d.steps.length ? 'the battery has no step that shows it' : 'not judged: the battery did not run (no first answer)') : c.confirmed ? `CONFIRMED by ${c.by.join(', ')}` : 'not confirmed by the battery'}`,
-    );
+  lines.push(firstLine(d.firstAnswerMs, d.firstMiss));
+  for (const s of d.steps) lines.push(stepLine(s));
   if (d.error) lines.push(`  the run: ${d.error}`);
   if (d.report) lines.push(`  report: ${d.report}`);
+  const p = d.seenPast;
+  if (p) {
+    lines.push(`second run, to see past ${p.finding}: ${p.outcome === 'EXPECTED' ? 'no step failed' : p.outcome}`);
+    lines.push(`  rewrite the lab made: ${p.rewrite}`);
+    lines.push(firstLine(p.firstAnswerMs, p.firstMiss));
+    for (const s of p.steps) lines.push(stepLine(s));
+    if (p.error) lines.push(`  the run: ${p.error}`);
+    if (p.report) lines.push(`  report: ${p.report}`);
+  }
+  lines.push(d.confirmed.length ? 'findings:' : 'findings: none');
+  for (const c of d.confirmed) {
+    const run = c.run === 2 ? p : d;
+    const ran = (run?.steps.length ?? 0) > 0;
+    const word =
+      c.confirmed === null
+        ? ran
+          ? 'the battery has no step that shows it'
+          : 'not judged: the battery did not run (no first answer)'
+        : c.confirmed
+          ? `CONFIRMED by ${c.by.join(', ')}`
+          : `not confirmed by the battery (${judgedOn(run?.steps ?? [], c.rule)})`;
+    lines.push(`  ${c.scenario} [${c.rule}]: ${word}${c.run === 2 ? ' (second run)' : ''}`);
+  }
   return `${lines.join('\n')}\n`;
 }

@@ -2,7 +2,8 @@
  * End to end: `lab audit` without --static on two examples, booted on the selected flavours
  * (LAB_FLAVOUR, as the other e2e files; bookworm by default). The recommended recipe passes
  * the whole battery; the folder modelled on a public report has its static finding confirmed
- * by the step that shows it. Each run leaves its report and no container behind.
+ * by the step that shows it; on upstart, the seed's PoC has its findings judged past the
+ * socket its site never answers on. Each run leaves its report and no container behind.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -76,5 +77,23 @@ for (const flavour of chosen.flavours) {
         },
       );
     }
+
+    // The seed's PoC: its 0755 socket blocks the first answer; the lab lifts that one finding
+    // with the recipe's socket-permissions job and judges the others on a second run.
+    if (DRIVERS[flavour].family === 'upstart')
+      it('seed-poc: socket-permissions blocks, the others judged past it', { timeout: 20 * 60_000 }, async (t) => {
+        const img = await ready();
+        if (img === undefined) return void t.skip(skip);
+        const { report, model, files } = staticAudit({ dir: join(EX, 'seed-poc'), units: [], flavour });
+        const d = await auditDynamic(report, model, files, { say: log, home, image: img });
+        assert.equal(d.firstAnswerMs, null, 'the 0755 socket: no 200');
+        assert.ok(d.seenPast, 'a second run past socket-permissions');
+        assert.match(d.seenPast.rewrite, /to see past finding socket-permissions/);
+        assert.notEqual(d.seenPast.firstAnswerMs, null, 'the site answers once the socket is handed to www-data');
+        const by = (s: string) => d.confirmed.find((x) => x.scenario === s);
+        assert.equal(by('socket-permissions')?.confirmed, true);
+        assert.equal(by('seed-poc')?.confirmed, true, JSON.stringify(d.seenPast.steps));
+        assert.equal(by('seed-poc')?.run, 2);
+      });
   });
 }

@@ -5,7 +5,18 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { staticAudit } from '../../lab/audit';
-import { SHOWN_BY, budgetOf, installFor, stepsOf, tracksApp, unsupervised } from '../../lab/audit/dynamic';
+import {
+  SHOWN_BY,
+  budgetOf,
+  confirmationsOf,
+  initWord,
+  installFor,
+  stepsOf,
+  tracksApp,
+  unsupervised,
+} from '../../lab/audit/dynamic';
+import { readRecipe } from '../../lab/audit/fix';
+import { seePast } from '../../lab/audit/unblock';
 import { RULES } from '../../lab/audit/rules';
 import type { LabStatus } from '../../lab/inspect';
 import { ROOT } from '../support/root';
@@ -123,5 +134,112 @@ describe('lab audit, dynamic: judging the battery', () => {
       steps.map((s) => s.ok),
       [false, true, false],
     );
+  });
+});
+
+describe('lab audit, dynamic: seeing past a blocking finding', () => {
+  const step = (name: string, ok: boolean) => ({
+    name,
+    failed: ok ? 0 : 3,
+    sent: 200,
+    longestGapMs: 0,
+    tracked: ok,
+    unsupervised: 0,
+    note: '',
+    init: '',
+    pids: '',
+    ok,
+  });
+
+  it("with no first answer only the first answer's finding is confirmed; the others are not judged", () => {
+    const { report } = read('seed-poc');
+    const c = confirmationsOf(report.findings, { firstAnswerMs: null, steps: [] });
+    assert.deepEqual(
+      c.filter((x) => x.confirmed === true).map((x) => x.scenario),
+      ['socket-permissions'],
+    );
+    assert.ok(c.filter((x) => x.scenario !== 'socket-permissions').every((x) => x.confirmed === null));
+  });
+
+  it("the seed's 0755 socket is lifted with the recipe's socket-permissions job, in the lab only, said why", () => {
+    const { report, model, files } = read('seed-poc');
+    const install = installFor(model, files);
+    const before = JSON.stringify(install);
+    const p = seePast(report.findings, model, install, readRecipe(ROOT), () => true);
+    assert.ok(p, 'socket-permissions has a fix the lab can apply');
+    assert.equal(p.finding.rule, 'bridge-socket-0755');
+    const job = p.install.boot.files?.['/etc/init/socket-permissions.conf'] ?? '';
+    assert.match(job, /chmod 0660/);
+    assert.ok(job.includes(model.job!.bridgeSocket!.value), "the team's socket path");
+    assert.ok(!p.install.boot.remove?.includes('/etc/init/socket-permissions.conf'), 'no longer removed');
+    assert.match(p.rewrite, /to see past finding socket-permissions \[bridge-socket-0755\]/);
+    assert.ok(p.install.rewrites.includes(p.rewrite));
+    assert.equal(JSON.stringify(install), before, 'the first install is left as it was');
+    assert.equal(p.install.boot.files?.['/etc/init/unicorn.conf'], model.job?.text, "the team's job unchanged");
+  });
+
+  it('nothing is lifted when the finding did not block, or no finding blocks', () => {
+    const seed = read('seed-poc');
+    const install = installFor(seed.model, seed.files);
+    assert.equal(
+      seePast(seed.report.findings, seed.model, install, readRecipe(ROOT), () => false),
+      undefined,
+    );
+    const rec = read('recommended-upstart');
+    assert.equal(
+      seePast(rec.report.findings, rec.model, installFor(rec.model, rec.files), readRecipe(ROOT), () => true),
+      undefined,
+    );
+  });
+
+  it("a second run's findings are judged by its own steps, marked run 2", () => {
+    const { report } = read('seed-poc');
+    const rest = report.findings.filter((f) => f.rule !== 'bridge-socket-0755');
+    const c = confirmationsOf(
+      rest,
+      { firstAnswerMs: 900, steps: [step('USR2 deploy 1', false), step('initctl reload (HUP)', true)] },
+      2,
+    );
+    const by = Object.fromEntries(c.map((x) => [x.rule, x.confirmed]));
+    assert.equal(by['bridge-unicorn-direct'], true);
+    assert.equal(by['adopted-socket-not-named'], false, 'its step ran and passed');
+    assert.ok(c.every((x) => x.run === 2));
+  });
+
+  it('a reload that failed only for a master an earlier deploy left does not confirm the reload finding', () => {
+    const f = [{ scenario: 'unicorn-initctl-reload', rule: 'adopted-socket-not-named' }];
+    const reload = { ...step('initctl reload (HUP)', false), failed: 0, tracked: true, unsupervised: 1 };
+    assert.equal(confirmationsOf(f, { firstAnswerMs: 90, steps: [reload] })[0].confirmed, false);
+    const hangs = { ...reload, failed: 12, longestGapMs: 4000 };
+    assert.deepEqual(confirmationsOf(f, { firstAnswerMs: 90, steps: [hangs] })[0].by, ['initctl reload (HUP)']);
+  });
+
+  it("init's word is one line on either init", () => {
+    const st = (init: LabStatus['init']): LabStatus => ({ init, masters: [], herders: [], workers: [], nginx: [] });
+    const systemd = 'MainPID=70\nActiveState=active\nSubState=running';
+    assert.equal(
+      initWord(st({ name: 'systemd', status: systemd, state: 'active/running', trackedPid: 70 })),
+      'active/running, process 70',
+    );
+    assert.equal(
+      initWord(st({ name: 'upstart', status: 'unicorn stop/waiting', state: 'stop/waiting' })),
+      'stop/waiting',
+    );
+  });
+
+  it("each step keeps init's status and the masters' pids before and after it", () => {
+    const [s] = stepsOf({
+      stepNames: ['USR2 deploy 1'],
+      stepFailed: [0],
+      stepSent: [10],
+      stepGapMs: [0],
+      stepTracked: [false],
+      stepUnsupervised: [1],
+      stepNotes: ['a new master serves'],
+      stepInit: ['start/running, process 40 -> stop/waiting'],
+      stepPids: ['40 -> 52'],
+    });
+    assert.equal(s.init, 'start/running, process 40 -> stop/waiting');
+    assert.equal(s.pids, '40 -> 52');
   });
 });
