@@ -653,8 +653,8 @@ export class Follower {
       this.emit('upgrade-started', { master: M });
     }
     if (this.usr2 && (this.handover || this.usr2.master !== M || now > this.usr2.until)) this.usr2 = undefined;
-    if (this.usr2 && mAlive && P === M && this.os.fileId(this.cfg.pidFile) !== this.usr2.pidFile) {
-      // The whole failed re-exec happened between two passes: unicorn wrote its pid file anew.
+    if (this.usr2 && mAlive && P === M && this.renamedBack(M, this.usr2.pidFile)) {
+      // The whole failed re-exec happened between two passes: unicorn renamed its pid file back.
       this.emit('upgrade-failed', { master: M, unseen: true });
       this.usr2 = undefined;
     }
@@ -705,6 +705,17 @@ export class Follower {
     if (this.mine.has(M) && !this.exits.has(M) && now - (this.masterGoneAt ??= now) < EXIT_STATUS_GRACE_MS) return;
     this.masterGoneAt = undefined;
     this.masterLost(M, now);
+  }
+
+  /**
+   * The pid file names M again but is not the file it was at the USR2: read as one stable file
+   * (identity, contents, identity), because P was read apart from it and unicorn may be renaming
+   * it to .oldbin at that very moment (a successful upgrade under way, not a failed one).
+   */
+  private renamedBack(M: number, before: string | undefined): boolean {
+    const id = this.os.fileId(this.cfg.pidFile);
+    if (id === undefined || id === before) return false;
+    return this.os.readPid(this.cfg.pidFile) === M && this.os.fileId(this.cfg.pidFile) === id;
   }
 
   /** A USR2 whose new master has no workers after --ready-timeout: said, never acted on. */

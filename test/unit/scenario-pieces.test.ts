@@ -139,7 +139,7 @@ test('socket events become a few bursts on the timeline', () => {
   );
 });
 
-test('a steady stretch (hold) counts only the requests that ended in it; an acting one (span) counts what it started', async () => {
+test('a steady stretch (hold) gives a request that failed after its end to the next stretch; an acting one (span) counts what it started', async () => {
   const { Stretches } = await import('../../lab/session/unicorn-common');
   let clock = 0;
   const ctx = { now: () => clock, mark: () => undefined } as unknown as ConstructorParameters<typeof Stretches>[0];
@@ -157,10 +157,17 @@ test('a steady stretch (hold) counts only the requests that ended in it; an acti
     ...(error ? { error, status: 502 } : { status: 200 }),
   });
   // Sent at 900 ms, still in flight when the stop began at 1000 ms: the stop's 502, not the steady stretch's.
-  const f = st.facts([rec(100, 120), rec(500, 530), rec(900, 1060, 'http-502'), rec(1100, 1150, 'http-502')]);
+  // Sent at 950 ms and answered 200 after it: served in the steady stretch all the same.
+  const f = st.facts([
+    rec(100, 120),
+    rec(500, 530),
+    rec(900, 1060, 'http-502'),
+    rec(950, 1200),
+    rec(1100, 1150, 'http-502'),
+  ]);
   const at = (name: string) => f.phaseNames.indexOf(name);
-  assert.equal(f.phaseSent[at('steady')], 2);
-  assert.equal(f.phaseOk[at('steady')], 2);
+  assert.equal(f.phaseSent[at('steady')], 3);
+  assert.equal(f.phaseOk[at('steady')], 3);
   assert.equal(f.phaseSent[at('stop')], 2, 'the stop stretch counts what it started and the one in flight it met');
   assert.equal(f.phaseFailed[at('stop')], 2);
 });

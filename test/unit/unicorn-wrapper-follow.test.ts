@@ -335,6 +335,23 @@ describe('unicorn-wrapper follow rules', () => {
     assert.equal(named('upgrade-failed').length, 1, 'said once');
   });
 
+  test('a pass that reads the pid file just before unicorn renames it to .oldbin is no failed upgrade', () => {
+    const { os, f, run, named } = ready();
+    f.enqueue('SIGUSR2');
+    run();
+    // readPid still sees the master, the file is gone by the time its identity is read.
+    const id = os.fileId;
+    os.fileId = (file: string) => (file === PID ? undefined : id(file));
+    os.t += 20;
+    run();
+    os.fileId = id;
+    reexec(os, CHILD, 200);
+    serve(os, 200);
+    run(3);
+    assert.equal(named('upgrade-failed').length, 0);
+    assert.equal(named('master-followed').length, 1);
+  });
+
   test('a USR2 that unicorn does not act on (the pid file untouched) says nothing', () => {
     const { os, f, run, named } = ready();
     f.enqueue('SIGUSR2');
