@@ -102,6 +102,8 @@ const IDLE_MS = 100;
 const BUSY_MS = 20;
 /** after a forwarded signal, poll fast for a while: a USR2 handover takes a few hundred ms */
 const WATCH_AFTER_SIGNAL_MS = 3000;
+/** how long a re-exec seen only by its renamed-back pid file must hold before it is said to have failed */
+const UNSEEN_FAILURE_MS = 500;
 /** how long a dead child's exit status may take to arrive before it is reported without one */
 const EXIT_STATUS_GRACE_MS = 1000;
 /** the pause before a restart: this, doubled for each restart still in the budget's window */
@@ -144,7 +146,7 @@ export class Follower {
    * then names the same master but has been renamed (its ctime moved), which is how that failure
    * is still seen.
    */
-  private usr2: { master: number; pidFile: string | undefined; until: number } | undefined;
+  private usr2: { master: number; pidFile: string | undefined; until: number; suspectSince?: number } | undefined;
   /** exit statuses of the masters the wrapper started (node reaps them: their pids may be reused) */
   private readonly exits = new Map<number, ExitStatus>();
   /** the masters the wrapper started itself, while referred to: their exit status will come */
@@ -653,11 +655,16 @@ export class Follower {
       this.emit('upgrade-started', { master: M });
     }
     if (this.usr2 && (this.handover || this.usr2.master !== M || now > this.usr2.until)) this.usr2 = undefined;
-    if (this.usr2 && mAlive && P === M && this.renamedBack(M, this.usr2.pidFile)) {
+    if (this.usr2 && mAlive && P === M && O === undefined && this.renamedBack(M, this.usr2.pidFile)) {
       // The whole failed re-exec happened between two passes: unicorn renamed its pid file back.
-      this.emit('upgrade-failed', { master: M, unseen: true });
-      this.usr2 = undefined;
-    }
+      // Said once it has held for a while: a successful upgrade read at an unlucky moment shows
+      // its .oldbin (or its new master) within that time, and the upgrade is followed instead.
+      this.usr2.suspectSince ??= now;
+      if (now - this.usr2.suspectSince >= UNSEEN_FAILURE_MS) {
+        this.emit('upgrade-failed', { master: M, unseen: true });
+        this.usr2 = undefined;
+      }
+    } else if (this.usr2) this.usr2.suspectSince = undefined;
     // The master to move to: the one in the pid file; with M gone, also a live .oldbin master
     // (the new master died before the old one was QUIT, and unicorn has not put the file back yet).
     const next = [P, mAlive ? undefined : O].find((p) => p !== M && this.alive(p));

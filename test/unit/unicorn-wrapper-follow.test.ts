@@ -325,6 +325,8 @@ describe('unicorn-wrapper follow rules', () => {
     os.files.set(PID, CHILD);
     os.t += 50;
     assert.equal(run(), undefined);
+    assert.equal(named('upgrade-failed').length, 0, 'not said on one look: it must hold');
+    assert.equal(run(30), undefined);
     const failed = named('upgrade-failed');
     assert.equal(failed.length, 1);
     assert.equal(failed[0].master, CHILD);
