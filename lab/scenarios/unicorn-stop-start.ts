@@ -85,7 +85,8 @@ export const unicornStopStart: Scenario<F> = {
     const traffic = () =>
       ctx.load({ durationMs: 120_000, rate: 100, concurrency: 8, slowEvery: 10, slowMs: 300, timeoutMs: 5000 });
     traffic();
-    await st.hold(BEFORE, 1000);
+    // A request still in flight when the stop is sent meets the stop: its 502 is the stop's cost.
+    await st.hold(BEFORE, 1000, { blameNext: true });
     const stopPlan = ctx.driver.initctl(['stop', job], ctx.server);
     const cost = await st.span(
       STOP_START,

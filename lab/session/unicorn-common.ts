@@ -66,17 +66,18 @@ export class Stretches {
   }
 
   /**
-   * A steady stretch: nothing is done to the lab during it. A request it started that failed after
-   * it ended is counted with the next stretch, whose action it met (seen: 4 requests sent 85 ms
-   * before a `systemctl stop`, slow on a loaded machine, answered 502 by the stop and counted
-   * against 'before the deploy'). One that succeeded stays: it was served either way, and a short
-   * stretch of slow requests may have no other (bridge-stall's 250 ms requests on a loaded machine).
+   * A steady stretch: nothing is done to the lab during it. With `blameNext`, a request it started
+   * that failed after it ended is counted with the next stretch, whose action it met (seen: 4
+   * requests sent 85 ms before a `systemctl stop`, slow on a loaded machine, answered 502 by the
+   * stop and counted against 'before the deploy'). Without it, every request the stretch started
+   * is its own: a stretch that shows requests hanging (bridge traps) needs the ones that time out
+   * after it.
    */
-  async hold(name: string, ms: number): Promise<void> {
+  async hold(name: string, ms: number, o: { blameNext?: boolean } = {}): Promise<void> {
     this.begin(name);
     const from = this.ctx.now() + this.settleMs;
     await sleep(ms);
-    this.list.push({ name, from, to: this.ctx.now(), whole: true });
+    this.list.push({ name, from, to: this.ctx.now(), whole: o.blameNext });
   }
 
   /** A stretch that lasts while `during` runs (at least `minMs`), from `settleMs` after its start. */

@@ -139,12 +139,12 @@ test('socket events become a few bursts on the timeline', () => {
   );
 });
 
-test('a steady stretch (hold) gives a request that failed after its end to the next stretch; an acting one (span) counts what it started', async () => {
+test('a steady stretch held with blameNext gives a request that failed after its end to the next stretch; an acting one (span) counts what it started', async () => {
   const { Stretches } = await import('../../lab/session/unicorn-common');
   let clock = 0;
   const ctx = { now: () => clock, mark: () => undefined } as unknown as ConstructorParameters<typeof Stretches>[0];
   const st = new Stretches(ctx, 0);
-  const wait = st.hold('steady', 1);
+  const wait = st.hold('steady', 1, { blameNext: true });
   clock = 1000;
   await wait;
   const act = st.span('stop', async () => undefined, 1);
