@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import { assertDockerReachable } from '../engine/docker';
+import { assertDockerReachable, remoteEngineProblem } from '../engine/docker';
 import { type LabContainerInfo, listLabContainers } from '../engine/containers';
 import { LabError, LabExit } from '../errors';
 import { reapOrphans } from '../engine/owner';
@@ -34,8 +34,13 @@ export async function docker(): Promise<Docker> {
   return d;
 }
 
-/** Containers of killed runs removed, if an engine answers; nothing said or thrown when none does. */
+/**
+ * Containers of killed runs removed, if an engine on this machine answers; nothing said or thrown
+ * when none does. A remote engine is left to the commands that use it (they reap through docker()):
+ * a command that needs no engine must not reach out to another machine.
+ */
 export async function reapLeftovers(): Promise<void> {
+  if (remoteEngineProblem() !== undefined) return;
   await docker().catch(() => undefined);
 }
 

@@ -182,7 +182,7 @@ describe('lab audit: what it cannot judge it says', () => {
     const r = spawnSync(process.execPath, [CLI, 'audit', '--dir', join(EX, 'exec-respawn')], {
       cwd: ROOT,
       encoding: 'utf8',
-      env: { ...process.env, DOCKER_HOST: 'tcp://10.1.2.3:2375' },
+      env: { ...process.env, DOCKER_HOST: 'tcp://docker.invalid:2375' },
     });
     assert.equal(r.status, 3, r.stderr);
     assert.match(r.stderr, /not on this machine.*--static needs no Docker/);
