@@ -22,8 +22,11 @@ const WHAT = 'an upstart job, systemd units, a unicorn config, an nginx site, co
 const NGINX_BLOCK = /^\s*(server|upstream|location|http|events)\b[^\n;{]*\{/m;
 const UNICORN_DSL =
   /^\s*(worker_processes|preload_app|before_fork|after_fork|before_exec|listen|pid|timeout|working_directory|stderr_path|stdout_path)\b/m;
-const UPSTART_STANZA =
-  /^\s*(start\s+on|stop\s+on|exec|script|respawn|expect|task|instance|pre-start|post-start|pre-stop|post-stop|console|kill\s+(signal|timeout)|chdir|setuid|normal\s+exit)\b/m;
+const UPSTART_STANZA = new RegExp(
+  '^\\s*(start\\s+on|stop\\s+on|exec|script|respawn|expect|task|instance|pre-start|post-start|' +
+    'pre-stop|post-stop|console|kill\\s+(signal|timeout)|chdir|setuid|normal\\s+exit)\\b',
+  'm',
+);
 const UNIT_SECTION = /^\s*\[(Unit|Service|Socket|Install)\]\s*$/m;
 
 /** What a file is, from its name and text; undefined: not one of the kinds audit reads. */

@@ -107,7 +107,8 @@ export function crossChecks(m: AuditModel): CheckResult[] {
     for (const u of site.unixUpstreams)
       if (!appUnix.includes(norm(u.value)))
         errors.push(
-          `${u.file}:${u.line}: nginx proxies to ${u.value}, but the app's socket is ${[...new Set(appUnix)].join(', ')}: every request would be a 502; make them the same path`,
+          `${u.file}:${u.line}: nginx proxies to ${u.value}, but the app's socket is ` +
+            `${[...new Set(appUnix)].join(', ')}: every request would be a 502; make them the same path`,
         );
   }
   const tcp = (m.config?.listeners ?? []).filter((l) => !norm(l.address).startsWith('/'));

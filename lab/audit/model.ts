@@ -41,11 +41,17 @@ function laterUpstart(job: TeamFile, stanzas: readonly Stanza[]): string | undef
   const lines = job.text.split('\n');
   for (const s of stanzas) {
     if (s.keyword === 'reload' && s.args[0]?.text === 'signal')
-      return `${job.path}:${s.line}: \`reload signal\` is upstart 1.10 syntax; upstart 1.5 (Ubuntu 12.04) refuses the whole job. Remove it (initctl reload always sends HUP on 1.5) and audit again`;
+      return (
+        `${job.path}:${s.line}: \`reload signal\` is upstart 1.10 syntax; upstart 1.5 (Ubuntu 12.04) ` +
+        'refuses the whole job. Remove it (initctl reload always sends HUP on 1.5) and audit again'
+      );
   }
   const i = lines.findIndex((l) => /^\s*start\s+on\b.*\bSOCKET_PATH=/.test(l));
   if (i >= 0)
-    return `${job.path}:${i + 1}: SOCKET_PATH= is upstart 1.12's socket event; 1.5's bridge ignores it and makes no socket. Write \`start on socket PROTO=unix PATH=/your/socket\` and audit again`;
+    return (
+      `${job.path}:${i + 1}: SOCKET_PATH= is upstart 1.12's socket event; 1.5's bridge ignores it and ` +
+      'makes no socket. Write `start on socket PROTO=unix PATH=/your/socket` and audit again'
+    );
   return undefined;
 }
 
@@ -140,18 +146,21 @@ export function buildModel(files: readonly TeamFile[], flavour?: Flavour): Built
   let flavourFrom: string;
   if (flavour !== undefined && familyOf(flavour) === 'upstart' && units.length > 0)
     throw usage(
-      `${units[0].path} is a systemd unit, and --flavour ${flavour} runs ${DRIVERS[flavour].init}, which cannot read it: give the upstart job instead, or leave --flavour out to audit the unit under systemd`,
+      `${units[0].path} is a systemd unit, and --flavour ${flavour} runs ${DRIVERS[flavour].init}, which ` +
+        'cannot read it: give the upstart job instead, or leave --flavour out to audit the unit under systemd',
     );
   if (flavour !== undefined && familyOf(flavour) === 'systemd' && jobs.length > 0)
     throw usage(
-      `${jobs[0].path} is an upstart job, and --flavour ${flavour} runs ${DRIVERS[flavour].init}, which cannot read it: give the systemd units instead, or leave --flavour out to audit the job under upstart`,
+      `${jobs[0].path} is an upstart job, and --flavour ${flavour} runs ${DRIVERS[flavour].init}, which ` +
+        'cannot read it: give the systemd units instead, or leave --flavour out to audit the job under upstart',
     );
   if (flavour !== undefined) {
     chosen = flavour;
     flavourFrom = '--flavour';
   } else if (jobs.length > 0 && units.length > 0) {
     throw usage(
-      `both an upstart job (${jobs[0].path}) and systemd units (${units[0].path}): audit one init at a time: give --flavour (${FLAVOURS.join(' or ')}), with only that init's files`,
+      `both an upstart job (${jobs[0].path}) and systemd units (${units[0].path}): audit one init at a ` +
+        `time: give --flavour (${FLAVOURS.join(' or ')}), with only that init's files`,
     );
   } else if (jobs.length > 0) {
     chosen = firstOf('upstart');
@@ -161,7 +170,8 @@ export function buildModel(files: readonly TeamFile[], flavour?: Flavour): Built
     flavourFrom = `${units[0].path} is a systemd unit`;
   } else {
     throw usage(
-      `no upstart job and no systemd unit among the files: lab audit reads the init from them; give the job (--job) or the units (--unit), or --flavour ${FLAVOURS.join('|')}`,
+      'no upstart job and no systemd unit among the files: lab audit reads the init from them; give the ' +
+        `job (--job) or the units (--unit), or --flavour ${FLAVOURS.join('|')}`,
     );
   }
   const upstart = familyOf(chosen) === 'upstart';

@@ -55,13 +55,15 @@ export function formatReport(r: AuditReport, o: { diffs?: boolean; dynamic?: boo
       ? r.notJudged.length === 0
         ? `verdict: CLEAN: no catalogue failure found and every check passed (${r.seconds.toFixed(1)} s)`
         : `verdict: no catalogue failure found, every check passed, but ${r.notJudged.length} part(s) could not be judged (above) (${r.seconds.toFixed(1)} s)`
-      : `verdict: EXPOSED: ${names.length ? `${names.join(', ')}` : 'no catalogue failure'}${failed.length ? `; ${failed.length} check(s) failed` : ''} (${r.seconds.toFixed(1)} s)`,
+      : `verdict: EXPOSED: ${names.length ? names.join(', ') : 'no catalogue failure'}` +
+          `${failed.length ? `; ${failed.length} check(s) failed` : ''} (${r.seconds.toFixed(1)} s)`,
   );
   return `${lines.join('\n')}\n`;
 }
 
 const stepLine = (s: StepResult): string =>
-  `  ${s.ok ? 'ok  ' : 'FAIL'} ${s.name}: ${s.failed} of ${s.sent} failed, longest gap ${s.longestGapMs} ms, init ${s.tracked ? 'follows the app' : 'does NOT follow the app'}` +
+  `  ${s.ok ? 'ok  ' : 'FAIL'} ${s.name}: ${s.failed} of ${s.sent} failed, longest gap ${s.longestGapMs} ms, ` +
+  `init ${s.tracked ? 'follows the app' : 'does NOT follow the app'}` +
   `${s.unsupervised ? `, ${s.unsupervised} master(s) nobody supervises` : ''}; ${s.note}` +
   `${s.init ? `; init: ${s.init}` : ''}${s.pids ? `; masters: ${s.pids}` : ''}`;
 

@@ -84,7 +84,8 @@ export const daemonExpect: Rule = {
     const mode = m.job?.expect?.value;
     const what =
       mode === 'fork'
-        ? '`expect fork` follows one fork and unicorn -D forks twice: upstart tracks the intermediate process, so the job reads stop/waiting within a second while unicorn serves, and `initctl stop` answers "Unknown instance"'
+        ? '`expect fork` follows one fork and unicorn -D forks twice: upstart tracks the intermediate process, ' +
+          'so the job reads stop/waiting within a second while unicorn serves, and `initctl stop` answers "Unknown instance"'
         : mode === 'daemon'
           ? '`expect daemon` tracks the master until the first USR2; then the job ends and the new master serves on unsupervised (parent PID 1)'
           : 'without `expect`, upstart tracks the launcher that -D makes exit once the master is up: the job ends at once and the master runs unsupervised';

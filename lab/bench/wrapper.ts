@@ -258,7 +258,8 @@ async function measureThroughput(b: Bench): Promise<Throughput[]> {
       }
       (rounds[name] ??= []).push(r);
       progress(
-        `  ${r.requestsPerSec} req/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, failed ${r.failed}${r.cpuUsPerRequest ? `, server CPU ${r.cpuUsPerRequest} us/request` : ''}`,
+        `  ${r.requestsPerSec} req/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, failed ${r.failed}` +
+          (r.cpuUsPerRequest ? `, server CPU ${r.cpuUsPerRequest} us/request` : ''),
       );
       await sleep(300);
     }

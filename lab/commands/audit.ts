@@ -32,7 +32,8 @@ export function parseAudit(argv: string[]) {
   const units = flags.unit === undefined ? [] : [flags.unit, ...positional];
   if (!flags.dir && !flags.job && units.length === 0 && !flags['unicorn-config'] && !flags['nginx-site'])
     throw new LabError(
-      "lab audit: name your files: --dir DIR (a folder with them), or --job FILE / --unit FILE..., --unicorn-config FILE, --nginx-site FILE; see 'lab audit --help'",
+      'lab audit: name your files: --dir DIR (a folder with them), or --job FILE / --unit FILE..., ' +
+        "--unicorn-config FILE, --nginx-site FILE; see 'lab audit --help'",
       LabExit.USAGE,
     );
   return {
@@ -85,7 +86,8 @@ export const audit: Command = {
     const app = files.find((f) => f.kind === 'rackup' && a.input.app !== undefined);
     if (a.input.app !== undefined && files.some((f) => f.kind === 'gemfile' && f.path.startsWith(a.input.app!)))
       throw new LabError(
-        `lab audit: --app ${a.input.app} has a Gemfile: installing its vendored gems in the lab (bundle install --local) is not built yet; audit with --static, or without --app (the lab's app)`,
+        `lab audit: --app ${a.input.app} has a Gemfile: installing its vendored gems in the lab ` +
+          "(bundle install --local) is not built yet; audit with --static, or without --app (the lab's app)",
         LabExit.USAGE,
       );
     const say = a.json ? () => undefined : (l: string) => process.stderr.write(`${l}\n`);

@@ -51,7 +51,8 @@ export function startLoad(origin: string, spec: LoadSpec, label: string): LoadHa
       const failed = recs.reduce((n, r) => n + (r.error ? 1 : 0), 0);
       const last = recs[recs.length - 1];
       line.update(
-        `  ${label} load ${(elapsed / 1000).toFixed(1)} s  sent ${recs.length}  failed ${failed}${last?.generation !== undefined ? `  gen ${last.generation}` : ''}`,
+        `  ${label} load ${(elapsed / 1000).toFixed(1)} s  sent ${recs.length}  failed ${failed}` +
+          (last?.generation !== undefined ? `  gen ${last.generation}` : ''),
       );
     },
   }).then((recs) => {

@@ -92,67 +92,71 @@ describe('unicorn-wrapper supervision and deadlines (issue 17)', () => {
   const fx = withNginx('app.sock');
   const nginxOn = fx.nginxOn;
 
-  test('kill -9 of the master under load through nginx, twice (its own child, then a USR2 master): the same wrapper pid, a new master serving within 6 s, at most 5 failed', async () => {
-    const { h, port } = fx;
-    await nginxOn();
-    const pidFile = h.file('killed.pid');
-    const w = startJob(h.file('app.sock'), pidFile, []);
-    const ready = await w.waitFor(isEvent('ready'), 20_000);
-    const wrapper = w.pid;
-    let wrapperDown = 0;
-    const watch = setInterval(() => (wrapperDown += isRunning(wrapper) ? 0 : 1), 20);
-    const measured: { servedMs: number; readyMs: number; reason: string }[] = [];
-    const killAndWait = async (
-      victim: number,
-      served: (pred: (r: { pid?: number }) => boolean, what: string) => Promise<void>,
-    ) => {
-      await sleep(1000); // steady load before the kill
-      const from = w.events().length;
-      const t = Date.now();
-      process.kill(victim, 'SIGKILL');
-      const restarted = await w.waitFor(isEvent('master-restarted'), 10_000, from);
-      const m = Number(restarted.master);
-      // Served through nginx by one of the new master's workers.
-      await served((r) => r.pid !== undefined && workersOf(m).includes(r.pid), `master ${m}'s workers to serve`);
-      measured.push({ servedMs: Date.now() - t, readyMs: Number(restarted.ms), reason: restarted.reason });
-      assert.equal(restarted.lost, String(victim));
-      await sleep(1000); // and after
-      return m;
-    };
-    const records = await underLoad(port, async (served) => {
-      const m1 = await killAndWait(Number(ready.master), served);
-      // A USR2 master is not the wrapper's child: its death is seen by polling, status unknown.
-      const from = w.events().length;
-      process.kill(wrapper, 'SIGUSR2');
-      const followed = await w.waitFor(isEvent('master-followed'), 15_000, from);
-      await w.waitFor(isEvent('oldbin-exited'), 15_000, from);
-      assert.equal(followed.previous, String(m1));
-      await killAndWait(Number(followed.master), served);
-    });
-    clearInterval(watch);
-    const c = summarize(records);
-    console.log(
-      `# kill -9 under load: ${c.sent} requests, ${c.failed} failed, longest gap ${c.longestGapMs} ms; ` +
-        measured.map((x) => `${x.reason}: ready ${x.readyMs} ms, served through nginx ${x.servedMs} ms`).join('; '),
-    );
-    assert.ok(c.failed <= 5, `at most 5 failed requests:\n${formatContinuity(c)}`);
-    for (const x of measured) assert.ok(x.servedMs < 6000, `a new master served within 6 s: ${x.servedMs} ms`);
-    assert.deepEqual(
-      measured.map((x) => x.reason),
-      ['killed', 'gone'],
-    );
-    assert.equal(wrapperDown, 0, 'the wrapper init tracks was alive at every look');
-    assert.equal(isRunning(wrapper), true);
-    const lost = w.events().filter(isEvent('master-lost'));
-    assert.equal(lost[0].signal, 'SIGKILL', "the first master is the wrapper's child: its signal is known");
-    assert.equal(w.events().filter(isEvent('master-restarting')).length, 2);
-    for (const bad of ['restart-failed', 'wrapper-error', 'not-ready', 'stop-timeout'])
-      assert.equal(w.events().filter(isEvent(bad)).length, 0, `no ${bad}`);
-    assert.deepEqual(messages(w), [], 'nothing for a person to read: it was handled');
-    process.kill(wrapper, 'SIGQUIT');
-    await exitedWith(w, 0);
-    await nothingLeft(w, wrapper, pidFile);
-  });
+  test(
+    'kill -9 of the master under load through nginx, twice (its own child, then a USR2 master): ' +
+      'the same wrapper pid, a new master serving within 6 s, at most 5 failed',
+    async () => {
+      const { h, port } = fx;
+      await nginxOn();
+      const pidFile = h.file('killed.pid');
+      const w = startJob(h.file('app.sock'), pidFile, []);
+      const ready = await w.waitFor(isEvent('ready'), 20_000);
+      const wrapper = w.pid;
+      let wrapperDown = 0;
+      const watch = setInterval(() => (wrapperDown += isRunning(wrapper) ? 0 : 1), 20);
+      const measured: { servedMs: number; readyMs: number; reason: string }[] = [];
+      const killAndWait = async (
+        victim: number,
+        served: (pred: (r: { pid?: number }) => boolean, what: string) => Promise<void>,
+      ) => {
+        await sleep(1000); // steady load before the kill
+        const from = w.events().length;
+        const t = Date.now();
+        process.kill(victim, 'SIGKILL');
+        const restarted = await w.waitFor(isEvent('master-restarted'), 10_000, from);
+        const m = Number(restarted.master);
+        // Served through nginx by one of the new master's workers.
+        await served((r) => r.pid !== undefined && workersOf(m).includes(r.pid), `master ${m}'s workers to serve`);
+        measured.push({ servedMs: Date.now() - t, readyMs: Number(restarted.ms), reason: restarted.reason });
+        assert.equal(restarted.lost, String(victim));
+        await sleep(1000); // and after
+        return m;
+      };
+      const records = await underLoad(port, async (served) => {
+        const m1 = await killAndWait(Number(ready.master), served);
+        // A USR2 master is not the wrapper's child: its death is seen by polling, status unknown.
+        const from = w.events().length;
+        process.kill(wrapper, 'SIGUSR2');
+        const followed = await w.waitFor(isEvent('master-followed'), 15_000, from);
+        await w.waitFor(isEvent('oldbin-exited'), 15_000, from);
+        assert.equal(followed.previous, String(m1));
+        await killAndWait(Number(followed.master), served);
+      });
+      clearInterval(watch);
+      const c = summarize(records);
+      console.log(
+        `# kill -9 under load: ${c.sent} requests, ${c.failed} failed, longest gap ${c.longestGapMs} ms; ` +
+          measured.map((x) => `${x.reason}: ready ${x.readyMs} ms, served through nginx ${x.servedMs} ms`).join('; '),
+      );
+      assert.ok(c.failed <= 5, `at most 5 failed requests:\n${formatContinuity(c)}`);
+      for (const x of measured) assert.ok(x.servedMs < 6000, `a new master served within 6 s: ${x.servedMs} ms`);
+      assert.deepEqual(
+        measured.map((x) => x.reason),
+        ['killed', 'gone'],
+      );
+      assert.equal(wrapperDown, 0, 'the wrapper init tracks was alive at every look');
+      assert.equal(isRunning(wrapper), true);
+      const lost = w.events().filter(isEvent('master-lost'));
+      assert.equal(lost[0].signal, 'SIGKILL', "the first master is the wrapper's child: its signal is known");
+      assert.equal(w.events().filter(isEvent('master-restarting')).length, 2);
+      for (const bad of ['restart-failed', 'wrapper-error', 'not-ready', 'stop-timeout'])
+        assert.equal(w.events().filter(isEvent(bad)).length, 0, `no ${bad}`);
+      assert.deepEqual(messages(w), [], 'nothing for a person to read: it was handled');
+      process.kill(wrapper, 'SIGQUIT');
+      await exitedWith(w, 0);
+      await nothingLeft(w, wrapper, pidFile);
+    },
+  );
 
   test('after it served, a master that dies in a loop at boot (config.ru now raises): the budget ends it, exit 71, one message, no storm', async () => {
     const { h } = fx;
@@ -182,56 +186,63 @@ describe('unicorn-wrapper supervision and deadlines (issue 17)', () => {
     assert.equal(said.length, 1, `exactly one message:\n${said.join('\n')}`);
     assert.match(
       said[0],
-      /the restarted master \(pid \d+\) exited with status 1 before it served, and the restart budget is spent \(3 restarts within 30 s, --restart-budget 3\/30s\): exit 71/,
+      new RegExp(
+        'the restarted master \\(pid \\d+\\) exited with status 1 before it served, and the restart budget ' +
+          'is spent \\(3 restarts within 30 s, --restart-budget 3/30s\\): exit 71',
+      ),
     );
     assert.ok(took < 15_000, `ended in ${took} ms`);
     await nothingLeft(w, wrapper, pidFile);
   });
 
-  test('an app that never finishes loading: not-ready, and QUIT ends everything within --stop-timeout plus a few seconds (TERM, then KILL; exit 72)', async () => {
-    const { h } = fx;
-    const ru = h.file('forever.ru');
-    fs.writeFileSync(ru, 'sleep\n');
-    const pidFile = h.file('forever.pid');
-    const w = startJob(h.file('forever.sock'), pidFile, ['--ready-timeout', '1', '--stop-timeout', '2'], { ru });
-    const notReady = await w.waitFor(isEvent('not-ready'), 15_000);
-    const wrapper = w.pid;
-    assert.equal(notReady.phase, 'boot');
-    assert.equal(notReady.pidFile, 'written', 'unicorn writes its pid file before it loads the app');
-    const master = Number(notReady.master);
-    assert.equal(readPid(pidFile), master);
-    assert.deepEqual(workersOf(master), []);
-    // What `lab status` makes of it, from the same probe it runs in a container (POSIX sh).
-    const probe = execFileSync('/bin/sh', ['-c', probeScript(unicorn)], { encoding: 'utf8' });
-    const seen = parseProbe(probe, wrapper, unicorn);
-    const m = seen.masters.find((x) => x.pid === master);
-    assert.ok(m?.bootingS !== undefined && m.bootingS >= 1, `booting: ${JSON.stringify(m)}`);
-    const status = formatStatus({ init: { name: 'test', trackedPid: wrapper, status: '' }, ...seen });
-    assert.match(status, new RegExp(`unicorn master ${master} \\([^)]*\\): booting for \\d+ s, no workers yet`));
-    const t = Date.now();
-    process.kill(wrapper, 'SIGQUIT');
-    await exitedWith(w, 72);
-    const took = Date.now() - t;
-    console.log(`# never-loading app: QUIT to exit ${took} ms with --stop-timeout 2`);
-    assert.ok(took >= 2000, `not before the stop timeout: ${took} ms`);
-    assert.ok(took < 2000 + 4000, `within --stop-timeout + 4 s: ${took} ms`);
-    const timeouts = w.events().filter(isEvent('stop-timeout'));
-    assert.deepEqual(
-      timeouts.map((e) => [e.signal, e.after]),
-      [
-        ['SIGTERM', 'SIGQUIT'],
-        ['SIGKILL', 'SIGQUIT'],
-      ],
-    );
-    assert.equal(timeouts[0].pids, String(master), 'TERM goes to the master');
-    const said = messages(w);
-    assert.equal(said.length, 1);
-    assert.match(
-      said[0],
-      /did not stop within 2 s of SIGQUIT \(--stop-timeout\): sent TERM to \d+, then KILL to .*; nothing is left/,
-    );
-    await nothingLeft(w, wrapper, pidFile);
-  });
+  test(
+    'an app that never finishes loading: not-ready, and QUIT ends everything within --stop-timeout ' +
+      'plus a few seconds (TERM, then KILL; exit 72)',
+    async () => {
+      const { h } = fx;
+      const ru = h.file('forever.ru');
+      fs.writeFileSync(ru, 'sleep\n');
+      const pidFile = h.file('forever.pid');
+      const w = startJob(h.file('forever.sock'), pidFile, ['--ready-timeout', '1', '--stop-timeout', '2'], { ru });
+      const notReady = await w.waitFor(isEvent('not-ready'), 15_000);
+      const wrapper = w.pid;
+      assert.equal(notReady.phase, 'boot');
+      assert.equal(notReady.pidFile, 'written', 'unicorn writes its pid file before it loads the app');
+      const master = Number(notReady.master);
+      assert.equal(readPid(pidFile), master);
+      assert.deepEqual(workersOf(master), []);
+      // What `lab status` makes of it, from the same probe it runs in a container (POSIX sh).
+      const probe = execFileSync('/bin/sh', ['-c', probeScript(unicorn)], { encoding: 'utf8' });
+      const seen = parseProbe(probe, wrapper, unicorn);
+      const m = seen.masters.find((x) => x.pid === master);
+      assert.ok(m?.bootingS !== undefined && m.bootingS >= 1, `booting: ${JSON.stringify(m)}`);
+      const status = formatStatus({ init: { name: 'test', trackedPid: wrapper, status: '' }, ...seen });
+      assert.match(status, new RegExp(`unicorn master ${master} \\([^)]*\\): booting for \\d+ s, no workers yet`));
+      const t = Date.now();
+      process.kill(wrapper, 'SIGQUIT');
+      await exitedWith(w, 72);
+      const took = Date.now() - t;
+      console.log(`# never-loading app: QUIT to exit ${took} ms with --stop-timeout 2`);
+      assert.ok(took >= 2000, `not before the stop timeout: ${took} ms`);
+      assert.ok(took < 2000 + 4000, `within --stop-timeout + 4 s: ${took} ms`);
+      const timeouts = w.events().filter(isEvent('stop-timeout'));
+      assert.deepEqual(
+        timeouts.map((e) => [e.signal, e.after]),
+        [
+          ['SIGTERM', 'SIGQUIT'],
+          ['SIGKILL', 'SIGQUIT'],
+        ],
+      );
+      assert.equal(timeouts[0].pids, String(master), 'TERM goes to the master');
+      const said = messages(w);
+      assert.equal(said.length, 1);
+      assert.match(
+        said[0],
+        /did not stop within 2 s of SIGQUIT \(--stop-timeout\): sent TERM to \d+, then KILL to .*; nothing is left/,
+      );
+      await nothingLeft(w, wrapper, pidFile);
+    },
+  );
 
   test('a USR2 whose new master never loads: upgrade-stuck, the old master serves on, a second USR2 is refused; QUIT then ends both', async () => {
     const { h, port } = fx;

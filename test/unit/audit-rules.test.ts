@@ -38,7 +38,8 @@ function model(files: Array<[string, string]>, raw?: Partial<Raw>): AuditModel {
 }
 
 const WRAPPER =
-  '/opt/phoenix/runtime/bin/node /opt/phoenix/app/dist/src/unicorn-wrapper/cli.js --pid /var/run/unicorn/unicorn.pid -- /usr/bin/unicorn -c /app/unicorn.rb /app/config.ru';
+  '/opt/phoenix/runtime/bin/node /opt/phoenix/app/dist/src/unicorn-wrapper/cli.js ' +
+  '--pid /var/run/unicorn/unicorn.pid -- /usr/bin/unicorn -c /app/unicorn.rb /app/config.ru';
 const BRIDGE = 'start on socket PROTO=unix PATH=/var/run/unicorn/unicorn.sock\n';
 const job = (body: string): [string, string] => ['unicorn.conf', `description "app"\n${body}`];
 const unit = (name: string, body: string): [string, string] => [name, body];

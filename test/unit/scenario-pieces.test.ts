@@ -24,10 +24,12 @@ import { bookworm } from '../../lab/flavours/bookworm';
 import { precise } from '../../lab/flavours/precise';
 import { instanceName } from '../../lab/session/session';
 
-const LOG = `phoenix ts=2026-11-26T22:14:28.961Z pid=41 role=master event=start gen=0 listeners=unix:/var/run/phoenix/phoenix.sock(upstart:fd11) workers=2 upgrade=reexec
+const LOG = `phoenix ts=2026-11-26T22:14:28.961Z pid=41 role=master event=start gen=0 \
+listeners=unix:/var/run/phoenix/phoenix.sock(upstart:fd11) workers=2 upgrade=reexec
 phoenix ts=2026-11-26T22:14:29.061Z pid=41 role=master event=reexec gen=1 child=73 unicornFd=3
 phoenix ts=2026-11-26T22:14:29.089Z pid=73 role=master event=start gen=0 listeners=unix:/var/run/phoenix/phoenix.sock(unicorn:fd3) workers=2 upgrade=reexec
-phoenix ts=2026-11-26T22:21:36.710Z pid=333 role=master event=start-failed code=65 reason=not-a-socket error="UPSTART_FDS: fd 11 is not a socket (it is pipe:[1678846])"
+phoenix ts=2026-11-26T22:21:36.710Z pid=333 role=master event=start-failed code=65 reason=not-a-socket \
+error="UPSTART_FDS: fd 11 is not a socket (it is pipe:[1678846])"
 unicorn-wrapper ts=2026-11-26T22:21:37.000Z pid=340 role=wrapper event=master-followed master=352 previous=347
 phoenix: UPSTART_FDS: fd 11 is not a socket (it is pipe:[1678846]); phoenix needs an open listening stream socket there
 phoenix: another master is running (pid 73, from /var/run/phoenix/phoenix.pid); send it USR2 to upgrade or QUIT to stop it
@@ -139,7 +141,7 @@ test('socket events become a few bursts on the timeline', () => {
   );
 });
 
-test('a steady stretch held with blameNext gives a request that failed after its end to the next stretch; an acting one (span) counts what it started', async () => {
+test('hold with blameNext gives a request failing after its end to the next stretch; span counts what it started', async () => {
   const { Stretches } = await import('../../lab/session/unicorn-common');
   let clock = 0;
   const ctx = { now: () => clock, mark: () => undefined } as unknown as ConstructorParameters<typeof Stretches>[0];

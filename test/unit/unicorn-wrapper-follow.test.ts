@@ -564,7 +564,8 @@ describe('unicorn-wrapper supervision: a master that dies unasked is started aga
         assert.match(
           out!.message!,
           new RegExp(
-            `^the master \\(pid ${current}\\) exited with status 1 without being asked to stop, and the restart budget is spent \\(5 restarts within 30 s, --restart-budget 5/30s\\): exit 71`,
+            `^the master \\(pid ${current}\\) exited with status 1 without being asked to stop, ` +
+              'and the restart budget is spent \\(5 restarts within 30 s, --restart-budget 5/30s\\): exit 71',
           ),
         );
       }
