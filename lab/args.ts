@@ -64,7 +64,7 @@ export function parseFlags<S extends FlagSpec>(
     const v = parsed.values[k];
     const given = v ?? s.default;
     if (given === undefined) flags[k] = s.kind === 'boolean' ? false : undefined;
-    else if (v !== undefined && s.kind === 'number') flags[k] = toNumber(command, k, v as string);
+    else if (v !== undefined && s.kind === 'number') flags[k] = toNumber(command, k, v as string, s.help);
     else if (s.kind === 'flavour') flags[k] = named(command, k, () => driverFor(String(given)).name);
     else if (s.kind === 'server') flags[k] = named(command, k, () => serverFor(String(given)).name);
     else flags[k] = given;
@@ -98,12 +98,12 @@ function named<T>(command: string, flag: string, lookUp: () => T): T {
   }
 }
 
-function toNumber(command: string, flag: string, v: string): number {
+function toNumber(command: string, flag: string, v: string, help: string): number {
   const n = Number(v);
   if (v.trim() === '' || !Number.isFinite(n))
     throw new LabError(`lab ${command}: --${flag} '${v}' is not a number`, LabExit.USAGE);
-  // A negative number is a number: say what is wrong with it instead.
-  if (n < 0) throw new LabError(`lab ${command}: --${flag} ${v} must not be negative`, LabExit.USAGE);
+  // A negative number is a number: say what is wrong with it instead, and what the flag takes.
+  if (n < 0) throw new LabError(`lab ${command}: --${flag} '${v}' is negative: give ${help}, 0 or more`, LabExit.USAGE);
   return n;
 }
 

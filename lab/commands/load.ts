@@ -1,7 +1,7 @@
 import { flagHelp, parseDuration, parseFlags } from '../args';
 import { formatContinuity, summarize } from '../check/continuity';
 import { LabError, LabExit } from '../errors';
-import { achievedRate, formatRate, parseRate } from '../load/rate';
+import { achievedRate, formatRate } from '../load/rate';
 import { runLoad } from '../load/run';
 import { ProgressLine } from '../progress';
 import { createRun, writeJson } from '../runs';
@@ -10,7 +10,7 @@ import type { Command } from './command';
 import { resolveOrigin } from './target';
 
 const FLAGS = {
-  rate: { kind: 'string', help: 'requests per second over all connections (0 = as fast as possible)', default: '200' },
+  rate: { kind: 'number', help: 'requests per second over all connections (0 = as fast as possible)', default: 200 },
   concurrency: { kind: 'number', help: 'connections in parallel', default: 8 },
   duration: { kind: 'string', help: 'how long: 30s, 2m, 500ms', default: '30s' },
   path: { kind: 'string', help: 'path to request', default: '/' },
@@ -32,7 +32,7 @@ export const load: Command = {
     const { flags } = parseFlags('load', argv, FLAGS);
     const durationMs = parseDuration(flags.duration ?? '30s', '--duration');
     const timeoutMs = parseDuration(flags.timeout ?? '30s', '--timeout');
-    const rate = parseRate(flags.rate ?? '200');
+    const rate = flags.rate ?? 200;
     const concurrency = flags.concurrency ?? 8;
     if (concurrency < 1 || concurrency > 1000)
       throw new LabError('--concurrency must be between 1 and 1000', LabExit.USAGE);

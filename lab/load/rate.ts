@@ -1,25 +1,4 @@
-import { LabError, LabExit } from '../errors';
 import type { RequestRecord } from './record';
-
-/**
- * --rate as people type it: requests per second over all connections, 0 for as fast as the
- * connections go. Read here rather than as a plain number flag so a negative one is called
- * negative, not "not a number".
- */
-export function parseRate(v: string): number {
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n))
-    throw new LabError(
-      `lab load: --rate '${v}' is not a number: give requests per second (0 = as fast as possible)`,
-      LabExit.USAGE,
-    );
-  if (n < 0)
-    throw new LabError(
-      `lab load: --rate '${v}' is negative: give requests per second, 0 or more (0 = as fast as possible)`,
-      LabExit.USAGE,
-    );
-  return n;
-}
 
 export interface AchievedRate {
   /** requests per second asked; undefined = as fast as possible */
