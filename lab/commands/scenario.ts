@@ -104,7 +104,7 @@ function show(s: Scenario): string {
       lines.push(e.applicable ? `on ${on}: ${e.expect}` : `on ${on}: NOT APPLICABLE: ${e.reason}`);
       if (e.applicable) {
         // As bootLab does it: a scenario that puts the server in place itself replaces its activation.
-        const own = s.boot(f);
+        const own = s.boot(f, v);
         const label = own.activatesServer ? own.label : `${serverFor(v).activate(driverFor(f)).label}; ${own.label}`;
         lines.push(`  config at boot: ${label}`);
       }

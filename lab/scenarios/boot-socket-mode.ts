@@ -1,17 +1,10 @@
-import {
-  PHOENIX_JOB,
-  SOCKET_PERMISSIONS_JOB,
-  SOCKET_UNIT,
-  systemd,
-  systemdBoot,
-  upstart,
-  upstartBoot,
-} from '../session/configs';
+import { serverFor } from '../servers';
+import { SOCKET_PERMISSIONS_JOB } from '../session/configs';
 import type { ScenarioContext } from '../session/context';
 import { sleep } from '../session/context';
 import { Judge } from '../session/judge';
 import { type PhaseFacts, Phases, okShare, phaseLines } from '../session/phases';
-import { type Scenario, perInit } from '../session/types';
+import { type BootSpec, type Scenario, perInit } from '../session/types';
 
 const AT_BOOT = 'job present at boot';
 const LATER = 'same job added after boot';
@@ -43,47 +36,61 @@ export const bootSocketMode: Scenario<F> = {
         'root:www-data 0660 at boot and again when the same unit is added later; 200 both times',
     },
   },
-  boot: (flavour) =>
+  alsoOn: {
+    unicorn: {
+      precise: {
+        applicable: true,
+        expect:
+          'the same with unicorn.conf (unicorn-wrapper.conf): present when the bridge starts, the socket is ' +
+          'root:root 0755 and every request is a 502; the same file added after boot gets 0777 and every ' +
+          'request is a 200 (the bridge is the same for every app)',
+      },
+      bookworm: {
+        applicable: true,
+        expect:
+          "systemd makes unicorn.socket's socket with its SocketMode=/SocketGroup= whenever it binds it: " +
+          'root:www-data 0660 at boot and again when the same unit is added later; 200 both times',
+      },
+    },
+  },
+  boot: (flavour, server) =>
     perInit(flavour, {
-      precise: () =>
-        upstartBoot(
-          upstart.strategy('bridge-inplace'),
-          'phoenix.conf = bridge-inplace.conf present at boot; socket-permissions.conf removed',
-          { remove: [SOCKET_PERMISSIONS_JOB] },
-        ),
-      bookworm: () => systemdBoot(systemd.service(), 'phoenix.socket + phoenix.service as shipped'),
+      precise: (): BootSpec => ({
+        label: `${serverFor(server).shipped.job.file} present at boot; socket-permissions.conf removed`,
+        remove: [SOCKET_PERMISSIONS_JOB],
+      }),
+      bookworm: (): BootSpec => ({ label: 'the socket and service units as shipped' }),
     })(),
   async run(ctx) {
     const modeAtBoot = await stat(ctx);
     const load = ctx.load({ durationMs: 120_000, rate: 100, concurrency: 4, timeoutMs: 5000 });
     const p = new Phases(ctx);
     await p.hold(AT_BOOT, 1500);
+    const { job, socketUnit } = ctx.server.shipped;
+    const unitPath = `/etc/systemd/system/${socketUnit.file}`;
     await perInit(ctx.flavour, {
       precise: async () => {
         // Removing the job makes the bridge close its socket (the file stays behind): clear it too.
         await ctx.act(
           'apply',
-          `rm ${PHOENIX_JOB} (the bridge drops its socket) and the stale socket file`,
+          `rm /etc/init/${job.file} (the bridge drops its socket) and the stale socket file`,
           async () => {
-            await ctx.must(`rm -f ${PHOENIX_JOB}`);
+            await ctx.must(`rm -f /etc/init/${job.file}`);
             await sleep(500);
             await ctx.must(`rm -f ${ctx.server.socketPath}`);
           },
         );
-        await ctx.applyConfig(
-          'phoenix.conf',
-          upstart.strategy('bridge-inplace'),
-          'lab apply phoenix.conf (the same file, added after boot)',
-        );
+        await ctx.applyConfig(job.file, job.text(), `lab apply ${job.file} (the same file, added after boot)`);
       },
       bookworm: async () => {
-        await ctx.act('apply', 'systemctl stop phoenix.socket phoenix.service; rm the socket unit; daemon-reload', () =>
-          ctx.must(`systemctl stop phoenix.socket phoenix.service && rm -f ${SOCKET_UNIT} && systemctl daemon-reload`),
+        const units = `${ctx.server.job}.socket ${ctx.server.job}.service`;
+        await ctx.act('apply', `systemctl stop ${units}; rm the socket unit; daemon-reload`, () =>
+          ctx.must(`systemctl stop ${units} && rm -f ${unitPath} && systemctl daemon-reload`),
         );
         await ctx.applyConfig(
-          'phoenix.socket',
-          systemd.socket(),
-          'lab apply phoenix.socket (the same unit, added after boot)',
+          socketUnit.file,
+          socketUnit.text(),
+          `lab apply ${socketUnit.file} (the same unit, added after boot)`,
         );
       },
     })();

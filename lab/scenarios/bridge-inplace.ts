@@ -14,6 +14,10 @@ type F = {
   masters: number;
 };
 
+/** Why unicorn has no cell of its own here: where the same failure is shown with unicorn. */
+const UNICORN_NA =
+  "unicorn has no in-place upgrade: its USR2 always re-executes a new master (http_server.rb, reexec), so the process init tracks changes; wrapper-fix runs unicorn's USR2 deploys behind the socket's owner and the wrapper, seed-poc without the wrapper";
+
 /** The strategy upstart can follow: the bridge owns the socket, USR2 keeps the master's PID. */
 export const bridgeInplace: Scenario<F> = {
   name: 'bridge-inplace',
@@ -28,6 +32,12 @@ export const bridgeInplace: Scenario<F> = {
     bookworm: {
       applicable: true,
       expect: `no failed request across ${UPGRADES} upgrades; systemd's MainPID stays the same master throughout`,
+    },
+  },
+  alsoOn: {
+    unicorn: {
+      precise: { applicable: false, reason: UNICORN_NA },
+      bookworm: { applicable: false, reason: UNICORN_NA },
     },
   },
   boot: (flavour) =>

@@ -3,6 +3,10 @@ import { Judge, failuresText } from '../session/judge';
 import { type ReexecFacts, judgeInitLost, reexecUnderLoad } from '../session/reexec-watch';
 import { type Scenario, perInit } from '../session/types';
 
+/** Why unicorn has no cell of its own here: where the same failure is shown with unicorn. */
+const UNICORN_NA =
+  'unicorn behind the shipped job always has a pid file: unicorn-wrapper follows masters through it and refuses to run without --pid; a unicorn.rb without `pid` is what `lab audit` flags (the wrapper cannot follow, before_fork finds no .oldbin to QUIT)';
+
 /**
  * bridge-reexec without a pid file: nothing then stops the bridge's next start from becoming a
  * second master beside the untracked one. This is the case of UPSTART-NOTES.md (a plain Node
@@ -27,6 +31,12 @@ export const bridgeReexecNopid: Scenario<ReexecFacts> = {
         'the pid file plays no part under systemd: as in bridge-reexec, the main PID exits, ' +
         'systemd stops the whole cgroup and socket activation starts one fresh master; never two ' +
         'masters; no request fails',
+    },
+  },
+  alsoOn: {
+    unicorn: {
+      precise: { applicable: false, reason: UNICORN_NA },
+      bookworm: { applicable: false, reason: UNICORN_NA },
     },
   },
   boot: (flavour) =>

@@ -3,6 +3,10 @@ import { Judge, failuresText } from '../session/judge';
 import { type ReexecFacts, judgeInitLost, judgeUntrackedServed, reexecUnderLoad } from '../session/reexec-watch';
 import { type Scenario, perInit } from '../session/types';
 
+/** Why unicorn has no cell of its own here: where the same failure is shown with unicorn. */
+const UNICORN_NA =
+  "this is the seed's own case, and seed-poc runs it with real unicorn: the bridge's socket handed to unicorn, one USR2 re-exec under load, init losing the master";
+
 /**
  * unicorn's own upgrade (a new master process) under an init that follows one PID. The job is
  * the shipped one, pid file included, which is what keeps a second master from serving.
@@ -29,6 +33,12 @@ export const bridgeReexec: Scenario<ReexecFacts> = {
         'stops what is left of its cgroup, the re-executed master included (SIGQUIT, graceful); ' +
         'phoenix.socket keeps the socket, the next connection starts a fresh master (generation 1 ' +
         'again); requests wait in the socket meanwhile, so none fails; never two masters',
+    },
+  },
+  alsoOn: {
+    unicorn: {
+      precise: { applicable: false, reason: UNICORN_NA },
+      bookworm: { applicable: false, reason: UNICORN_NA },
     },
   },
   boot: (flavour) =>

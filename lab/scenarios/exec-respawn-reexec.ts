@@ -3,6 +3,10 @@ import { Judge, failuresText } from '../session/judge';
 import { type ReexecFacts, judgeInitLost, judgeUntrackedServed, reexecUnderLoad } from '../session/reexec-watch';
 import { type Scenario, perInit } from '../session/types';
 
+/** Why unicorn has no cell of its own here: where the same failure is shown with unicorn. */
+const UNICORN_NA =
+  'unicorn-exec-respawn runs this with real unicorn: `exec unicorn` binding its own socket under respawn, a USR2 re-exec, the respawn flood and the stranded master';
+
 /**
  * No bridge: phoenix binds its own socket, init runs it with `exec` + `respawn` (systemd:
  * Restart=always), and the upgrade is unicorn's reexec. Init takes the old master's exit for
@@ -30,6 +34,12 @@ export const execRespawnReexec: Scenario<ReexecFacts> = {
         're-executed master too) and starts the service again 100 ms later; the socket file is ' +
         'gone or dead in between, so nginx answers some 502s; one restart, never two masters, the ' +
         'service stays supervised',
+    },
+  },
+  alsoOn: {
+    unicorn: {
+      precise: { applicable: false, reason: UNICORN_NA },
+      bookworm: { applicable: false, reason: UNICORN_NA },
     },
   },
   boot: (flavour) =>

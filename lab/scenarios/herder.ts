@@ -26,6 +26,10 @@ type F = {
   generationsServed: number;
 };
 
+/** Why unicorn has no cell of its own here: where the same failure is shown with unicorn. */
+const UNICORN_NA =
+  "phoenix-herder is phoenix's herder; unicorn's own herders (unicornherder, a bash shepherd) with their fixed sleeps are unicorn-herder-sleeps, beside unicorn-wrapper";
+
 /** The community workaround: a process that stays the tracked PID in front of a reexec master. */
 export const herder: Scenario<F> = {
   name: 'herder',
@@ -48,6 +52,12 @@ export const herder: Scenario<F> = {
         `systemd tracks the herder as MainPID (it never exits), the re-executed masters live in ` +
         `the same cgroup and are left alone: ${UPGRADES} new masters, never two serving after a ` +
         `handover, no failed request`,
+    },
+  },
+  alsoOn: {
+    unicorn: {
+      precise: { applicable: false, reason: UNICORN_NA },
+      bookworm: { applicable: false, reason: UNICORN_NA },
     },
   },
   boot: (flavour) =>

@@ -1,7 +1,7 @@
 import { shippedBoot } from '../session/configs';
 import { Judge, failuresText } from '../session/judge';
 import { ExitCode } from '../../src/errors';
-import { masterReady, parseLifecycle, servingMasters, startFailed } from '../session/observe';
+import { masterReady, parseLifecycle, startFailed, trackedServingMaster } from '../session/observe';
 import type { Scenario } from '../session/types';
 import { watch } from '../session/watch';
 
@@ -29,7 +29,7 @@ type F = {
 /** stop, a pause, start: a maintenance window done through init while traffic keeps coming. */
 export const initctlStopStart: Scenario<F> = {
   name: 'initctl-stop-start',
-  title: 'initctl stop phoenix, 2 s, initctl start phoenix, under load',
+  title: 'initctl stop, 2 s, initctl start of the app, under load',
   story:
     'An operator stops the app for maintenance and finds it running again a second later; the start afterwards either fails or does nothing.',
   expect: {
@@ -49,6 +49,24 @@ export const initctlStopStart: Scenario<F> = {
         'the start afterwards has nothing to do; no request fails',
     },
   },
+  alsoOn: {
+    unicorn: {
+      precise: {
+        applicable: true,
+        expect:
+          'the same with unicorn behind its wrapper: the stop does not hold, the next connection makes the bridge ' +
+          'start the job again during the pause (the wrapper says ready once unicorn has loaded the app and its ' +
+          'workers answer), before anyone starts it; `initctl start` then finds it running; no request fails, ' +
+          "connections wait in the bridge's socket",
+      },
+      bookworm: {
+        applicable: true,
+        expect:
+          'the same with systemd: unicorn.socket stays active, the next connection starts unicorn.service (the ' +
+          'wrapper) again during the pause; the start afterwards has nothing to do; no request fails',
+      },
+    },
+  },
   boot: shippedBoot,
   async run(ctx) {
     const pid = await ctx.trackedMasterUnderLoad();
@@ -57,11 +75,8 @@ export const initctlStopStart: Scenario<F> = {
     const w = await watch(
       ctx,
       PAUSE_MS,
-      (s) =>
-        s.init.trackedPid !== undefined &&
-        s.init.trackedPid !== pid &&
-        servingMasters(s).some((m) => m.pid === s.init.trackedPid),
-      (s) => `started again by a connection: master ${s.init.trackedPid}`,
+      (s) => s.init.trackedPid !== pid && trackedServingMaster(s) !== undefined,
+      (s) => `started again by a connection: ${s.init.trackedPid} serves`,
     );
     const startSentAt = Date.now();
     const start = await ctx.initctl('start', ctx.server.job);

@@ -28,6 +28,21 @@ export const nginxReload: Scenario<F> = {
         `nginx accepted fails; at most one keep-alive reset per reload`,
     },
   },
+  alsoOn: {
+    unicorn: {
+      precise: {
+        applicable: true,
+        expect:
+          `the same with unicorn behind its wrapper: ${RELOADS} reloads of nginx, no request nginx accepted fails; ` +
+          'the upstream unix socket and unicorn are not touched (the wrapper and its master keep their pids); at ' +
+          'most one keep-alive reset per reload',
+      },
+      bookworm: {
+        applicable: true,
+        expect: `the same under systemd with unicorn: no request nginx accepted fails; at most one keep-alive reset per reload`,
+      },
+    },
+  },
   boot: shippedBoot,
   async run(ctx) {
     await ctx.warmUp();

@@ -44,6 +44,25 @@ export const reloadConfiguration: Scenario<F> = {
         'on the next connection; no request fails at any point',
     },
   },
+  alsoOn: {
+    unicorn: {
+      precise: {
+        applicable: true,
+        expect:
+          "the bridge's part does not depend on the app: after the reload the bridge's socket is stranded, and " +
+          'once unicorn-wrapper.conf stops quietly nothing listens: every request is a 502 (connection refused) ' +
+          'and no connection starts the job; removing the stale file and restarting the bridge fixes it ' +
+          '(bridge-socket-refresh.conf and socket-permissions.conf run on its start), and the fix holds: after ' +
+          'another quiet stop the next connection starts the wrapper and unicorn again',
+      },
+      bookworm: {
+        applicable: true,
+        expect:
+          "daemon-reload keeps unicorn.socket's socket: after it, a stop of unicorn.service is followed by " +
+          'socket activation on the next connection; no request fails at any point',
+      },
+    },
+  },
   boot: shippedBoot,
   async run(ctx) {
     await ctx.warmUp();
@@ -127,7 +146,7 @@ export const reloadConfiguration: Scenario<F> = {
           okShare(f, STRANDED) === 0,
         );
         j.check(
-          'phoenix while stranded',
+          'the job while stranded',
           'stop/waiting (no connection can start it)',
           f.jobWhileStranded,
           f.jobWhileStranded === 'stop/waiting',

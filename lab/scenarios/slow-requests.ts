@@ -2,7 +2,7 @@ import { shippedBoot } from '../session/configs';
 import { sleep } from '../session/context';
 import { Judge, failuresText } from '../session/judge';
 import type { Scenario } from '../session/types';
-import { upgrades } from '../session/upgrades';
+import { settleAfterHandover, upgrades } from '../session/upgrades';
 
 const SLOW_MS = 3000;
 
@@ -20,7 +20,7 @@ type F = {
 /** Long requests (reports, uploads) in flight while the app is upgraded: graceful draining. */
 export const slowRequests: Scenario<F> = {
   name: 'slow-requests',
-  title: `requests of ${SLOW_MS / 1000} s in flight across in-place upgrades`,
+  title: `requests of ${SLOW_MS / 1000} s in flight across USR2 upgrades`,
   story:
     'A deploy in the middle of a long export or upload: with a graceful upgrade the old workers finish what they started, nobody gets a cut connection.',
   expect: {
@@ -35,13 +35,32 @@ export const slowRequests: Scenario<F> = {
       expect: `the same under systemd: every ${SLOW_MS / 1000} s request in flight across two upgrades completes with 200; no request fails`,
     },
   },
+  alsoOn: {
+    unicorn: {
+      precise: {
+        applicable: true,
+        expect:
+          `every ${SLOW_MS / 1000} s request in flight across two USR2 upgrades (each a re-exec behind the ` +
+          "wrapper) completes with 200: unicorn.rb's before_fork sends QUIT to the old master, which lets its " +
+          'workers finish the request they hold before they exit; each answered by the generation that ' +
+          'accepted it; no request fails',
+      },
+      bookworm: {
+        applicable: true,
+        expect: `the same under systemd: every ${SLOW_MS / 1000} s request in flight across two re-exec upgrades completes with 200; no request fails`,
+      },
+    },
+  },
   boot: shippedBoot,
   async run(ctx) {
     await ctx.warmUp();
     const pid = await ctx.trackedMaster();
     const load = ctx.load({ durationMs: 60_000, rate: 60, concurrency: 32, slowEvery: 8, slowMs: SLOW_MS });
     await sleep(1500);
-    const trace = await upgrades(ctx, pid, 2, 'master', 1200);
+    // A re-exec upgrade (unicorn) is refused while the old master still drains (.oldbin): each
+    // next USR2 waits for one master to be left. An in-place one (phoenix) has none to wait for.
+    const handovers: number[] = [];
+    const trace = await upgrades(ctx, pid, 2, 'master', 1200, settleAfterHandover(ctx, handovers, 15_000));
     const usr2 = ctx
       .actions()
       .filter((a) => a.kind === 'signal')

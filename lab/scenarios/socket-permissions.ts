@@ -1,8 +1,11 @@
-import { SOCKET_PERMISSIONS_JOB, SOCKET_UNIT, systemd, systemdBoot, upstart, upstartBoot } from '../session/configs';
+import type { Flavour } from '../engine/flavour-images';
+import { DEFAULT_SERVER, serverFor } from '../servers';
+import type { ServerName } from '../servers/types';
+import { SOCKET_PERMISSIONS_JOB, systemd, writeAfterActivation } from '../session/configs';
 import type { ScenarioContext } from '../session/context';
 import { Judge } from '../session/judge';
 import { type PhaseFacts, Phases, okShare, phaseLines } from '../session/phases';
-import { type Scenario, perInit } from '../session/types';
+import { type BootSpec, type Expectation, type Scenario, perInit } from '../session/types';
 
 const HOLD = 1500;
 
@@ -17,6 +20,57 @@ async function nginxUser(ctx: ScenarioContext, user: string): Promise<void> {
   if (r.code !== 0) throw new Error(`reloading nginx failed: ${(r.stderr || r.stdout).trim()}`);
 }
 
+const SYSTEMD = '/etc/systemd/system';
+
+/**
+ * The third fix differs by server: the job that binds its own socket for www-data, and the
+ * mode that socket gets (phoenix: its own --socket-group/--socket-mode; unicorn: 0777).
+ */
+const ON: Record<ServerName, { expect: Record<Flavour, Expectation> }> = {
+  phoenix: {
+    expect: {
+      precise: {
+        applicable: true,
+        expect:
+          'with phoenix.conf present at boot and no permission job, the bridge makes the socket ' +
+          'root:root 0755 and every request is a 502; each fix restores 200s: chgrp www-data + chmod ' +
+          '0660 after the bridge made it (what socket-permissions.conf does at boot), nginx as root ' +
+          '(works, but UNSAFE: a web server running as root), and phoenix binding its own socket ' +
+          'with --socket-group www-data --socket-mode 0660 (the exec-respawn strategy); undoing a ' +
+          'fix brings the 502s back',
+      },
+      bookworm: {
+        applicable: true,
+        expect:
+          "with phoenix.socket set to SocketGroup=root SocketMode=0755, systemd's socket is " +
+          'root:root 0755 and every request is a 502; chmod after the fact, nginx as root (UNSAFE) ' +
+          "and the unit's own SocketGroup=www-data SocketMode=0660 (applied with lab apply, socket " +
+          're-bound) each restore 200s',
+      },
+    },
+  },
+  unicorn: {
+    expect: {
+      precise: {
+        applicable: true,
+        expect:
+          "the seed's troubleshooting item itself: with unicorn.conf present at boot and no permission job, the " +
+          'bridge makes the socket root:root 0755 and every request is a 502; each fix restores 200s: chgrp ' +
+          'www-data + chmod 0660 after the bridge made it (socket-permissions.conf at boot), nginx as root ' +
+          '(UNSAFE), and unicorn binding its own socket (unicorn-exec.conf, `-l`: unicorn binds under umask 0, ' +
+          'root:root 0777); undoing a fix brings the 502s back',
+      },
+      bookworm: {
+        applicable: true,
+        expect:
+          "with unicorn.socket set to SocketGroup=root SocketMode=0755, systemd's socket is root:root 0755 and " +
+          'every request is a 502; chmod after the fact, nginx as root (UNSAFE) and the unit as shipped ' +
+          '(SocketGroup=www-data SocketMode=0660, applied with lab apply) each restore 200s',
+      },
+    },
+  },
+};
+
 /** The seed's troubleshooting item: a socket nginx's www-data workers may not connect to, and three fixes. */
 export const socketPermissions: Scenario<F> = {
   name: 'socket-permissions',
@@ -24,38 +78,21 @@ export const socketPermissions: Scenario<F> = {
   story:
     'Every request answers 502 Bad Gateway and nginx logs "connect() to unix:/var/run/app.sock ' +
     'failed (13: Permission denied)"; the advice found online is to run nginx as root.',
-  expect: {
-    precise: {
-      applicable: true,
-      expect:
-        'with phoenix.conf present at boot and no permission job, the bridge makes the socket ' +
-        'root:root 0755 and every request is a 502; each fix restores 200s: chgrp www-data + chmod ' +
-        '0660 after the bridge made it (what socket-permissions.conf does at boot), nginx as root ' +
-        '(works, but UNSAFE: a web server running as root), and phoenix binding its own socket ' +
-        'with --socket-group www-data --socket-mode 0660 (the exec-respawn strategy); undoing a ' +
-        'fix brings the 502s back',
-    },
-    bookworm: {
-      applicable: true,
-      expect:
-        "with phoenix.socket set to SocketGroup=root SocketMode=0755, systemd's socket is " +
-        'root:root 0755 and every request is a 502; chmod after the fact, nginx as root (UNSAFE) ' +
-        "and the unit's own SocketGroup=www-data SocketMode=0660 (applied with lab apply, socket " +
-        're-bound) each restore 200s',
-    },
-  },
-  boot: (flavour) =>
+  expect: ON.phoenix.expect,
+  alsoOn: { unicorn: ON.unicorn.expect },
+  boot: (flavour, server) =>
     perInit(flavour, {
-      precise: () =>
-        upstartBoot(
-          upstart.strategy('bridge-inplace'),
-          'phoenix.conf = bridge-inplace.conf present at boot; socket-permissions.conf removed',
-          { remove: [SOCKET_PERMISSIONS_JOB] },
-        ),
-      bookworm: () =>
-        systemdBoot(systemd.service(), 'phoenix.socket with SocketGroup=root SocketMode=0755', {
-          files: { [SOCKET_UNIT]: systemd.socketMode(systemd.socket(), 'root', '0755') },
-        }),
+      precise: (): BootSpec => ({
+        label: `${serverFor(server).shipped.job.file} present at boot; socket-permissions.conf removed`,
+        remove: [SOCKET_PERMISSIONS_JOB],
+      }),
+      bookworm: (): BootSpec => {
+        const unit = serverFor(server).shipped.socketUnit;
+        return {
+          label: `${unit.file} with SocketGroup=root SocketMode=0755`,
+          shell: [writeAfterActivation(`${SYSTEMD}/${unit.file}`, systemd.socketMode(unit.text(), 'root', '0755'))],
+        };
+      },
     })(),
   async run(ctx) {
     const sock = ctx.server.socketPath;
@@ -76,14 +113,15 @@ export const socketPermissions: Scenario<F> = {
     await ctx.act('apply', 'undo: nginx.conf user www-data', () => nginxUser(ctx, 'www-data'));
     await p.hold('broken once more', HOLD);
 
+    const shipped = ctx.server.shipped;
     await perInit(ctx.flavour, {
       precise: async () => {
         // The class is replaced when the running job stops: the bridge then drops its socket and
-        // phoenix, started by init, binds its own over the stale file.
+        // the server, started by init, binds its own over the stale file.
         await ctx.applyConfig(
-          'phoenix.conf',
-          upstart.strategy('exec-respawn'),
-          'lab apply phoenix.conf = strategies/exec-respawn.conf (own socket, www-data 0660)',
+          shipped.job.file,
+          shipped.ownSocketJob.text(),
+          `lab apply ${shipped.job.file} = ${shipped.ownSocketJob.label}`,
         );
         await ctx.initctl('stop', ctx.server.job);
         const r = await ctx.initctl('start', ctx.server.job);
@@ -91,9 +129,9 @@ export const socketPermissions: Scenario<F> = {
       },
       bookworm: async () => {
         await ctx.applyConfig(
-          'phoenix.socket',
-          systemd.socket(),
-          'lab apply phoenix.socket (SocketGroup=www-data SocketMode=0660)',
+          shipped.socketUnit.file,
+          shipped.socketUnit.text(),
+          `lab apply ${shipped.socketUnit.file} (SocketGroup=www-data SocketMode=0660)`,
         );
       },
     })();
@@ -102,7 +140,7 @@ export const socketPermissions: Scenario<F> = {
     const records = await load.stop();
     return { ...p.facts(records), socketAtBoot, socketAfterOwnSocket: await stat(ctx) };
   },
-  verdict({ facts: f }) {
+  verdict({ flavour, server, facts: f }) {
     const j = new Judge();
     j.equal('socket at boot', 'root:root 755', f.socketAtBoot);
     for (const broken of ['broken', 'broken again', 'broken once more']) {
@@ -123,7 +161,12 @@ export const socketPermissions: Scenario<F> = {
         s >= 0.98,
       );
     }
-    j.equal('socket after the last fix', 'root:www-data 660', f.socketAfterOwnSocket);
+    // The shipped socket unit's mode, or what the server's own-socket job makes (its driver says).
+    const made = perInit(flavour, {
+      precise: serverFor(server ?? DEFAULT_SERVER).shipped.ownSocketJob.socket,
+      bookworm: 'root:www-data 660',
+    });
+    j.equal('socket after the last fix', made, f.socketAfterOwnSocket);
     j.note(
       'nginx as root works only because root ignores file permissions: every nginx worker then runs as root, so do not ship it',
     );

@@ -22,6 +22,22 @@ export const workerKilled: Scenario<KillFacts> = {
         'in-flight requests fail; systemd keeps the same MainPID and does not restart anything',
     },
   },
+  alsoOn: {
+    unicorn: {
+      precise: {
+        applicable: true,
+        expect:
+          "unicorn's master reaps the worker (SIGCHLD) and forks another from its preloaded app at once; only " +
+          'requests that worker had in flight fail (nginx 502); upstart keeps tracking the same unicorn-wrapper',
+      },
+      bookworm: {
+        applicable: true,
+        expect:
+          'the same under systemd: the master forks a new worker at once, only its in-flight requests fail; ' +
+          'MainPID (the wrapper) unchanged, nothing restarted',
+      },
+    },
+  },
   boot: shippedBoot,
   run: (ctx) => killUnderLoad(ctx, { target: 'worker', watchMs: 3000 }),
   verdict({ flavour, facts: f, before, after }) {
@@ -39,7 +55,7 @@ export const workerKilled: Scenario<KillFacts> = {
     );
     const same = before?.init.trackedPid !== undefined && after?.init.trackedPid === before.init.trackedPid;
     j.check(
-      `${perInit(flavour, { precise: 'upstart', bookworm: 'systemd' })} tracks the same master`,
+      `${perInit(flavour, { precise: 'upstart', bookworm: 'systemd' })} tracks the same process`,
       `${before?.init.trackedPid ?? '?'}`,
       after?.init.trackedPid,
       same,

@@ -1,3 +1,4 @@
+import { parseEvents } from '../../src/events';
 import { systemd, systemdBoot, upstart, upstartBoot } from '../session/configs';
 import { type ProcessRole, SERVED_BY, type ServerDriver } from './types';
 
@@ -32,5 +33,16 @@ export const phoenix: ServerDriver = {
       upstartBoot(upstart.timeout(upstart.strategy('bridge-inplace'), s), `bridge-inplace.conf, ${label}`),
     systemd: (s, label) => systemdBoot(systemd.timeout(systemd.service(), s), `phoenix.service, ${label}`),
   },
+  shipped: {
+    job: { file: 'phoenix.conf', text: () => upstart.strategy('bridge-inplace') },
+    // phoenix makes its own socket for www-data: --socket-group www-data --socket-mode 0660.
+    ownSocketJob: {
+      label: 'strategies/exec-respawn.conf (own socket, www-data 0660)',
+      text: () => upstart.strategy('exec-respawn'),
+      socket: 'root:www-data 660',
+    },
+    socketUnit: { file: 'phoenix.socket', text: () => systemd.socket() },
+  },
+  workerTimeouts: (log) => parseEvents(log).filter((e) => e.role === 'master' && e.event === 'worker-timeout').length,
   workerTimeoutShown: (pid) => `tr '\\000' ' ' < /proc/${pid}/cmdline 2>/dev/null`,
 };

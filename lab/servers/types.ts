@@ -54,6 +54,17 @@ export interface ServerDriver {
   servedBy: typeof SERVED_BY;
   /** the boot change that gives its shipped job or unit a worker timeout of S seconds, per init family */
   workerTimeoutBoot: Record<InitFamily, (seconds: number, label: string) => BootSpec>;
+  /** the shipped files scenarios re-apply or edit, under the names `lab apply` takes */
+  shipped: {
+    /** upstart: the job as shipped (the bridge's socket) */
+    job: { file: string; text(): string };
+    /** upstart: a job that binds its own socket (no bridge), and the owner, group and mode that socket gets */
+    ownSocketJob: { label: string; text(): string; socket: string };
+    /** systemd: the socket unit as shipped */
+    socketUnit: { file: string; text(): string };
+  };
+  /** how many stuck workers its masters killed for their timeout, as the app's log (wrapperLog) tells */
+  workerTimeouts(log: string): number;
   /** a shell command printing where a running master (pid) shows its worker timeout */
   workerTimeoutShown(pid: string): string;
 }

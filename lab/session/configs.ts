@@ -1,8 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Flavour } from '../engine/flavour-images';
 import { projectRoot } from '../engine/images';
-import { type BootSpec, perInit } from './types';
+import type { BootSpec } from './types';
 
 /**
  * The configs scenarios run, taken from the files the images ship (images/conf) and changed
@@ -106,12 +105,21 @@ export function systemdBoot(service: string, label: string, extra: Partial<BootS
   return { ...extra, label, files: { ...extra.files, [SERVICE_UNIT]: service } };
 }
 
-/** The lab as shipped: the bridge-inplace job on upstart, phoenix.socket + phoenix.service on systemd. */
-export function shippedBoot(flavour: Flavour): BootSpec {
-  return perInit(flavour, {
-    precise: () => upstartBoot(upstart.strategy('bridge-inplace'), 'phoenix.conf = strategies/bridge-inplace.conf'),
-    bookworm: () => systemdBoot(systemd.service(), 'phoenix.socket + phoenix.service as shipped'),
-  })();
+/**
+ * The lab as shipped, for either server: nothing beyond the server's own activation (phoenix:
+ * the image's bridge-inplace job, or phoenix.socket + phoenix.service; unicorn: the
+ * unicorn-wrapper job, or unicorn.socket + the wrapper's service).
+ */
+export function shippedBoot(): BootSpec {
+  return { label: 'as shipped' };
+}
+
+/**
+ * A shell line that writes `text` to `file`: it runs after the server's activation has copied
+ * its files in place (files are written before every shell line), so the edit wins.
+ */
+export function writeAfterActivation(file: string, text: string): string {
+  return `printf %s '${Buffer.from(text).toString('base64')}' | base64 -d > ${file}`;
 }
 
 /** Boot with phoenix.service binding its own socket: the socket unit is disabled, the service enabled. */

@@ -1,7 +1,7 @@
 import type { ScenarioContext } from './context';
 import { sleep } from './context';
 import { ExitCode } from '../../src/errors';
-import { initState, mastersStarted, parseLifecycle, servingMasters, startFailed, statusLine } from './observe';
+import { initState, mastersStarted, parseLifecycle, startFailed, statusLine, trackedServingMaster } from './observe';
 
 /**
  * SIGKILL of the master (or a worker) under load, then watching how init and the master
@@ -12,7 +12,11 @@ export type KillFacts = {
   killedPid: number;
   /** init's state at the first look after the kill */
   initRightAfter: string;
-  /** ms from the kill until init tracked a master with workers again (null: never within the watch) */
+  /** init's tracked pid before the kill (the master itself, or the wrapper in front of it) */
+  trackedBefore: number;
+  /** init's tracked pid at the end of the watch (null: nothing) */
+  trackedAfter: number | null;
+  /** ms from the kill until what init tracks served again through a new master (null: never within the watch) */
   initTracksAgainMs: number | null;
   /** ms from the kill until a worker that did not exist before answered */
   newWorkerAnsweredMs: number | null;
@@ -39,8 +43,9 @@ export async function killUnderLoad(
 ): Promise<KillFacts> {
   await ctx.warmUp();
   const first = await ctx.inspect();
-  const master = first.init.trackedPid;
-  if (!master) throw new Error(`init tracks no phoenix process after the first request: ${first.init.status}`);
+  // The master that serves: init's own process, or the one the wrapper init tracks runs.
+  const master = trackedServingMaster(first);
+  if (!master) throw new Error(`nothing init tracks serves after the first request: ${statusLine(first)}`);
   const worker = first.workers.find((w) => w.master === master)?.pid;
   const pid = o.target === 'master' ? master : worker;
   if (!pid) throw new Error(`no ${o.target} to kill: ${statusLine(first)}`);
@@ -65,16 +70,12 @@ export async function killUnderLoad(
     pending.push(ctx.get('/health').then((r) => void (r.status === 200 && probesOk++)));
     const s = await ctx.inspect();
     if (!initRightAfter) initRightAfter = initState(s);
-    const tracked = s.init.trackedPid;
     // A master counts once it has workers: a respawned one that is about to fail does not.
-    if (
-      tracksAgain === null &&
-      tracked &&
-      (o.target === 'worker' || tracked !== pid) &&
-      servingMasters(s).some((m) => m.pid === tracked)
-    ) {
+    const serving = trackedServingMaster(s);
+    if (tracksAgain === null && serving !== undefined && (o.target === 'worker' || serving !== pid)) {
       tracksAgain = Date.now() - t;
-      if (o.target === 'master') ctx.mark('note', `${ctx.driver.init} tracks master ${tracked}`);
+      if (o.target === 'master')
+        ctx.mark('note', `${ctx.driver.init} tracks ${s.init.trackedPid}, master ${serving} serves`);
     }
     samples.push(`${((Date.now() - t) / 1000).toFixed(1)} s: ${statusLine(s)}`);
     await sleep(250);
@@ -93,6 +94,8 @@ export async function killUnderLoad(
   const restarts = await ctx.restarts();
   return {
     killedPid: pid,
+    trackedBefore: first.init.trackedPid ?? 0,
+    trackedAfter: after.init.trackedPid ?? null,
     initRightAfter,
     initTracksAgainMs: tracksAgain,
     newWorkerAnsweredMs: fresh.length ? Math.round(Math.min(...fresh)) : null,

@@ -20,8 +20,12 @@ export function countEvents(events: readonly LifecycleEvent[], event: string, ro
 /** A master's `start` event. */
 export const masterStart = (e: LifecycleEvent): boolean => e.role === 'master' && e.event === 'start';
 
-/** A master's `ready` event: its first workers answer. */
-export const masterReady = (e: LifecycleEvent): boolean => e.role === 'master' && e.event === 'ready';
+/**
+ * A `ready` event: a master's first workers answer. A wrapper in front of the masters
+ * (unicorn-wrapper) says it for the master it started, under its own pid.
+ */
+export const masterReady = (e: LifecycleEvent): boolean =>
+  (e.role === 'master' || e.role === 'wrapper') && e.event === 'ready';
 
 /** A start the app refused (or failed), with exit code `code` when given. */
 export function startFailed(e: LifecycleEvent, code?: number): boolean {
@@ -50,6 +54,20 @@ export function servingMasters(s: LabStatus): { pid: number; tracked: boolean; g
       ),
     }))
     .filter((m) => m.generations.length > 0);
+}
+
+/**
+ * The master that serves for what init tracks: the tracked process itself when it is a master
+ * (phoenix as shipped), or, when init tracks a wrapper in front of the masters (unicorn-wrapper,
+ * a herder), the master its pid file names. Undefined while nothing init tracks serves.
+ */
+export function trackedServingMaster(s: LabStatus): number | undefined {
+  const tracked = s.init.trackedPid;
+  if (tracked === undefined) return undefined;
+  const serving = servingMasters(s);
+  if (serving.some((m) => m.pid === tracked)) return tracked;
+  const viaWrapper = s.herders.some((h) => h.pid === tracked) ? s.pidFile : undefined;
+  return viaWrapper !== undefined && serving.some((m) => m.pid === viaWrapper) ? viaWrapper : undefined;
 }
 
 /** A one-line picture of a status snapshot for facts and progress lines. */

@@ -154,7 +154,7 @@ export async function runScenario(scenario: Scenario, flavour: Flavour, o: RunOp
     flavour,
     server: serverFor(server),
     image,
-    boot: scenario.boot(flavour),
+    boot: scenario.boot(flavour, server),
     label: `${scenario.name}-${flavour}-${server}`,
     say,
   }).catch((err: Error) => err);
@@ -191,7 +191,7 @@ export async function runScenario(scenario: Scenario, flavour: Flavour, o: RunOp
     }
   }
   const continuity = summarize(records);
-  let verdict = error ? errorVerdict(error) : scenario.verdict({ flavour, continuity, before, after, facts });
+  let verdict = error ? errorVerdict(error) : scenario.verdict({ flavour, server, continuity, before, after, facts });
   // Whatever went wrong, if the engine is gone it was the engine: never an UNEXPECTED finding.
   const gone = verdict.outcome === 'UNEXPECTED' || closeFailed ? await engineGone() : undefined;
   if (gone) {

@@ -28,6 +28,8 @@ export type Facts = Record<string, FactValue>;
 /** Everything the verdict may look at. */
 export interface Seen<F extends Facts = Facts> {
   flavour: Flavour;
+  /** the server it ran (absent: the scenario's home server) */
+  server?: ServerName;
   continuity: Continuity;
   before?: LabStatus;
   after?: LabStatus;
@@ -61,7 +63,8 @@ export interface Scenario<F extends Facts = Facts> {
   alsoOn?: Partial<Record<ServerName, Record<Flavour, Expectation>>>;
   /** a group heading on the summary page ("unicorn in production") */
   group?: string;
-  boot(flavour: Flavour): BootSpec;
+  /** what is put in place before init starts, on this init for this server (one of serversOf) */
+  boot(flavour: Flavour, server: ServerName): BootSpec;
   /**
    * Actions under load and observations. Method syntax on purpose: a catalogue of
    * Scenario<SpecificFacts> is then a list of Scenario<Facts>.
@@ -116,6 +119,15 @@ export function expectationFor(s: Scenario, flavour: Flavour, server: ServerName
 /** The servers a scenario has meaning for. */
 export function serversOf(s: Scenario): ServerName[] {
   return [homeServer(s), ...SERVERS.filter((v) => s.alsoOn?.[v] !== undefined)];
+}
+
+/**
+ * What a scenario expects of each server it runs on, in one table: the words of its
+ * expectation and the numbers its verdict holds that server to. Its run stays the same for
+ * every server; only the table says where they differ.
+ */
+export function perServer<T>(server: ServerName | undefined, table: Record<ServerName, T>): T {
+  return table[server ?? DEFAULT_SERVER];
 }
 
 /** Each scenario names what it does/expects on every init, so adding an init makes the compiler list every scenario to update. */

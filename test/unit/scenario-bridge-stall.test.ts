@@ -173,7 +173,7 @@ describe('bridge-stall', () => {
   });
 
   it("boots precise with the job that is there minus its post-stop, and a task logging upstart's job events", () => {
-    const b = s.boot('precise');
+    const b = s.boot('precise', 'unicorn');
     assert.equal(b.files?.['/etc/init/lab-bridge-stall.conf'], JOB_EVENTS_TASK_TEXT);
     assert.deepEqual(
       checkJobFile(JOB_EVENTS_TASK_TEXT, 'lab-bridge-stall.conf').filter((p) => p.severity === 'error'),
@@ -191,8 +191,8 @@ describe('bridge-stall', () => {
       assert.match(text, /^start on socket /m);
       assert.doesNotMatch(text, /^post-stop/m);
     }
-    assert.deepEqual(s.boot('bookworm').files, undefined);
-    assert.deepEqual(s.boot('bookworm').shell, undefined);
+    assert.deepEqual(s.boot('bookworm', 'unicorn').files, undefined);
+    assert.deepEqual(s.boot('bookworm', 'unicorn').shell, undefined);
   });
 
   it("reads upstart's view of a restart: the failed run, the next start, the socket events around it", () => {

@@ -80,7 +80,7 @@ describe('unicorn-cold-workers', () => {
 
   it('boots the shipped wrapper with its own unicorn.rb and a config.ru that loads slowly', () => {
     for (const f of ['precise', 'bookworm'] as const) {
-      const b = s.boot(f);
+      const b = s.boot(f, 'unicorn');
       assert.equal(b.activatesServer, undefined, 'the server is activated as shipped');
       assert.equal(b.files?.['/opt/unicorn/cold-workers/boot-seconds'], `${BOOT_SECONDS}\n`);
       assert.match(b.files?.['/opt/unicorn/cold-workers/unicorn.rb'] ?? '', /instance_eval\(File\.read/);
@@ -90,10 +90,10 @@ describe('unicorn-cold-workers', () => {
       );
     }
     assert.match(
-      s.boot('bookworm').files?.['/etc/systemd/system/unicorn.socket.d/backlog.conf'] ?? '',
+      s.boot('bookworm', 'unicorn').files?.['/etc/systemd/system/unicorn.socket.d/backlog.conf'] ?? '',
       /^Backlog=64$/m,
     );
-    assert.equal(s.boot('precise').files?.['/etc/systemd/system/unicorn.socket.d/backlog.conf'], undefined);
+    assert.equal(s.boot('precise', 'unicorn').files?.['/etc/systemd/system/unicorn.socket.d/backlog.conf'], undefined);
   });
 
   it('reads the sampler lines, and nothing else', () => {

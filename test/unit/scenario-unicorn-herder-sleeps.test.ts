@@ -340,14 +340,17 @@ describe('unicorn-herder-sleeps: the scenario and its files', () => {
 
   it('boots the herder, the slow app and its boot time, and no phoenix', () => {
     for (const f of ['precise', 'bookworm'] as const) {
-      const b = scenario.boot(f);
+      const b = scenario.boot(f, 'unicorn');
       assert.equal(b.activatesServer, true);
       assert.equal(b.files?.['/opt/unicorn/app/boot-seconds'], `${BOOT_SECONDS}\n`);
       assert.ok(b.files?.['/usr/local/bin/sleepy-herder']?.startsWith('#!/bin/sh'));
       assert.match(b.shell?.join('\n') ?? '', /cp \/opt\/unicorn\/app\/config\.ru \/opt\/unicorn\/app\/demo\.ru/);
     }
-    assert.match(scenario.boot('precise').files?.['/etc/init/unicorn.conf'] ?? '', /^respawn$/m);
-    assert.match(scenario.boot('bookworm').files?.['/etc/systemd/system/unicorn.service'] ?? '', /^KillMode=mixed$/m);
+    assert.match(scenario.boot('precise', 'unicorn').files?.['/etc/init/unicorn.conf'] ?? '', /^respawn$/m);
+    assert.match(
+      scenario.boot('bookworm', 'unicorn').files?.['/etc/systemd/system/unicorn.service'] ?? '',
+      /^KillMode=mixed$/m,
+    );
   });
 
   it('ships an executable herder and a job the upstart 1.5 checker takes, started by nobody but the lab', () => {

@@ -62,17 +62,17 @@ describe('unicorn in production: the catalogue', () => {
           assert.equal(e.applicable, false);
           assert.ok(!e.applicable && /PATH/.test(e.reason) && /RemoveOnStop/.test(e.reason));
         } else assert.equal(e.applicable, true, `${s.name} on ${f}`);
-        if (e.applicable) assert.ok(s.boot(f).label.length > 0);
+        if (e.applicable) assert.ok(s.boot(f, 'unicorn').label.length > 0);
       }
   });
 
   it('boots unicorn itself: the PoC, exec + respawn, or the shipped wrapper', () => {
-    assert.equal(unicornInitctlReload.boot('precise').activatesServer, true);
-    assert.match(unicornInitctlReload.boot('precise').shell?.join('\n') ?? '', /unicorn-seed-poc\.conf/);
-    assert.match(unicornExecRespawn.boot('bookworm').shell?.join('\n') ?? '', /unicorn-plain\.service/);
-    assert.ok(unicornExecRespawn.boot('precise').files?.['/etc/init/lab-unicorn-lifecycle.conf']);
-    assert.equal(unicornBrokenRelease.boot('precise').activatesServer, undefined);
-    const traps = unicornBridgeTraps.boot('precise');
+    assert.equal(unicornInitctlReload.boot('precise', 'unicorn').activatesServer, true);
+    assert.match(unicornInitctlReload.boot('precise', 'unicorn').shell?.join('\n') ?? '', /unicorn-seed-poc\.conf/);
+    assert.match(unicornExecRespawn.boot('bookworm', 'unicorn').shell?.join('\n') ?? '', /unicorn-plain\.service/);
+    assert.ok(unicornExecRespawn.boot('precise', 'unicorn').files?.['/etc/init/lab-unicorn-lifecycle.conf']);
+    assert.equal(unicornBrokenRelease.boot('precise', 'unicorn').activatesServer, undefined);
+    const traps = unicornBridgeTraps.boot('precise', 'unicorn');
     assert.equal(traps.files?.['/var/lib/lab/unicorn-bare-name.conf'], bareNameJob());
     assert.match(traps.shell?.[traps.shell.length - 1] ?? '', /unicorn-bare-name\.conf \/etc\/init\/unicorn\.conf$/);
     assert.match(traps.files?.['/opt/unicorn/app/Gemfile'] ?? '', /^gem 'unicorn'$/m);
