@@ -3,6 +3,7 @@ import type { Flavour } from '../engine/flavour-images';
 import type { ServerName } from '../servers/types';
 import { ExitCode } from '../../src/errors';
 import { upstart } from '../session/configs';
+import { JOB_EVENTS_TASK, JOB_EVENTS_TASK_TEXT, appJobEvents } from '../session/job-events';
 import { type ScenarioContext, sleep } from '../session/context';
 import { Judge } from '../session/judge';
 import { parseLifecycle, servingMasters, startFailed } from '../session/observe';
@@ -13,7 +14,6 @@ import {
   type StretchFacts,
   Stretches,
   judgeNoneFailed,
-  parseJobEvents,
   shippedConf,
   stretch,
   stretchLine,
@@ -49,29 +49,6 @@ export const WITHOUT = 'restart, job without its post-stop';
 export const SHIPPED = 'restart, as shipped';
 /** The restarts each init runs, in order (bookworm: no post-stop to take out, one restart). */
 export const RESTARTS: Record<Flavour, readonly string[]> = { precise: [WITHOUT, SHIPPED], bookworm: [SHIPPED] };
-
-/** Where the lab's task writes upstart's own `starting`/`stopping` events for the app's job. */
-const JOB_EVENTS_LOG = '/var/log/lab-bridge-stall.log';
-const JOB_EVENTS_TASK = '/etc/init/lab-bridge-stall.conf';
-
-/**
- * A task upstart runs on each `starting` and `stopping` of the app's job (either server's),
- * writing the event's RESULT, PROCESS and EXIT_STATUS: how the no-socket run ended and when
- * upstart started the job next, from upstart itself. Both events block the job until the task
- * is done, so none is missed.
- */
-export const JOB_EVENTS_TASK_TEXT = `# Written by the lab (bridge-stall): upstart's starts and stops of the app's job.
-description "lab: one line per starting/stopping event of the app's job"
-
-start on starting unicorn or stopping unicorn or starting phoenix or stopping phoenix
-
-task
-
-script
-    printf '%s %s result=%s process=%s status=%s signal=%s\\n' "$(/bin/date +%s.%N)" "$UPSTART_EVENTS" \\
-        "\${RESULT:-}" "\${PROCESS:-}" "\${EXIT_STATUS:-}" "\${EXIT_SIGNAL:-}" >> ${JOB_EVENTS_LOG}
-end script
-`;
 
 /** Each server's recommended upstart job as the repository ships it, where the lab puts it, what it runs. */
 const SHIPPED_JOB: Record<ServerName, { file: string; target: string; program: string; text: () => string }> = {
@@ -300,7 +277,7 @@ export const bridgeStall: Scenario<F> = {
     type Recorded = { jobEvents: JobEvent[]; socketTimes: number[] } | undefined;
     const recorded = await perInit<() => Promise<Recorded>>(ctx.flavour, {
       precise: async () => ({
-        jobEvents: parseJobEvents((await ctx.sh(`cat ${JOB_EVENTS_LOG} 2>/dev/null`)).stdout),
+        jobEvents: await appJobEvents(ctx),
         socketTimes: await ctx.socketEventTimes(),
       }),
       bookworm: async () => undefined,

@@ -1,9 +1,13 @@
 import type { Flavour } from '../engine/flavour-images';
 import type { ServerName } from '../servers/types';
-import { shippedBoot, upstart, upstartBoot } from '../session/configs';
+import { mergeBoot } from '../engine/boot-spec';
+import { unicornBoot } from '../servers/unicorn';
+import { shippedBoot, upstart, upstartBoot, writeAfterActivation } from '../session/configs';
+import { JOB_EVENTS_TASK, JOB_EVENTS_TASK_TEXT } from '../session/job-events';
+import { shippedConf } from '../session/unicorn-common';
 import { Judge } from '../session/judge';
 import { type KillFacts, killUnderLoad } from '../session/kill-watch';
-import { type Expectation, type Scenario, perInit, perServer } from '../session/types';
+import { type BootSpec, type Expectation, type Scenario, perInit, perServer } from '../session/types';
 
 /** The master dies as an OOM kill would take it: SIGKILL, no clean-up. No `respawn` in the job. */
 /**
@@ -111,15 +115,29 @@ export const masterKilled: Scenario<KillFacts> = {
   },
 };
 
-/** The same kill with `respawn` added, what people reach for first: the bridge's fd does not survive it. */
-export const masterKilledRespawn: Scenario<KillFacts> = {
-  name: 'master-killed-respawn',
-  title: 'SIGKILL of the master under load, bridge job with respawn',
-  story:
-    'Someone adds `respawn` to the socket-activated job "so that it comes back"; after the ' +
-    "next crash the job log fills with 'UPSTART_FDS ... not a listening socket'.",
-  expect: {
-    precise: {
+/**
+ * `respawn` added to each server's bridge job: phoenix's bridge-inplace.conf, and for unicorn the
+ * seed's own job (unicorn-seed-poc.conf, unicorn run on UNICORN_FD=$UPSTART_FDS with no wrapper:
+ * the job whose master init tracks, so the one a unicorn team adds respawn to). Each boot also
+ * installs the task that writes upstart's own starting/stopping events of the job.
+ */
+const RESPAWN: Record<
+  ServerName,
+  {
+    boot(): BootSpec;
+    expect: Expectation;
+    /** what upstart's respawns of a master refusing the stale fd look like, for the verdict */
+    refused: { expected: string; seen(f: KillFacts): string; ok(f: KillFacts): boolean };
+  }
+> = {
+  phoenix: {
+    boot: () =>
+      upstartBoot(
+        upstart.withRespawn(upstart.strategy('bridge-inplace')),
+        'phoenix.conf = strategies/bridge-inplace.conf + respawn',
+        { files: { [JOB_EVENTS_TASK]: JOB_EVENTS_TASK_TEXT } },
+      ),
+    expect: {
       applicable: true,
       expect:
         'upstart respawns the master at once with the same environment, but init closed its copy ' +
@@ -131,6 +149,63 @@ export const masterKilledRespawn: Scenario<KillFacts> = {
         'loop has ended (seconds; longer on a busy machine, where each refused start is slower); ' +
         'at most a few requests fail',
     },
+    // init keeps a socket event's fd open (not close-on-exec) until the event is finished, and a
+    // respawn keeps the job's first environment (event.c renews env and fds only for a job whose
+    // goal is not already start). A new connection's event in flight during the respawn gets the
+    // lowest free fd, the same number UPSTART_FDS names, and the respawned master serves: seen
+    // in 2 runs of 7 under load. Either way the respawn did not get the fd on purpose.
+    refused: {
+      expected: "refused UPSTART_FDS (not a listening socket), or took a new connection's fd of the same number",
+      seen: (f) => `${f.badInheritedFd} refused; ${f.mastersStarted} masters started`,
+      ok: (f) => f.badInheritedFd >= 1 || f.mastersStarted >= 2,
+    },
+  },
+  unicorn: {
+    boot: () => {
+      const own = mergeBoot(unicornBoot('precise', 'unicorn-seed-poc'), {
+        label: '+ respawn',
+        files: { [JOB_EVENTS_TASK]: JOB_EVENTS_TASK_TEXT },
+        shell: [
+          writeAfterActivation(
+            '/etc/init/unicorn.conf',
+            upstart.withRespawn(shippedConf('unicorn', 'upstart', 'unicorn-seed-poc.conf')),
+          ),
+        ],
+      });
+      return { ...own, activatesServer: true };
+    },
+    expect: {
+      applicable: true,
+      expect:
+        "the seed's job (unicorn on UNICORN_FD=$UPSTART_FDS, no wrapper) with respawn: upstart tracks the master, " +
+        'sees it killed and respawns the job with the same environment, but init closed its copy of the bridge ' +
+        "fd long ago: unicorn's Socket.for_fd(UNICORN_FD) finds no socket there and the master exits 1 before " +
+        "it serves, again and again until the respawn limit stops the job (unless a new connection's socket " +
+        'event is in flight and its fd takes the same number); the bridge still owns the socket, so the next NEW ' +
+        'connection starts the job properly and serving resumes once the loop has ended; at most a few requests fail',
+    },
+    // upstart's own events: a respawn is a `starting` with no `stopping` between; the loop ends
+    // with a failed stop of PROCESS=respawn. unicorn's refusal itself is in the job's log
+    // ("Errno::EBADF ... inherit_listeners!"), shown in the report.
+    refused: {
+      expected:
+        "upstart respawned the job (each unicorn refused the stale UNICORN_FD) until its respawn limit, or a respawn took a new connection's fd",
+      seen: (f) => `${f.jobStartsAfterKill} starts after the kill; failed stops: ${f.jobFailedStatuses}`,
+      ok: (f) => f.jobStartsAfterKill >= 2 || (f.jobStartsAfterKill >= 1 && f.jobRunsFailedAfterKill === 0),
+    },
+  },
+};
+
+/** The same kill with `respawn` added, what people reach for first: the bridge's fd does not survive it. */
+export const masterKilledRespawn: Scenario<KillFacts> = {
+  name: 'master-killed-respawn',
+  title: 'SIGKILL of the master under load, bridge job with respawn',
+  story:
+    'Someone adds `respawn` to the socket-activated job "so that it comes back"; after the ' +
+    "next crash the job log fills with 'UPSTART_FDS ... not a listening socket' (or unicorn's " +
+    "'Bad file descriptor'), and the site is down until the respawn limit gives up.",
+  expect: {
+    precise: RESPAWN.phoenix.expect,
     bookworm: {
       applicable: false,
       reason:
@@ -139,45 +214,28 @@ export const masterKilledRespawn: Scenario<KillFacts> = {
   },
   alsoOn: {
     unicorn: {
-      precise: {
-        applicable: false,
-        reason:
-          'the shipped unicorn job runs unicorn-wrapper, which restarts a killed master itself on the socket it ' +
-          'holds (master-killed on unicorn shows it): the death never reaches upstart, so a `respawn` added to ' +
-          "the job is not what acts; the seed's own job with respawn is unicorn-exec-respawn's ground",
-      },
+      precise: RESPAWN.unicorn.expect,
       bookworm: {
         applicable: false,
-        reason: 'systemd has no socket-bridge respawn trap; on unicorn the wrapper restarts the master (master-killed)',
+        reason:
+          "systemd keeps the socket across a service's restarts and passes it again (LISTEN_FDS): there is no stale fd to respawn on; master-killed shows unicorn's restart there",
       },
     },
   },
-  boot: () =>
-    upstartBoot(
-      upstart.withRespawn(upstart.strategy('bridge-inplace')),
-      'phoenix.conf = strategies/bridge-inplace.conf + respawn',
-    ),
+  boot: (_flavour, server) => perServer(server, RESPAWN).boot(),
   // The watch outlasts the respawn loop: it must see the job stopped and then started again by
   // a new connection (a probe per look). The loop is what takes the time: 10 refused starts and
   // a restart 3.0 s after the kill on a quiet machine; with two labs sharing 2 cores, 14 and 17
   // refused starts (upstart counts them per 5 s window) and init tracking a master again after
   // 8.9 and 11.9 s. A 5 s watch ended inside the loop and left the queued requests to time out.
   run: (ctx) => killUnderLoad(ctx, { target: 'master', watchMs: 20_000 }),
-  verdict({ facts: f }) {
+  verdict({ server, facts: f }) {
     const j = new Judge();
-    // init keeps a socket event's fd open (not close-on-exec) until the event is finished, and a
-    // respawn keeps the job's first environment (event.c renews env and fds only for a job whose
-    // goal is not already start). A new connection's event in flight during the respawn gets the
-    // lowest free fd, the same number UPSTART_FDS names, and the respawned master serves: seen
-    // in 2 runs of 7 under load. Either way the respawn did not get the fd on purpose.
-    j.check(
-      'respawned masters',
-      "refused UPSTART_FDS (not a listening socket), or took a new connection's fd of the same number",
-      `${f.badInheritedFd} refused; ${f.mastersStarted} masters started`,
-      f.badInheritedFd >= 1 || f.mastersStarted >= 2,
-    );
+    const { refused } = perServer(server, RESPAWN);
+    j.check('respawned masters', refused.expected, refused.seen(f), refused.ok(f));
     judgeTracksAgain(j, f, 16_000);
     judgeAftermath(j, f);
+    j.note(`upstart: ${f.jobStartsAfterKill} starts of the job after the kill; failed stops: ${f.jobFailedStatuses}`);
     return j.verdict();
   },
 };

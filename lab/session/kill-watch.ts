@@ -1,4 +1,5 @@
 import type { ScenarioContext } from './context';
+import { appJobEvents } from './job-events';
 import { sleep } from './context';
 import { ExitCode } from '../../src/errors';
 import { initState, mastersStarted, parseLifecycle, startFailed, statusLine, trackedServingMaster } from './observe';
@@ -27,6 +28,11 @@ export type KillFacts = {
   /** phoenix refused an inherited fd (UPSTART_FDS naming a closed descriptor after a respawn) */
   badInheritedFd: number;
   mastersStarted: number;
+  /** upstart, from its own job events (the job-events task, where the boot installs it): starts of the job after the kill */
+  jobStartsAfterKill: number;
+  /** ...and the job's failed stops after the kill, and how each ended ('the respawn limit', 'exit 1') */
+  jobRunsFailedAfterKill: number;
+  jobFailedStatuses: string;
   socketEvents: number;
   /** single requests sent during the watch, each a new visitor (a new connection to the socket) */
   probes: number;
@@ -92,6 +98,8 @@ export async function killUnderLoad(
     .filter((r) => !r.error && r.start >= killedAt && r.pid !== undefined && !oldWorkers.has(r.pid))
     .map((r) => r.end - killedAt);
   const restarts = await ctx.restarts();
+  const jobEvents = (await appJobEvents(ctx)).filter((e) => e.at >= t);
+  const failedRuns = jobEvents.filter((e) => e.event === 'stopping' && e.result === 'failed');
   return {
     killedPid: pid,
     trackedBefore: first.init.trackedPid ?? 0,
@@ -108,6 +116,18 @@ export async function killUnderLoad(
     // starts refused because UPSTART_FDS named no listening socket (exit 65), from events
     badInheritedFd: parseLifecycle(log).filter((e) => startFailed(e, ExitCode.LISTENER)).length,
     mastersStarted: mastersStarted(parseLifecycle(log)).length,
+    jobStartsAfterKill: jobEvents.filter((e) => e.event === 'starting').length,
+    jobRunsFailedAfterKill: failedRuns.length,
+    // A respawn emits `starting` again but no `stopping`; the respawn limit ends the loop with
+    // RESULT=failed PROCESS=respawn (upstart 1.5's job_process_terminated), and no exit status.
+    jobFailedStatuses:
+      [
+        ...new Set(
+          failedRuns.map((e) =>
+            e.process === 'respawn' ? 'the respawn limit' : e.status ? `exit ${e.status}` : `signal ${e.signal || '?'}`,
+          ),
+        ),
+      ].join(', ') || 'none',
     socketEvents: await ctx.socketEvents(),
     probes,
     probesOk,

@@ -11,7 +11,6 @@ import { checkJobFile } from '../../lab/jobcheck';
 import {
   BEFORE,
   CLIENT_TIMEOUT_MS,
-  JOB_EVENTS_TASK_TEXT,
   RESTARTS,
   SHIPPED,
   WITHOUT,
@@ -20,6 +19,7 @@ import {
   withoutPostStop,
 } from '../../lab/scenarios/bridge-stall';
 import { CATALOGUE } from '../../lab/scenarios/catalogue';
+import { JOB_EVENTS_TASK_TEXT } from '../../lab/session/job-events';
 import { upstart } from '../../lab/session/configs';
 import { expectationFor, serversOf } from '../../lab/session/types';
 import { parseJobEvents, shippedConf, stretchFacts } from '../../lab/session/unicorn-common';
@@ -174,9 +174,9 @@ describe('bridge-stall', () => {
 
   it("boots precise with the job that is there minus its post-stop, and a task logging upstart's job events", () => {
     const b = s.boot('precise', 'unicorn');
-    assert.equal(b.files?.['/etc/init/lab-bridge-stall.conf'], JOB_EVENTS_TASK_TEXT);
+    assert.equal(b.files?.['/etc/init/lab-job-events.conf'], JOB_EVENTS_TASK_TEXT);
     assert.deepEqual(
-      checkJobFile(JOB_EVENTS_TASK_TEXT, 'lab-bridge-stall.conf').filter((p) => p.severity === 'error'),
+      checkJobFile(JOB_EVENTS_TASK_TEXT, 'lab-job-events.conf').filter((p) => p.severity === 'error'),
       [],
     );
     const shell = b.shell ?? [];

@@ -10,7 +10,7 @@ import { mergeBoot } from '../../lab/engine/boot-spec';
 import { driverFor } from '../../lab/flavours';
 import type { LabStatus } from '../../lab/inspect';
 import { CATALOGUE } from '../../lab/scenarios/catalogue';
-import { masterKilled } from '../../lab/scenarios/master-killed';
+import { masterKilled, masterKilledRespawn } from '../../lab/scenarios/master-killed';
 import { socketPermissions } from '../../lab/scenarios/socket-permissions';
 import { workerTimeout } from '../../lab/scenarios/worker-timeout';
 import { phoenix } from '../../lab/servers/phoenix';
@@ -95,6 +95,9 @@ const KILL: KillFacts = {
   socketAfter: 'root:www-data 0660',
   badInheritedFd: 0,
   mastersStarted: 0,
+  jobStartsAfterKill: 0,
+  jobRunsFailedAfterKill: 0,
+  jobFailedStatuses: 'none',
   socketEvents: 300,
   probes: 30,
   probesOk: 30,
@@ -120,6 +123,35 @@ describe('master-killed on unicorn: the wrapper restarts the master, init sees n
     const facts = { ...KILL, initRightAfter: 'active/running', systemdRestarts: 1 };
     assert.equal(masterKilled.verdict(seen('bookworm', 'unicorn', facts)).outcome, 'UNEXPECTED');
     assert.equal(masterKilled.verdict(seen('bookworm', 'phoenix', facts)).outcome, 'EXPECTED');
+  });
+});
+
+describe("master-killed-respawn on unicorn: the seed's job with respawn", () => {
+  it("boots the seed's job with respawn written over the one unicorn's activation copied, and the job-events task", () => {
+    const b = masterKilledRespawn.boot('precise', 'unicorn');
+    assert.equal(b.activatesServer, true);
+    const shell = b.shell ?? [];
+    const cp = shell.findIndex((l) => l.includes('unicorn-seed-poc.conf /etc/init/unicorn.conf'));
+    const over = shell.findIndex((l) => l.endsWith('> /etc/init/unicorn.conf'));
+    assert.ok(cp >= 0 && over > cp, shell.join('\n'));
+    const job = Buffer.from(/'([^']+)'/.exec(shell[over])?.[1] ?? '', 'base64').toString();
+    assert.match(job, /^respawn$/m);
+    assert.match(job, /UNICORN_FD="\$UPSTART_FDS"/);
+    assert.ok(b.files?.['/etc/init/lab-job-events.conf']);
+  });
+  const facts = { ...KILL, killedPid: 120, trackedBefore: 120, initTracksAgainMs: 9000, mastersStarted: 0 };
+  it("EXPECTED on upstart's own record: respawned runs that failed, then a start that serves", () => {
+    const f = { ...facts, jobStartsAfterKill: 12, jobRunsFailedAfterKill: 10, jobFailedStatuses: '1' };
+    const v = masterKilledRespawn.verdict(seen('precise', 'unicorn', f));
+    assert.equal(v.outcome, 'EXPECTED', v.reasons.join('\n'));
+  });
+  it('UNEXPECTED when upstart never started the job again after the kill', () => {
+    const v = masterKilledRespawn.verdict(seen('precise', 'unicorn', facts));
+    assert.equal(v.outcome, 'UNEXPECTED');
+    assert.deepEqual(
+      v.checks.filter((c) => !c.ok).map((c) => c.what),
+      ['respawned masters'],
+    );
   });
 });
 

@@ -197,6 +197,9 @@ const KILL: KillFacts = {
   socketAfter: 'root:www-data 0660',
   badInheritedFd: 0,
   mastersStarted: 2,
+  jobStartsAfterKill: 0,
+  jobRunsFailedAfterKill: 0,
+  jobFailedStatuses: 'none',
   socketEvents: 364,
   probes: 12,
   probesOk: 12,
@@ -227,7 +230,11 @@ describe('master-killed and worker-killed', () => {
     assert.equal(v.outcome, 'UNEXPECTED');
     assert.deepEqual(
       v.checks.filter((c) => !c.ok).map((c) => c.what),
-      ['what init tracks serves again through a new master', 'a new worker answers', 'requests that failed after the kill'],
+      [
+        'what init tracks serves again through a new master',
+        'a new worker answers',
+        'requests that failed after the kill',
+      ],
     );
   });
 
