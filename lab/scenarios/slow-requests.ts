@@ -43,7 +43,8 @@ export const slowRequests: Scenario<F> = {
           `every ${SLOW_MS / 1000} s request in flight across two USR2 upgrades (each a re-exec behind the ` +
           "wrapper) completes with 200: unicorn.rb's before_fork sends QUIT to the old master, which lets its " +
           'workers finish the request they hold before they exit; each answered by the generation that ' +
-          'accepted it; no request fails',
+          'accepted it; no request fails. Each unicorn worker serves one request at a time, so while the 3 s ' +
+          'requests hold the two workers the others wait in the socket: seconds of latency, not errors',
       },
       bookworm: {
         applicable: true,
