@@ -6,12 +6,12 @@
  * socket its site never answers on. Each run leaves its report and no container behind.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { staticAudit } from '../../lab/audit';
-import { auditDynamic } from '../../lab/audit/dynamic';
+import { OWNER_STEP, auditDynamic } from '../../lab/audit/dynamic';
 import { DRIVERS } from '../../lab/flavours';
 import { ROOT } from '../support/root';
 import { flavourImage, selection } from './lab-container';
@@ -55,6 +55,9 @@ for (const flavour of chosen.flavours) {
           const { report, model, files } = staticAudit({ dir: join(EX, dir), units: [], flavour });
           const d = await auditDynamic(report, model, files, { say: log, home, image: img });
           assert.ok(d.report && existsSync(d.report), 'an HTML report');
+          const page = readFileSync(d.report, 'utf8');
+          assert.ok(page.includes('id="audit-static"'), 'the static part on the page');
+          for (const f of report.findings) assert.ok(page.includes(`data-rule="${f.rule}"`), `${f.rule} on the page`);
           if (!exposed) {
             assert.equal(
               d.outcome,
@@ -64,7 +67,11 @@ for (const flavour of chosen.flavours) {
                 .map((s) => `${s.name}: ${s.failed} failed, ${s.note}`)
                 .join('\n'),
             );
-            assert.equal(d.steps.length, 10, 'the whole battery ran');
+            assert.equal(d.steps.length, 11, 'the whole battery ran');
+            assert.ok(
+              d.steps.some((s) => s.name.startsWith(OWNER_STEP)),
+              "the restart of the socket's owner ran: init owns the recipe's socket",
+            );
             assert.ok(
               d.steps.every((s) => s.tracked),
               'init follows the app after every step',
@@ -94,6 +101,53 @@ for (const flavour of chosen.flavours) {
         assert.equal(by('socket-permissions')?.confirmed, true);
         assert.equal(by('seed-poc')?.confirmed, true, JSON.stringify(d.seenPast.steps));
         assert.equal(by('seed-poc')?.run, 2);
+        // The reload runs before any deploy has left a master holding the socket: the HUP closes
+        // the socket unicorn adopted, and nothing answers.
+        assert.deepEqual(by('unicorn-initctl-reload')?.by, ['initctl reload (HUP)'], JSON.stringify(d.seenPast.steps));
+        // After the bridge's restart over its own file, the app's next stop + start leaves nothing listening.
+        const stale = d.confirmed.find((x) => x.rule === 'bridge-restart-stale-socket');
+        assert.equal(stale?.confirmed, true, JSON.stringify(d.seenPast.steps));
       });
+
+    // A socket unit closed to www-data (root, 0600): the first run gets no answer; the lab lifts
+    // it with the recipe's SocketGroup=/SocketMode= as a drop-in, and the second run shows that
+    // fix is enough: the whole battery passes.
+    if (DRIVERS[flavour].family === 'systemd')
+      it(
+        'a socket unit closed to www-data: the drop-in the lab applies is enough',
+        { timeout: 15 * 60_000 },
+        async (t) => {
+          const img = await ready();
+          if (img === undefined) return void t.skip(skip);
+          const dir = join(home, 'socket-0600');
+          cpSync(join(EX, 'recommended-systemd'), dir, { recursive: true });
+          const unit = join(dir, 'unicorn.socket');
+          writeFileSync(
+            unit,
+            readFileSync(unit, 'utf8')
+              .replace(/^SocketGroup=www-data$/m, 'SocketGroup=root')
+              .replace(/^SocketMode=0660$/m, 'SocketMode=0600'),
+          );
+          const { report, model, files } = staticAudit({ dir, units: [], flavour });
+          assert.deepEqual(
+            report.findings.map((f) => f.rule),
+            ['bridge-socket-0755'],
+          );
+          const d = await auditDynamic(report, model, files, { say: log, home, image: img });
+          assert.equal(d.firstAnswerMs, null, 'nginx (www-data) cannot connect to a root 0600 socket');
+          assert.match(d.firstMiss ?? '', /root:root 0600|0600/);
+          assert.ok(d.seenPast, 'a second run past socket-permissions');
+          assert.match(d.seenPast.rewrite, /unicorn\.socket\.d\/lab-audit-socket-mode\.conf added/);
+          assert.equal(
+            d.seenPast.outcome,
+            'EXPECTED',
+            d.seenPast.steps
+              .filter((s) => !s.ok)
+              .map((s) => `${s.name}: ${s.note}`)
+              .join('\n'),
+          );
+          assert.equal(d.confirmed[0].confirmed, true);
+        },
+      );
   });
 }
