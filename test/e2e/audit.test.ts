@@ -185,7 +185,11 @@ for (const flavour of chosen.flavours) {
             'EXPECTED',
             d.seenPast.steps
               .filter((s) => !s.ok)
-              .map((s) => `${s.name}: ${s.note}`)
+              .map(
+                (s) =>
+                  `${s.name}: ${s.failed} of ${s.sent} failed, gap ${s.longestGapMs} ms, tracked ${s.tracked}, ` +
+                  `unsupervised ${s.unsupervised}; ${s.note}; init ${s.init}; masters ${s.pids}`,
+              )
               .join('\n'),
           );
           assert.equal(d.confirmed[0].confirmed, true);
