@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { BootSpec } from '../engine/boot-spec';
 import { DRIVERS, FLAVOURS, type Flavour } from '../flavours';
@@ -7,8 +9,13 @@ import { sleep } from '../session/context';
 import { Judge } from '../session/judge';
 import { windowOf } from '../session/load';
 import { runScenario } from '../session/runner';
+import { withSection } from '../report/html';
+import { writeAtomic } from '../results/write';
+import { staticSection } from './render';
 import type { Expectation, Facts, Scenario, ScenarioResult, Verdict } from '../session/types';
 import { readRecipe } from './fix';
+import { BUNDLE, installCommand, tail } from './gems';
+import { initSocket } from './rules';
 import { seePast } from './unblock';
 import { unitValue } from './units';
 import type { AuditModel, AuditReport, TeamFile } from './types';
@@ -32,13 +39,24 @@ export interface Install {
   rackup: string;
   /** each place the lab had to change or choose a path, said in the report */
   rewrites: string[];
+  /** the app's socket when init (the bridge, a .socket unit) owns it: the owner-restart step's subject */
+  initSocket?: string;
+  /**
+   * An `--app` with a Gemfile: its folder, copied to `root` (where config.ru is loaded) once the
+   * lab is up, and its gems installed there from vendor/cache before the first request.
+   */
+  bundle?: { dir: string; root: string };
 }
 
 const abs = (p: string | undefined, dir: string | undefined): string | undefined =>
   p === undefined ? undefined : path.isAbsolute(p) ? p : dir ? path.join(dir, p) : undefined;
 
 /** The boot that puts the team's files in place (pure: the unit test reads it). */
-export function installFor(m: AuditModel, files: readonly TeamFile[], app?: { configRu: string }): Install {
+export function installFor(
+  m: AuditModel,
+  files: readonly TeamFile[],
+  app?: { configRu: string; dir?: string; gemfile?: boolean },
+): Install {
   const out: Record<string, string> = {};
   const shell: string[] = [];
   const rewrites: string[] = [];
@@ -97,6 +115,18 @@ export function installFor(m: AuditModel, files: readonly TeamFile[], app?: { co
   const ru = abs(main?.unicorn?.rackup, dir);
   if (app) {
     out[ru ?? `${LAB_APP}/config.ru`] = app.configRu;
+    if (app.gemfile && app.dir) {
+      const root = path.dirname(ru ?? `${LAB_APP}/config.ru`);
+      rewrites.push(
+        `${app.dir} copied to ${root} once the lab is up, its gems installed there from vendor/cache (${installCommand(root).replace(/ 2>&1$/, '')})`,
+      );
+      // Debian's bundler is bundle3.1 (its `bundler` package, which adds `bundle`, is not in the
+      // images): a command that runs `bundle exec` finds it under the name it uses.
+      if ((m.job?.main ?? m.service?.main)?.bundleExec) {
+        shell.push(`[ -e /usr/bin/bundle ] || ln -sf /usr/bin/${BUNDLE} /usr/local/bin/bundle`);
+        rewrites.push(`/usr/local/bin/bundle linked to the image's /usr/bin/${BUNDLE} (Debian's name for it)`);
+      }
+    }
   } else if (ru && ru !== `${LAB_APP}/config.ru`) {
     shell.push(`mkdir -p '${path.dirname(ru)}' && cp ${LAB_APP}/config.ru '${ru}'`);
     rewrites.push(`the lab's app (${LAB_APP}/config.ru) copied to ${ru}, where your command loads it`);
@@ -131,6 +161,8 @@ export function installFor(m: AuditModel, files: readonly TeamFile[], app?: { co
     boot: { label: 'your files installed', activatesServer: true, files: out, remove, shell },
     rackup: ru ?? `${LAB_APP}/config.ru`,
     rewrites,
+    initSocket: initSocket(m)?.path,
+    bundle: app?.gemfile && app.dir ? { dir: app.dir, root: path.dirname(ru ?? `${LAB_APP}/config.ru`) } : undefined,
   };
 }
 
@@ -206,8 +238,87 @@ const pidsOf = (s: LabStatus): string => s.masters.map((m) => m.pid).join(', ') 
 export const initWord = (s: LabStatus): string =>
   `${s.init.state ?? s.init.status.split('\n')[0]}${s.init.trackedPid ? `, process ${s.init.trackedPid}` : ''}`;
 
-async function battery(ctx: ScenarioContext, rackup: string): Promise<F> {
+/** `restart of the socket's owner (initctl restart upstart-socket-bridge)`: the step's name carries the command. */
+export const OWNER_STEP = "restart of the socket's owner";
+
+/**
+ * Brings the app back after a step left the site silent, so the steps after it judge a serving
+ * app and not the wreck of this one (unjudged, in the step's own window). Stopped, the app is
+ * started again by its socket's owner on the next request (the bridge, a .socket unit), or by
+ * init when nothing starts it. `fresh` first gives the owner a new socket, as
+ * bridge-socket-refresh.conf does: after upstart 1.5's bridge was restarted over its own file,
+ * no stop + start alone can bring the app back. Returns what it did, or throws when nothing
+ * answered: the battery then stops, rather than blame the steps after it.
+ */
+async function bringBack(
+  ctx: ScenarioContext,
+  o: { socketStarted: boolean; fresh?: { socket: string } },
+): Promise<string> {
+  const did: string[] = [];
+  if (o.fresh) {
+    const plan = ctx.driver.restartSocketOwner(ctx.server);
+    // systemd unlinks the file itself before binding; upstart 1.5's bridge does not.
+    const rm = ctx.driver.family === 'upstart' ? `rm -f '${o.fresh.socket}' && ` : '';
+    await ctx.act('initctl', `lab audit brings the app back: ${rm}${plan.label}`, () =>
+      ctx.sh(`${rm}${plan.cmd.map((w) => `'${w}'`).join(' ')}`),
+    );
+    did.push(`${rm ? `rm ${o.fresh.socket}, ` : ''}${plan.label}`);
+    await sleep(2000);
+  }
+  // Twice at most: a start right after what the step left (systemd still tearing down a
+  // Type=forking service whose reload it took for its end) was seen answering, then stopped by
+  // systemd 150 ms later. Back means answering, and still answering 2 s later.
+  for (let attempt = 1; attempt <= 2; attempt++) {
+    await ctx.initctl('stop', 'unicorn');
+    did.push('stop');
+    // A socket-started app is started by the next request; anything else only by init.
+    let back = o.socketStarted ? await ctx.untilAnswered(5000) : null;
+    if (back === null) {
+      await sleep(2000);
+      await ctx.initctl('start', 'unicorn');
+      did.push('start');
+      back = await ctx.untilAnswered(20_000);
+    }
+    if (back === null) continue;
+    await sleep(2000);
+    if ((await ctx.get()).status === 200)
+      return `the lab brought the app back (${did.join(', ')}), answering ${back} ms later`;
+    did.push('answered, then no longer');
+  }
+  throw new BatteryStopped(`the lab could not bring the app back (${did.join(', ')}): nothing answered`);
+}
+
+/** A step left the site silent and the lab could not bring it back: the steps after it are not run. */
+class BatteryStopped extends Error {}
+
+/**
+ * The app's folder into the lab and its gems installed, before the first request: a socket-started
+ * app then starts with them; one init started at boot (without them) is stopped and started
+ * again. Returns why the app cannot run, or undefined.
+ */
+async function installBundle(ctx: ScenarioContext, install: Install): Promise<string | undefined> {
+  const b = install.bundle;
+  if (!b) return undefined;
+  const tar = spawnSync('tar', ['-C', b.dir, '--exclude=./.bundle', '-c', '.'], { maxBuffer: 512 * 1024 * 1024 });
+  if (tar.status !== 0) return `tar of ${b.dir} failed: ${String(tar.stderr).trim()}`;
+  await ctx.must(`mkdir -p '${b.root}'`);
+  await ctx.act('apply', `${b.dir} copied to ${b.root}`, () => ctx.container.putArchive(tar.stdout, { path: b.root }));
+  const r = await ctx.act('apply', `${BUNDLE} install --local in ${b.root}`, () => ctx.sh(installCommand(b.root)));
+  if (r.code !== 0)
+    return `${path.join(b.dir, 'Gemfile')}: ${BUNDLE} install --local failed in the lab (${tail(`${r.stdout}${r.stderr}`)})`;
+  ctx.mark('note', `gems installed: ${/^Bundle complete.*$/m.exec(r.stdout)?.[0] ?? tail(r.stdout, 1)}`);
+  if (!install.initSocket) {
+    // Started at boot, before its gems were there: started again now that they are.
+    await ctx.initctl('stop', 'unicorn');
+    await ctx.initctl('start', 'unicorn');
+  }
+  return undefined;
+}
+
+async function battery(ctx: ScenarioContext, install: Install): Promise<F> {
   const steps: Step[] = [];
+  const noGems = await installBundle(ctx, install);
+  if (noGems) return { firstAnswerMs: null, firstMiss: noGems, ...NO_STEPS };
   const first = await ctx.untilAnswered(60_000);
   if (first === null) {
     const s = await ctx.inspect();
@@ -216,22 +327,46 @@ async function battery(ctx: ScenarioContext, rackup: string): Promise<F> {
   }
   ctx.before = await ctx.inspect();
   ctx.mark('note', `first 200 through nginx after ${first} ms`);
-  ctx.load({ durationMs: 240_000, rate: 100, slowEvery: 10, slowMs: 300 });
+  ctx.load({ durationMs: 300_000, rate: 100, slowEvery: 10, slowMs: 300 });
   await sleep(1000);
+  let stopped: string | undefined;
+  /** One request after a step: a 200, or what init said when none came (the evidence). */
+  const answers = async (): Promise<string | undefined> => {
+    const r = await ctx.get();
+    return r.status === 200 ? undefined : `no answer (status ${r.status}; init then: ${initWord(await ctx.inspect())})`;
+  };
+  /** Set by a step that left the socket's owner without the socket: the bringing back renews it. */
+  let staleSocket = false;
   const step = async (name: string, act: () => Promise<string>) => {
+    if (stopped) return;
     const before = await ctx.inspect();
     const from = ctx.now();
     let note: string;
+    let s: LabStatus | undefined;
+    let to: number | undefined;
+    staleSocket = false;
     try {
       note = await act();
+      // A step that left the site silent (a HUP that closed the adopted socket, a deploy that
+      // stopped the service, a kill nobody restarts) would fail every step after it for its own
+      // reason: the lab brings the app back, so each later step shows what it shows by itself.
+      // The step's window and init's view end here: the bringing back is nobody's evidence.
+      const miss = await answers();
+      if (miss !== undefined) {
+        s = await ctx.inspect();
+        to = ctx.now();
+        const fresh = staleSocket && install.initSocket ? { socket: install.initSocket } : undefined;
+        note = `${note}; ${miss} once it was done; ${await bringBack(ctx, { socketStarted: !!install.initSocket, fresh })}`;
+      }
     } catch (err) {
-      note = `could not be done: ${(err as Error).message}`;
+      if (err instanceof BatteryStopped) stopped = err.message;
+      note = err instanceof BatteryStopped ? err.message : `could not be done: ${(err as Error).message}`;
     }
-    const s = await ctx.inspect();
+    s ??= await ctx.inspect();
     steps.push({
       name,
       from,
-      to: ctx.now(),
+      to: to ?? ctx.now(),
       tracked: tracksApp(s),
       unsupervised: unsupervised(s),
       note,
@@ -239,19 +374,56 @@ async function battery(ctx: ScenarioContext, rackup: string): Promise<F> {
       pids: `${pidsOf(before)} -> ${pidsOf(s)}`,
     });
   };
+  // The steps that can leave the site silent for good come first, each on the app init started
+  // and nothing else: a master an earlier USR2 left behind would hold the socket and serve
+  // through them (the seed's PoC: its reload lost 0 of 534 that way).
+  await step('initctl reload (HUP)', async () => {
+    await ctx.initctl('reload', 'unicorn');
+    await sleep(5000);
+    return 'HUP sent by init';
+  });
+  if (install.initSocket) {
+    const plan = ctx.driver.restartSocketOwner(ctx.server);
+    await step(`${OWNER_STEP} (${plan.label})`, async () => {
+      const r = await ctx.act('initctl', plan.label, () => ctx.sh(plan.cmd.map((w) => `'${w}'`).join(' ')));
+      if (r.code !== 0) throw new Error(`${plan.label} exited ${r.code}: ${(r.stderr || r.stdout).trim()}`);
+      await sleep(4000);
+      const right = (await answers()) ?? 'answering';
+      // The trap shows only once the app stops: until then it serves on the socket it holds.
+      // Stopped, a socket-started app is started again by the next request, through the
+      // socket's owner; init starts it when nothing does.
+      await ctx.initctl('stop', 'unicorn');
+      let back = await ctx.untilAnswered(5000);
+      let how = 'started again through its socket';
+      if (back === null) {
+        await ctx.initctl('start', 'unicorn');
+        how = 'after initctl start';
+        back = await ctx.untilAnswered(10_000);
+      }
+      staleSocket = back === null;
+      return (
+        `${right} 4 s after it; after the app's stop + start: ` +
+        (back === null ? `no answer (${initWord(await ctx.inspect())})` : `answering ${back} ms later (${how})`)
+      );
+    });
+  }
   for (let i = 1; i <= USR2_DEPLOYS; i++) {
     await step(`USR2 deploy ${i}`, async () => {
       const s = await ctx.inspect();
       const target = deployTarget(s);
       if (!target) throw new Error('no master to deploy to');
-      // The app answers with its master's pid (the lab's config.ru): a deploy has happened when
-      // another master serves. (Its generation counter needs the lab's own unicorn.rb.)
+      // The lab's config.ru answers with its master's pid: a deploy has happened when another
+      // master serves. (Its generation counter needs the lab's own unicorn.rb.) A team's own app
+      // (--app) does not say: then another master in the pid file, and the site answering.
       const master = (await ctx.get()).master;
+      const pidFile = s.pidFile;
       await ctx.signal('USR2', target, 'deploy');
       const moved = await ctx.waitFor(
         async () => {
-          const now = (await ctx.get()).master;
-          return now !== undefined && now !== master ? true : undefined;
+          const r = await ctx.get();
+          if (master !== undefined) return r.master !== undefined && r.master !== master ? true : undefined;
+          const now = r.status === 200 ? (await ctx.inspect()).pidFile : undefined;
+          return now !== undefined && now !== pidFile ? true : undefined;
         },
         20_000,
         250,
@@ -262,7 +434,7 @@ async function battery(ctx: ScenarioContext, rackup: string): Promise<F> {
   }
   await step('broken release (USR2)', async () => {
     // A release whose config.ru raises, deployed the usual way; the good one is put back after.
-    const q = `'${rackup}'`;
+    const q = `'${install.rackup}'`;
     await ctx.must(`cp ${q} ${q}.lab-audit-good && printf '%s\\n' 'raise "a broken release (lab audit)"' > ${q}`);
     try {
       const target = deployTarget(await ctx.inspect());
@@ -274,11 +446,6 @@ async function battery(ctx: ScenarioContext, rackup: string): Promise<F> {
     }
     const r = await ctx.get();
     return r.status === 200 ? 'the site still answers after it' : `no answer after it (status ${r.status})`;
-  });
-  await step('initctl reload (HUP)', async () => {
-    await ctx.initctl('reload', 'unicorn');
-    await sleep(5000);
-    return 'HUP sent by init';
   });
   await step('stop + start', async () => {
     const before = (await ctx.inspect()).masters.map((m) => m.pid);
@@ -341,7 +508,7 @@ export function stepsOf(f: Partial<F>): StepResult[] {
       note,
       init: f.stepInit?.[i] ?? '',
       pids: f.stepPids?.[i] ?? '',
-      ok: stepOk(name, failed, tracked, un, note),
+      ok: stepOk(name, failed, f.stepGapMs?.[i] ?? 0, tracked, un, note),
     };
   });
 }
@@ -368,7 +535,8 @@ export const SHOWN_BY: Record<string, RegExp> = {
   'bridge-unicorn-direct': /USR2|stop/,
   'exec-respawn': /USR2|stop/,
   'daemon-expect': /USR2|stop|first/,
-  'forking-without-pidfile': /USR2|stop/,
+  // systemd's reload is the unit's ExecReload=, a USR2 here: the service stops the same way.
+  'forking-without-pidfile': /USR2|stop|reload/,
   'herder-fixed-waits': /USR2|stop|first/,
   'no-quit-oldbin': /USR2/,
   'adopted-socket-not-named': /reload/,
@@ -378,6 +546,7 @@ export const SHOWN_BY: Record<string, RegExp> = {
   'respawn-bridge-job': /kill -9 of the master/,
   'no-pid-file': /first|USR2|stop/,
   'cold-workers-small-backlog': /USR2|broken/,
+  'bridge-restart-stale-socket': new RegExp(`^${OWNER_STEP}`),
 };
 
 /** A finding's word from the battery: confirmed, not (the steps that show it passed), or null. */
@@ -409,6 +578,8 @@ export interface BatteryRun {
  */
 export const SYMPTOM: Record<string, (s: StepResult) => boolean> = {
   'adopted-socket-not-named': (s) => s.failed > 0 || s.longestGapMs >= 1000 || /no answer/.test(s.note),
+  // The stale socket is the site gone once the app stops, not what the restart itself costs.
+  'bridge-restart-stale-socket': (s) => /stop \+ start: no answer/.test(s.note),
 };
 
 export interface DynamicResult extends BatteryRun {
@@ -435,7 +606,10 @@ export function confirmationsOf(
     const failedSteps = run.steps.filter((s) => !s.ok && shows(s)).map((s) => s.name);
     if (run.firstAnswerMs === null) failedSteps.unshift('first answer');
     const by = re ? failedSteps.filter((x) => re.test(x)) : [];
-    const confirmed = !re ? null : by.length > 0 ? true : ran ? false : null;
+    // Not confirmed only when a step that would show it ran (the owner's restart runs only
+    // where init owns the socket).
+    const judged = ran && !!re && (re.test('first answer') || run.steps.some((s) => re.test(s.name)));
+    const confirmed = !re ? null : by.length > 0 ? true : judged ? false : null;
     return { scenario: f.scenario, rule: f.rule, confirmed, by, run: n };
   });
 }
@@ -450,16 +624,38 @@ export function confirmationsOf(
 export const budgetOf = (step: string): number =>
   /kill -9 of a worker/.test(step) ? 8 : /kill -9 of the master/.test(step) ? 5 : 0;
 
-const stepOk = (name: string, failed: number, tracked: boolean, un: number, note: string): boolean =>
-  failed <= budgetOf(name) &&
-  tracked &&
-  un === 0 &&
-  !/could not be done|no answer|no new master serves|still alive|no answer after/.test(note);
+/**
+ * The restart of the socket's owner is judged by the site after it, not by its own failed
+ * requests: it closes the socket nginx connects to for a moment, whatever the app does, and no
+ * recipe avoids that (lab chaos measured 1 to 2 per restart on upstart 1.5 with the refresh
+ * job, 5 to 6 on systemd; under the audit's load the recipes lost 4 of 252 and 9 of 283,
+ * 2026-12-06, all 502s within 30 ms of the restart). Its failed requests are reported; what
+ * fails it is no answer after it or after the app's next stop + start, or a gap this long.
+ */
+export const OWNER_GAP_MS = 5000;
+
+/** The step's cost within what it may cost: its failed requests, or for the owner's restart its gap. */
+export const costOk = (name: string, failed: number, gapMs: number): boolean =>
+  name.startsWith(OWNER_STEP) ? gapMs < OWNER_GAP_MS : failed <= budgetOf(name);
+
+/** What a step may cost, as the verdict says it. */
+const costWanted = (name: string): string => {
+  if (name.startsWith(OWNER_STEP))
+    return `a gap under ${OWNER_GAP_MS / 1000} s (the restart itself closes the socket for a moment: its failed requests are reported, not judged)`;
+  const b = budgetOf(name);
+  return b ? `at most ${b} failed (a crash: requests in flight)` : '0 failed';
+};
+
+/** What a step's note says when it did not do what it promises (the verdict reads the same). */
+const NOTE_FAILS = /could not be done|no answer|no new master serves|still alive|could not bring the app back/;
+
+const stepOk = (name: string, failed: number, gapMs: number, tracked: boolean, un: number, note: string): boolean =>
+  costOk(name, failed, gapMs) && tracked && un === 0 && !NOTE_FAILS.test(note);
 
 export function judgeSteps(steps: readonly Step[], records: Parameters<typeof windowOf>[0]): StepResult[] {
   return steps.map((s) => {
     const c = windowOf(records, s.from, s.to);
-    const ok = stepOk(s.name, c.failed, s.tracked, s.unsupervised, s.note);
+    const ok = stepOk(s.name, c.failed, c.longestGapMs, s.tracked, s.unsupervised, s.note);
     return {
       name: s.name,
       failed: c.failed,
@@ -499,13 +695,15 @@ async function runBattery(
     name,
     title: `lab audit of ${[...new Set(files.map((f) => path.dirname(f.path)))].join(', ')} on ${DRIVERS[model.flavour].init}`,
     story:
-      `your files (${files.map((f) => path.basename(f.path)).join(', ')}) booted in the lab, then ${USR2_DEPLOYS} USR2 deploys, ` +
-      'a broken release deployed with USR2, a reload, stop + start, kill -9 of the master and of a worker, under load. Rewrites: ' +
+      `your files (${files.map((f) => path.basename(f.path)).join(', ')}) booted in the lab, then a reload, ` +
+      `${install.initSocket ? "a restart of the socket's owner and the app's stop + start after it, " : ''}` +
+      `${USR2_DEPLOYS} USR2 deploys, a broken release deployed with USR2, stop + start, kill -9 of the master and of a worker, ` +
+      'under load. Rewrites: ' +
       (install.rewrites.join('; ') || 'none'),
     server: 'unicorn',
     expect: expectAll,
     boot: () => install.boot,
-    run: (ctx) => battery(ctx, install.rackup),
+    run: (ctx) => battery(ctx, install),
     verdict(seen): Verdict {
       const j = new Judge();
       j.check(
@@ -515,19 +713,13 @@ async function runBattery(
         seen.facts.firstAnswerMs !== null,
       );
       for (const s of stepsOf(seen.facts)) {
-        const budget = budgetOf(s.name);
         j.check(
-          `${s.name}: failed requests`,
-          budget ? `at most ${budget} (a crash: requests in flight)` : '0',
-          `${s.failed} of ${s.sent}`,
-          s.failed <= budget,
+          `${s.name}: what it cost`,
+          costWanted(s.name),
+          `${s.failed} of ${s.sent} failed, longest gap ${s.longestGapMs} ms`,
+          costOk(s.name, s.failed, s.longestGapMs),
         );
-        j.check(
-          `${s.name}: carried out`,
-          'yes',
-          s.note,
-          !/could not be done|no answer|no new master serves|still alive|no answer after/.test(s.note),
-        );
+        j.check(`${s.name}: carried out`, 'yes', s.note, !NOTE_FAILS.test(s.note));
         j.check(`${s.name}: init follows the app`, 'yes', s.tracked ? 'yes' : 'no', s.tracked);
         j.check(`${s.name}: masters nobody supervises`, '0', s.unsupervised, s.unsupervised === 0);
         j.note(`${s.name}: ${s.note}; longest gap ${s.longestGapMs} ms; init ${s.init}; masters ${s.pids}`);
@@ -562,30 +754,50 @@ export async function auditDynamic(
   report: AuditReport,
   model: AuditModel,
   files: readonly TeamFile[],
-  o: RunOptions & { app?: { configRu: string }; root?: string } = {},
+  o: RunOptions & { app?: { configRu: string; dir?: string; gemfile?: boolean }; root?: string } = {},
 ): Promise<DynamicResult> {
   const install = installFor(model, files, o.app);
   const first = await runBattery(install, model, files, 'audit', o);
   const confirmed = confirmationsOf(report.findings, first);
   const result: DynamicResult = { flavour: model.flavour, ...first, confirmed };
   const ranOk = first.outcome !== 'NOT RUN' && first.outcome !== 'INFRASTRUCTURE';
-  if (!ranOk || first.firstAnswerMs !== null) return result;
+  if (!ranOk || first.firstAnswerMs !== null) return withStaticPart(result, report);
   const past = seePast(report.findings, model, install, readRecipe(o.root), (f) =>
     confirmed.some((c) => c.rule === f.rule && c.confirmed === true),
   );
-  // Worth a second run only when some other finding has a step that would show it.
-  const rest = report.findings.filter((f) => past && f !== past.finding);
-  if (!past || !rest.some((f) => SHOWN_BY[f.rule])) return result;
+  // Run even when no other finding is left to judge: the second run is also the proof that the
+  // fix the lab applied (the one the report tells the team to make) is enough for the battery.
+  if (!past) return withStaticPart(result, report);
+  const rest = report.findings.filter((f) => f !== past.finding);
   o.say?.(
     `lab audit: the site never answered (${past.finding.scenario}); again with its fix in the lab: ${past.rewrite}`,
   );
   const second = await runBattery(past.install, model, files, 'audit-past-' + past.finding.scenario, o);
   const again = confirmationsOf(rest, second, 2);
-  return {
-    ...result,
-    confirmed: report.findings.map((f) =>
-      f === past.finding ? confirmed[report.findings.indexOf(f)] : again[rest.indexOf(f)],
-    ),
-    seenPast: { ...second, finding: `${past.finding.scenario} [${past.finding.rule}]`, rewrite: past.rewrite },
-  };
+  return withStaticPart(
+    {
+      ...result,
+      confirmed: report.findings.map((f) =>
+        f === past.finding ? confirmed[report.findings.indexOf(f)] : again[rest.indexOf(f)],
+      ),
+      seenPast: { ...second, finding: `${past.finding.scenario} [${past.finding.rule}]`, rewrite: past.rewrite },
+    },
+    report,
+  );
+}
+
+/**
+ * Each run's HTML page gets the static part (checks, findings with their evidence, what the
+ * battery said of each, the fix diffs): the page is what a team passes on, and the findings
+ * are what it has to act on. Written once every finding has its word from the battery.
+ */
+export function withStaticPart(d: DynamicResult, report: AuditReport): DynamicResult {
+  const pages: Array<[string | undefined, 1 | 2]> = [
+    [d.report, 1],
+    [d.seenPast?.report, 2],
+  ];
+  for (const [page, run] of pages)
+    if (page && existsSync(page))
+      writeAtomic(page, withSection(readFileSync(page, 'utf8'), staticSection(report, d, run)));
+  return d;
 }

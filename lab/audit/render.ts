@@ -1,5 +1,6 @@
 import { DRIVERS } from '../flavours';
-import { type DynamicResult, SHOWN_BY, type StepResult } from './dynamic';
+import { escapeXml } from '../report/escape';
+import { type Confirmation, type DynamicResult, SHOWN_BY, type StepResult } from './dynamic';
 import type { AuditReport, Evidence, Fix } from './types';
 
 /** What `lab audit` prints: the same plain, indented lines `lab scenario run` prints. */
@@ -97,18 +98,71 @@ export function formatDynamic(d: DynamicResult): string {
     if (p.report) lines.push(`  report: ${p.report}`);
   }
   lines.push(d.confirmed.length ? 'findings:' : 'findings: none');
-  for (const c of d.confirmed) {
-    const run = c.run === 2 ? p : d;
-    const ran = (run?.steps.length ?? 0) > 0;
-    const word =
-      c.confirmed === null
-        ? ran
-          ? 'the battery has no step that shows it'
-          : 'not judged: the battery did not run (no first answer)'
-        : c.confirmed
-          ? `CONFIRMED by ${c.by.join(', ')}`
-          : `not confirmed by the battery (${judgedOn(run?.steps ?? [], c.rule)})`;
-    lines.push(`  ${c.scenario} [${c.rule}]: ${word}${c.run === 2 ? ' (second run)' : ''}`);
-  }
+  for (const c of d.confirmed) lines.push(`  ${c.scenario} [${c.rule}]: ${confirmationWord(d, c)}`);
   return `${lines.join('\n')}\n`;
+}
+
+/** What the battery said of one static finding, in one line. */
+export function confirmationWord(d: DynamicResult, c: Confirmation): string {
+  const run = c.run === 2 ? d.seenPast : d;
+  const ran = (run?.steps.length ?? 0) > 0;
+  const word =
+    c.confirmed === null
+      ? ran
+        ? 'the battery has no step that shows it here'
+        : run?.firstAnswerMs === null
+          ? 'not judged: the battery did not run (no first answer)'
+          : 'not judged: the battery did not run'
+      : c.confirmed
+        ? `CONFIRMED by ${c.by.join(', ')}`
+        : `not confirmed by the battery (${judgedOn(run?.steps ?? [], c.rule)})`;
+  return `${word}${c.run === 2 ? ' (second run)' : ''}`;
+}
+
+/**
+ * The static part as a card of the HTML report: the tools' checks, then each finding with its
+ * evidence, what the battery said of it, the scenario that shows it and its fix as the diffs
+ * the terminal prints. `run` is the battery run whose page this is (a second run's page says
+ * so).
+ */
+export function staticSection(
+  r: AuditReport,
+  d: DynamicResult,
+  run: 1 | 2,
+): { id: string; title: string; body: string } {
+  const e = escapeXml;
+  const out: string[] = [];
+  if (run === 2 && d.seenPast)
+    out.push(
+      `<p>This is the second run, to see past ${e(d.seenPast.finding)}: ${e(d.seenPast.rewrite)}. ` +
+        'The first run, whose first answer never came, has its own page.</p>',
+    );
+  out.push(
+    `<p class="meta">static part on <b>${e(r.flavour)}</b> (${e(DRIVERS[r.flavour].init)}): ${e(r.flavourFrom)}; ` +
+      `files: ${r.files.map((f) => `${e(f.path)} (${e(f.kind)})`).join(', ')}</p>`,
+  );
+  out.push(
+    '<h3>checks</h3><table class="checks"><tr><th>status</th><th>tool</th><th>file</th><th>what it said</th></tr>',
+  );
+  for (const c of r.checks)
+    out.push(
+      `<tr><td>${e(c.status.toUpperCase())}</td><td>${e(c.tool)}</td><td>${e(c.file)}</td>` +
+        `<td>${c.messages.map(e).join('<br>')}</td></tr>`,
+    );
+  out.push('</table>');
+  out.push(r.findings.length ? `<h3>findings (${r.findings.length})</h3>` : '<h3>findings: none</h3>');
+  r.findings.forEach((f, i) => {
+    const c = d.confirmed.find((x) => x.rule === f.rule && x.scenario === f.scenario);
+    out.push(`<div class="finding" data-rule="${e(f.rule)}" data-scenario="${e(f.scenario)}">`);
+    out.push(`<h3>${i + 1}. ${e(f.scenario)} [${e(f.rule)}]</h3><p>${e(f.what)}</p>`);
+    out.push(`<p><b>the battery:</b> ${c ? e(confirmationWord(d, c)) : 'not judged'}</p>`);
+    out.push(`<p><b>evidence:</b></p><pre>${f.evidence.map((x) => e(where(x))).join('\n')}</pre>`);
+    out.push(`<p><b>see it:</b> <code>lab scenario run ${e(f.scenario)} --flavour ${e(r.flavour)}</code></p>`);
+    if (f.fixes.length === 0) out.push('<p><b>fix:</b> the recipe has nothing to change here</p>');
+    for (const x of f.fixes)
+      out.push(`<p><b>fix:</b> ${e(x.file)} (from ${e(x.recipe)})</p><pre class="diff">${e(x.diff.trimEnd())}</pre>`);
+    out.push('</div>');
+  });
+  for (const n of r.notJudged) out.push(`<p class="muted">not judged: ${e(n)}</p>`);
+  return { id: 'audit-static', title: 'Your files: checks, findings and fixes', body: out.join('\n') };
 }

@@ -1,8 +1,11 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { flagHelp, parseFlags } from '../args';
 import { remoteEngineProblem } from '../engine/docker';
 import { LabError, LabExit } from '../errors';
 import { exitCodeOf, staticAudit } from '../audit';
 import { auditDynamic } from '../audit/dynamic';
+import { requireOffline } from '../audit/gems';
 import { RULES } from '../audit/rules';
 import { formatDynamic, formatReport } from '../audit/render';
 import type { Command } from './command';
@@ -63,8 +66,11 @@ export const audit: Command = {
     '(`lab scenario run NAME`), the lines that prove it, and the fix as a diff against your file\n' +
     'taken from the recommended recipe. Your files are only read.\n\n' +
     'Without --static it then boots a lab of that init with your files installed and runs a\n' +
-    'battery under load (5 USR2 deploys, a broken release, a reload, stop + start, kill -9 of the\n' +
-    'master and of a worker), confirms each finding or not, and writes an HTML report.\n\n' +
+    "battery under load (a reload, a restart of the socket's owner where init owns the socket,\n" +
+    '5 USR2 deploys, a broken release, stop + start, kill -9 of the master and of a worker),\n' +
+    'confirms each finding or not, and writes an HTML report with the findings and their fixes.\n' +
+    'An --app with a Gemfile has its gems installed in the lab from its vendor/cache\n' +
+    '(bundle install --local); gems that cannot be resolved offline are refused first.\n\n' +
     `Rules:\n${RULES.map((r) => `  ${r.scenario.padEnd(26)} ${r.summary}`).join('\n')}\n\n` +
     'Exit codes: 0 no exposure found, 1 an exposure (or a check failed), 2 usage, 3 Docker or image unavailable.\n\n' +
     flagHelp(FLAGS),
@@ -83,15 +89,19 @@ export const audit: Command = {
     const remote = remoteEngineProblem();
     if (remote)
       throw new LabError(`lab audit: ${remote.replace(/\.\s*$/, '')}; --static needs no Docker`, LabExit.ENVIRONMENT);
-    const app = files.find((f) => f.kind === 'rackup' && a.input.app !== undefined);
-    if (a.input.app !== undefined && files.some((f) => f.kind === 'gemfile' && f.path.startsWith(a.input.app!)))
-      throw new LabError(
-        `lab audit: --app ${a.input.app} has a Gemfile: installing its vendored gems in the lab ` +
-          "(bundle install --local) is not built yet; audit with --static, or without --app (the lab's app)",
-        LabExit.USAGE,
-      );
+    // The app's own config.ru, not one a --dir beside it also holds.
+    const app =
+      a.input.app === undefined
+        ? undefined
+        : files.find((f) => f.kind === 'rackup' && f.path === join(a.input.app!, 'config.ru'));
+    const gemfile = a.input.app !== undefined && existsSync(join(a.input.app, 'Gemfile'));
+    // Gems bundler cannot resolve from vendor/cache alone are refused here, before anything boots.
+    if (gemfile) requireOffline(a.input.app!);
     const say = a.json ? () => undefined : (l: string) => process.stderr.write(`${l}\n`);
-    const dyn = await auditDynamic(report, model, files, { say, app: app ? { configRu: app.text } : undefined });
+    const dyn = await auditDynamic(report, model, files, {
+      say,
+      app: app ? { configRu: app.text, dir: a.input.app, gemfile } : undefined,
+    });
     if (a.json) process.stdout.write(`${JSON.stringify({ mode: 'dynamic', ...report, dynamic: dyn }, null, 2)}\n`);
     else process.stdout.write(formatDynamic(dyn));
     if (dyn.outcome === 'NOT RUN' || dyn.outcome === 'INFRASTRUCTURE') {

@@ -143,3 +143,18 @@ ${renderTimeline(input.records, input.actions, { series: input.series })}
 </main></body></html>
 `;
 }
+
+/** Where a section added after the run goes: under the verdict, before the timeline. */
+const SECTION_MARK = '<section class="card" id="timeline">';
+
+/**
+ * A rendered report with one more card under the verdict. For a command that knows more than
+ * the run did (lab audit's static findings, read before the lab booted), so the page stays one
+ * page. Throws when the page is not a report this module rendered.
+ */
+export function withSection(html: string, section: { id: string; title: string; body: string }): string {
+  const at = html.indexOf(SECTION_MARK);
+  if (at < 0) throw new Error('not a run report: no timeline section to put the section before');
+  const card = `<section class="card" id="${esc(section.id)}"><h2>${esc(section.title)}</h2>\n${section.body}\n</section>\n`;
+  return html.slice(0, at) + card + html.slice(at);
+}
