@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { staticAudit } from '../../lab/audit';
-import { OWNER_STEP, auditDynamic } from '../../lab/audit/dynamic';
+import { type BatteryRun, OWNER_STEP, auditDynamic } from '../../lab/audit/dynamic';
 import { DRIVERS } from '../../lab/flavours';
 import { ROOT } from '../support/root';
 import { vendoredApp } from '../support/vendored-app';
@@ -27,6 +27,22 @@ const home = mkdtempSync(join(tmpdir(), 'e2e-audit-'));
 after(() => rmSync(home, { recursive: true, force: true }));
 
 /** The two examples of each init family: the recipe, and a report's failure with its scenario. */
+/** The battery ran clean; else every step that did not, with its numbers. */
+function assertEveryStepPassed(run: BatteryRun): void {
+  assert.equal(
+    run.outcome,
+    'EXPECTED',
+    run.steps
+      .filter((s) => !s.ok)
+      .map(
+        (s) =>
+          `${s.name}: ${s.failed} of ${s.sent} failed, gap ${s.longestGapMs} ms, tracked ${s.tracked}, ` +
+          `unsupervised ${s.unsupervised}; ${s.note}; init ${s.init}; masters ${s.pids}`,
+      )
+      .join('\n'),
+  );
+}
+
 const PAIRS = {
   systemd: { clean: 'recommended-systemd', exposed: 'systemd-forking-no-pidfile', scenario: 'unicorn-systemd-forking' },
   upstart: { clean: 'recommended-upstart', exposed: 'exec-respawn', scenario: 'unicorn-exec-respawn' },
@@ -65,14 +81,7 @@ for (const flavour of chosen.flavours) {
           assert.ok(page.includes('id="audit-static"'), 'the static part on the page');
           for (const f of report.findings) assert.ok(page.includes(`data-rule="${f.rule}"`), `${f.rule} on the page`);
           if (!exposed) {
-            assert.equal(
-              d.outcome,
-              'EXPECTED',
-              d.steps
-                .filter((s) => !s.ok)
-                .map((s) => `${s.name}: ${s.failed} failed, ${s.note}`)
-                .join('\n'),
-            );
+            assertEveryStepPassed(d);
             assert.equal(d.steps.length, 11, 'the whole battery ran');
             assert.ok(
               d.steps.some((s) => s.name.startsWith(OWNER_STEP)),
@@ -142,14 +151,7 @@ for (const flavour of chosen.flavours) {
         assert.ok(d.rewrites.some((r) => /bundle3\.1 install --local/.test(r)));
         assert.notEqual(d.firstAnswerMs, null, `the app's config.ru (require "hello") answers: ${d.firstMiss ?? ''}`);
         assert.match(readFileSync(d.report!, 'utf8'), /gems installed: Bundle complete!/);
-        assert.equal(
-          d.outcome,
-          'EXPECTED',
-          d.steps
-            .filter((s) => !s.ok)
-            .map((s) => `${s.name}: ${s.failed} failed, ${s.note}`)
-            .join('\n'),
-        );
+        assertEveryStepPassed(d);
       });
 
     // A socket unit closed to www-data (root, 0600): the first run gets no answer; the lab lifts
@@ -181,18 +183,7 @@ for (const flavour of chosen.flavours) {
           assert.match(d.firstMiss ?? '', /root:root 0600|0600/);
           assert.ok(d.seenPast, 'a second run past socket-permissions');
           assert.match(d.seenPast.rewrite, /unicorn\.socket\.d\/lab-audit-socket-mode\.conf added/);
-          assert.equal(
-            d.seenPast.outcome,
-            'EXPECTED',
-            d.seenPast.steps
-              .filter((s) => !s.ok)
-              .map(
-                (s) =>
-                  `${s.name}: ${s.failed} of ${s.sent} failed, gap ${s.longestGapMs} ms, tracked ${s.tracked}, ` +
-                  `unsupervised ${s.unsupervised}; ${s.note}; init ${s.init}; masters ${s.pids}`,
-              )
-              .join('\n'),
-          );
+          assertEveryStepPassed(d.seenPast);
           assert.equal(d.confirmed[0].confirmed, true);
         },
       );
