@@ -27,17 +27,22 @@ export function mergeBoot(a: BootSpec, b: BootSpec): BootSpec {
 
 const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
+/**
+ * A shell line that writes `text` to `path` (through base64: any bytes, any quotes). As a
+ * `shell` line of a BootSpec it runs after every file is written, so it also replaces a file
+ * the server's activation copied in place with its own shell line.
+ */
+export function writeFileLine(path: string, text: string): string {
+  return `printf %s ${quote(Buffer.from(text).toString('base64'))} | base64 -d > ${quote(path)}`;
+}
+
 /** The container's command: put the files in place, then become init (PID 1 stays). */
 export function bootCommand(boot: BootSpec): string[] {
   const lines = ['set -e'];
   for (const p of boot.remove ?? []) lines.push(`rm -f ${quote(p)}`);
   for (const [p, text] of Object.entries(boot.files ?? {})) {
     const dir = p.slice(0, p.lastIndexOf('/')) || '/';
-    lines.push(
-      `mkdir -p ${quote(dir)}`,
-      `printf %s ${quote(Buffer.from(text).toString('base64'))} | base64 -d > ${quote(p)}`,
-      `chmod 0644 ${quote(p)}`,
-    );
+    lines.push(`mkdir -p ${quote(dir)}`, writeFileLine(p, text), `chmod 0644 ${quote(p)}`);
   }
   lines.push(...(boot.shell ?? []), 'exec /sbin/init');
   return ['/bin/sh', '-c', lines.join('\n')];

@@ -16,7 +16,9 @@ type F = {
 
 /** Why unicorn has no cell of its own here: where the same failure is shown with unicorn. */
 const UNICORN_NA =
-  "unicorn has no in-place upgrade: its USR2 always re-executes a new master (http_server.rb, reexec), so the process init tracks changes; wrapper-fix runs unicorn's USR2 deploys behind the socket's owner and the wrapper, seed-poc without the wrapper";
+  'unicorn has no in-place upgrade: its USR2 always re-executes a new master (http_server.rb, ' +
+  "reexec), so the process init tracks changes; wrapper-fix runs unicorn's USR2 deploys " +
+  "behind the socket's owner and the wrapper, seed-poc without the wrapper";
 
 /** The strategy upstart can follow: the bridge owns the socket, USR2 keeps the master's PID. */
 export const bridgeInplace: Scenario<F> = {

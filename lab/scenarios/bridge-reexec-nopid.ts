@@ -5,7 +5,9 @@ import { type Scenario, perInit } from '../session/types';
 
 /** Why unicorn has no cell of its own here: where the same failure is shown with unicorn. */
 const UNICORN_NA =
-  'unicorn behind the shipped job always has a pid file: unicorn-wrapper follows masters through it and refuses to run without --pid; a unicorn.rb without `pid` is what `lab audit` flags (the wrapper cannot follow, before_fork finds no .oldbin to QUIT)';
+  'unicorn behind the shipped job always has a pid file: unicorn-wrapper follows masters ' +
+  'through it and refuses to run without --pid; a unicorn.rb without `pid` is what `lab ' +
+  'audit` flags (the wrapper cannot follow, before_fork finds no .oldbin to QUIT)';
 
 /**
  * bridge-reexec without a pid file: nothing then stops the bridge's next start from becoming a

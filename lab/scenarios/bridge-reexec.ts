@@ -5,7 +5,8 @@ import { type Scenario, perInit } from '../session/types';
 
 /** Why unicorn has no cell of its own here: where the same failure is shown with unicorn. */
 const UNICORN_NA =
-  "this is the seed's own case, and seed-poc runs it with real unicorn: the bridge's socket handed to unicorn, one USR2 re-exec under load, init losing the master";
+  "this is the seed's own case, and seed-poc runs it with real unicorn: the bridge's socket " +
+  'handed to unicorn, one USR2 re-exec under load, init losing the master';
 
 /**
  * unicorn's own upgrade (a new master process) under an init that follows one PID. The job is

@@ -1,4 +1,5 @@
 import { budgetFor } from '../chaos/budgets';
+import { writeFileLine } from '../engine/boot-spec';
 import type { Flavour } from '../engine/flavour-images';
 import type { ServerName } from '../servers/types';
 import { ExitCode } from '../../src/errors';
@@ -94,8 +95,7 @@ function boot(flavour: Flavour): BootSpec {
         "the app's job as shipped minus its post-stop (the job before the fix); a task logging upstart's job events",
       files: { [JOB_EVENTS_TASK]: JOB_EVENTS_TASK_TEXT },
       shell: Object.values(SHIPPED_JOB).map(
-        (j) =>
-          `if [ -f ${j.target} ]; then printf %s '${Buffer.from(withoutPostStop(j.text())).toString('base64')}' | base64 -d > ${j.target}; fi`,
+        (j) => `if [ -f ${j.target} ]; then ${writeFileLine(j.target, withoutPostStop(j.text()))}; fi`,
       ),
     }),
     bookworm: () => ({ label: 'the units as shipped (systemd keeps the socket across a restart)' }),

@@ -5,7 +5,8 @@ import { type Scenario, perInit } from '../session/types';
 
 /** Why unicorn has no cell of its own here: where the same failure is shown with unicorn. */
 const UNICORN_NA =
-  'unicorn-exec-respawn runs this with real unicorn: `exec unicorn` binding its own socket under respawn, a USR2 re-exec, the respawn flood and the stranded master';
+  'unicorn-exec-respawn runs this with real unicorn: `exec unicorn` binding its own socket ' +
+  'under respawn, a USR2 re-exec, the respawn flood and the stranded master';
 
 /**
  * No bridge: phoenix binds its own socket, init runs it with `exec` + `respawn` (systemd:

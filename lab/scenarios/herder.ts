@@ -28,7 +28,8 @@ type F = {
 
 /** Why unicorn has no cell of its own here: where the same failure is shown with unicorn. */
 const UNICORN_NA =
-  "phoenix-herder is phoenix's herder; unicorn's own herders (unicornherder, a bash shepherd) with their fixed sleeps are unicorn-herder-sleeps, beside unicorn-wrapper";
+  "phoenix-herder is phoenix's herder; unicorn's own herders (unicornherder, a bash shepherd) " +
+  'with their fixed sleeps are unicorn-herder-sleeps, beside unicorn-wrapper';
 
 /** The community workaround: a process that stays the tracked PID in front of a reexec master. */
 export const herder: Scenario<F> = {

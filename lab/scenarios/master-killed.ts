@@ -1,8 +1,8 @@
 import type { Flavour } from '../engine/flavour-images';
 import type { ServerName } from '../servers/types';
-import { mergeBoot } from '../engine/boot-spec';
+import { mergeBoot, writeFileLine } from '../engine/boot-spec';
 import { unicornBoot } from '../servers/unicorn';
-import { shippedBoot, upstart, upstartBoot, writeAfterActivation } from '../session/configs';
+import { shippedBoot, upstart, upstartBoot } from '../session/configs';
 import { JOB_EVENTS_TASK, JOB_EVENTS_TASK_TEXT } from '../session/job-events';
 import { shippedConf } from '../session/unicorn-common';
 import { Judge } from '../session/judge';
@@ -166,7 +166,7 @@ const RESPAWN: Record<
         label: '+ respawn',
         files: { [JOB_EVENTS_TASK]: JOB_EVENTS_TASK_TEXT },
         shell: [
-          writeAfterActivation(
+          writeFileLine(
             '/etc/init/unicorn.conf',
             upstart.withRespawn(shippedConf('unicorn', 'upstart', 'unicorn-seed-poc.conf')),
           ),
@@ -218,7 +218,8 @@ export const masterKilledRespawn: Scenario<KillFacts> = {
       bookworm: {
         applicable: false,
         reason:
-          "systemd keeps the socket across a service's restarts and passes it again (LISTEN_FDS): there is no stale fd to respawn on; master-killed shows unicorn's restart there",
+          "systemd keeps the socket across a service's restarts and passes it again (LISTEN_FDS): " +
+          "there is no stale fd to respawn on; master-killed shows unicorn's restart there",
       },
     },
   },

@@ -1,7 +1,8 @@
 import type { Flavour } from '../engine/flavour-images';
 import { DEFAULT_SERVER, serverFor } from '../servers';
 import type { ServerName } from '../servers/types';
-import { SOCKET_PERMISSIONS_JOB, systemd, writeAfterActivation } from '../session/configs';
+import { SOCKET_PERMISSIONS_JOB, systemd } from '../session/configs';
+import { writeFileLine } from '../engine/boot-spec';
 import type { ScenarioContext } from '../session/context';
 import { Judge } from '../session/judge';
 import { type PhaseFacts, Phases, okShare, phaseLines } from '../session/phases';
@@ -90,7 +91,7 @@ export const socketPermissions: Scenario<F> = {
         const unit = serverFor(server).shipped.socketUnit;
         return {
           label: `${unit.file} with SocketGroup=root SocketMode=0755`,
-          shell: [writeAfterActivation(`${SYSTEMD}/${unit.file}`, systemd.socketMode(unit.text(), 'root', '0755'))],
+          shell: [writeFileLine(`${SYSTEMD}/${unit.file}`, systemd.socketMode(unit.text(), 'root', '0755'))],
         };
       },
     })(),

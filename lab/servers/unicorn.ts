@@ -1,12 +1,8 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { BootSpec } from '../engine/boot-spec';
-import { projectRoot } from '../engine/images';
+import { shippedConf } from '../session/configs';
 import { driverFor, type Flavour } from '../flavours';
 import type { InitDriver } from '../flavours/types';
 import { type ProcessRole, SERVED_BY, type ServerDriver } from './types';
-
-const conf = (...rel: string[]) => fs.readFileSync(path.join(projectRoot(), 'images', 'conf', ...rel), 'utf8');
 
 /** Where the images keep unicorn's alternatives (images/conf, installed by the Dockerfiles). */
 export const UNICORN_OPT = '/opt/unicorn';
@@ -103,15 +99,15 @@ export const unicorn: ServerDriver = {
     }),
   },
   shipped: {
-    job: { file: 'unicorn.conf', text: () => conf('unicorn', 'upstart', 'unicorn-wrapper.conf') },
+    job: { file: 'unicorn.conf', text: () => shippedConf('unicorn', 'upstart', 'unicorn-wrapper.conf') },
     // unicorn binds a unix socket under umask 0 unless its `listen` gives one (socket_helper.rb):
     // root:root 0777, open to www-data too.
     ownSocketJob: {
       label: 'unicorn-exec.conf (unicorn binds its own socket with -l: 0777)',
-      text: () => conf('unicorn', 'upstart', 'unicorn-exec.conf'),
+      text: () => shippedConf('unicorn', 'upstart', 'unicorn-exec.conf'),
       socket: 'root:root 777',
     },
-    socketUnit: { file: 'unicorn.socket', text: () => conf('systemd', 'unicorn.socket') },
+    socketUnit: { file: 'unicorn.socket', text: () => shippedConf('systemd', 'unicorn.socket') },
   },
   // unicorn says it in its own log (http_server.rb, murder_lazy_workers), one line per kill.
   workerTimeouts: (log) => (log.match(/worker=\d+ PID:\d+ timeout \(\d+s > \d+s\), killing/g) ?? []).length,

@@ -9,7 +9,9 @@ import type { BootSpec } from './types';
  * stated difference. A shipped file that no longer has the text an edit expects is an
  * error, not a silent no-op.
  */
-const conf = (...rel: string[]) => fs.readFileSync(path.join(projectRoot(), 'images', 'conf', ...rel), 'utf8');
+/** A file the images ship, under images/conf, as the repository has it. */
+export const shippedConf = (...rel: string[]): string =>
+  fs.readFileSync(path.join(projectRoot(), 'images', 'conf', ...rel), 'utf8');
 
 /** As `replace`: remove the whole line. */
 export const DROP_LINE = '\u0000drop';
@@ -36,7 +38,7 @@ const NODE = '/opt/phoenix/runtime/bin/node /opt/phoenix/app/dist/src/cli.js';
 export type Strategy = 'bridge-inplace' | 'bridge-reexec' | 'exec-respawn' | 'herder';
 
 export const upstart = {
-  strategy: (name: Strategy): string => conf('upstart', 'strategies', `${name}.conf`),
+  strategy: (name: Strategy): string => shippedConf('upstart', 'strategies', `${name}.conf`),
   /** `respawn` added to a bridge job: what people try after a master died once. */
   withRespawn: (job: string): string =>
     edit(
@@ -53,8 +55,8 @@ export const upstart = {
 };
 
 export const systemd = {
-  service: (): string => conf('systemd', 'phoenix.service'),
-  socket: (): string => conf('systemd', 'phoenix.socket'),
+  service: (): string => shippedConf('systemd', 'phoenix.service'),
+  socket: (): string => shippedConf('systemd', 'phoenix.socket'),
   reexec: (unit: string): string => edit(unit, '--upgrade in-place', '--upgrade reexec --quit-oldbin', 'reexec'),
   timeout: (unit: string, seconds: number): string => edit(unit, '--timeout 30', `--timeout ${seconds}`, 'timeout'),
   /** The bridge's boot-time socket, as systemd would make it if told to: root:root 0755. */
@@ -114,14 +116,6 @@ export function shippedBoot(): BootSpec {
   return { label: 'as shipped' };
 }
 
-/**
- * A shell line that writes `text` to `file`: it runs after the server's activation has copied
- * its files in place (files are written before every shell line), so the edit wins.
- */
-export function writeAfterActivation(file: string, text: string): string {
-  return `printf %s '${Buffer.from(text).toString('base64')}' | base64 -d > ${file}`;
-}
-
 /** Boot with phoenix.service binding its own socket: the socket unit is disabled, the service enabled. */
 export function systemdOwnSocketBoot(service: string, label: string, extra: Partial<BootSpec> = {}): BootSpec {
   return {
@@ -133,6 +127,6 @@ export function systemdOwnSocketBoot(service: string, label: string, extra: Part
   };
 }
 
-export const herderScript = (): string => conf('bin', 'phoenix-herder');
+export const herderScript = (): string => shippedConf('bin', 'phoenix-herder');
 export const HERDER = '/usr/local/bin/phoenix-herder';
 export const nodeCommand = (args: string): string => `${NODE} ${args}`;

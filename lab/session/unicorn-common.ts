@@ -1,7 +1,4 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { request } from 'undici';
-import { projectRoot } from '../engine/images';
 import { summarize } from '../check/continuity';
 import type { RequestRecord } from '../load/record';
 import { UNICORN_OPT } from '../servers/unicorn';
@@ -21,10 +18,7 @@ export const GROUP = 'unicorn in production';
 /** What every scenario of the group declares: written for unicorn, shown under GROUP. */
 export const IN_PRODUCTION = { server: 'unicorn', group: GROUP } as const;
 
-/** A file under images/conf as the repository has it (the images ship the same bytes). */
-export function shippedConf(...rel: string[]): string {
-  return fs.readFileSync(path.join(projectRoot(), 'images', 'conf', ...rel), 'utf8');
-}
+export { shippedConf } from './configs';
 
 /** Where the images keep unicorn's upstart jobs and systemd units (images/<flavour>/Dockerfile). */
 export const IMAGE_JOB = (name: string): string => `${UNICORN_OPT}/upstart/strategies/${name}.conf`;

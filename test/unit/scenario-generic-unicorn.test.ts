@@ -132,7 +132,7 @@ describe("master-killed-respawn on unicorn: the seed's job with respawn", () => 
     assert.equal(b.activatesServer, true);
     const shell = b.shell ?? [];
     const cp = shell.findIndex((l) => l.includes('unicorn-seed-poc.conf /etc/init/unicorn.conf'));
-    const over = shell.findIndex((l) => l.endsWith('> /etc/init/unicorn.conf'));
+    const over = shell.findIndex((l) => l.endsWith("> '/etc/init/unicorn.conf'"));
     assert.ok(cp >= 0 && over > cp, shell.join('\n'));
     const job = Buffer.from(/'([^']+)'/.exec(shell[over])?.[1] ?? '', 'base64').toString();
     assert.match(job, /^respawn$/m);
@@ -195,7 +195,7 @@ describe('socket-permissions on unicorn', () => {
     const boot = mergeBoot(unicorn.activate(driverFor('bookworm')), socketPermissions.boot('bookworm', 'unicorn'));
     const shell = boot.shell ?? [];
     const cp = shell.findIndex((l) => l.includes('unicorn.socket /etc/systemd/system/'));
-    const edit = shell.findIndex((l) => l.endsWith('> /etc/systemd/system/unicorn.socket'));
+    const edit = shell.findIndex((l) => l.endsWith("> '/etc/systemd/system/unicorn.socket'"));
     assert.ok(cp >= 0 && edit > cp, shell.join('\n'));
     const text = Buffer.from(/'([^']+)'/.exec(shell[edit])?.[1] ?? '', 'base64').toString();
     assert.match(text, /^SocketMode=0755$/m);
